@@ -1,0 +1,73 @@
+"""Shared fixtures: a mocked API (aioresponses) and a client whose retries never sleep."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aioresponses.core
+import pytest
+from aiohttp import ClientResponse
+from aioresponses import aioresponses
+
+from voucherify_async import AsyncVoucherify
+
+BASE = "https://api.test.local"
+APP_ID = "test-app-id"
+APP_TOKEN = "test-secret-token-do-not-leak"
+
+
+class _WriterDone:
+    output_size = 0
+
+
+class _CompatResponse(ClientResponse):
+    """aioresponses builds responses without the ``stream_writer`` newer aiohttp requires."""
+
+    def __init__(self, method: str, url: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", _WriterDone())
+        super().__init__(method, url, **kwargs)
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
+    """Intercepts every aiohttp request; nothing reaches the network."""
+    monkeypatch.setattr(aioresponses.core, "ClientResponse", _CompatResponse)
+    with aioresponses() as mocked:
+        yield mocked
+
+
+class Sleeps(list[float]):
+    """Records the waits a client asked for instead of sleeping."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def vf(api: aioresponses, sleeps: Sleeps) -> AsyncIterator[AsyncVoucherify]:
+    client = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
+    client._transport.sleep = sleeps
+    client._transport.jitter = lambda: 0.0
+    async with client:
+        yield client
+
+
+def url(path: str) -> re.Pattern[str]:
+    """A pattern for a path on the test host, with any query string."""
+    return re.compile(re.escape(BASE + path) + r"(\?.*)?$")
+
+
+def calls(api: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every request made, in order: (method, url, kwargs)."""
+    made = []
+    for (method, request_url), requests in api.requests.items():
+        for call in requests:
+            made.append((method, str(request_url), call.kwargs))
+    return made

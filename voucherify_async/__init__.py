@@ -1,0 +1,81 @@
+"""voucherify-async: an asyncio client for the Voucherify Customers API.
+
+Example:
+    >>> from voucherify_async import AsyncVoucherify
+    >>> async with AsyncVoucherify(app_id="...", app_token="...") as vf:
+    ...     customer = await vf.customers.get("source-or-cust-id")
+"""
+
+from msgspec import UNSET as NOT_GIVEN
+from msgspec import UnsetType as NotGiven
+
+from . import models
+from ._client import CLUSTERS, AsyncVoucherify
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    InternalServerError,
+    LockedError,
+    MalformedResponseError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PaymentRequiredError,
+    RateLimitError,
+    VoucherifyError,
+)
+from ._pagination import Pager
+from ._ratelimit import RateLimit
+from ._version import __version__
+from .models import (
+    Address,
+    AsyncAction,
+    AsyncActionCreated,
+    Customer,
+    CustomerActivity,
+    CustomerBulkUpdate,
+    CustomerCreate,
+    CustomerRedeemable,
+    CustomerUpdate,
+)
+
+__all__ = [
+    "CLUSTERS",
+    "NOT_GIVEN",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Address",
+    "AsyncAction",
+    "AsyncActionCreated",
+    "AsyncVoucherify",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "Customer",
+    "CustomerActivity",
+    "CustomerBulkUpdate",
+    "CustomerCreate",
+    "CustomerRedeemable",
+    "CustomerUpdate",
+    "InternalServerError",
+    "LockedError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "NotGiven",
+    "Pager",
+    "PayloadTooLargeError",
+    "PaymentRequiredError",
+    "RateLimit",
+    "RateLimitError",
+    "VoucherifyError",
+    "__version__",
+    "models",
+]

@@ -1,0 +1,246 @@
+"""``AsyncVoucherify``: configuration, session lifecycle, and the resource attributes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+
+import aiohttp
+
+from ._errors import ConfigurationError
+from ._ratelimit import RateLimit
+from ._transport import SharedState, Transport
+from .resources import AsyncActions, Customers
+
+__all__ = ["CLUSTERS", "AsyncVoucherify"]
+
+#: The API's regional hosts; dedicated clusters use ``base_url``.
+CLUSTERS: Mapping[str, str] = {
+    "eu": "https://api.voucherify.io",
+    "us1": "https://us1.api.voucherify.io",
+    "as1": "https://as1.api.voucherify.io",
+}
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET = _Unset()
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ConfigurationError(
+            f"timeout must be a number of seconds > 0 or None, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def _check_count(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigurationError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
+def _resolve_base_url(base_url: str | None, cluster: str | None) -> str:
+    if base_url is not None and cluster is not None:
+        raise ConfigurationError("pass base_url or cluster, not both")
+    if cluster is not None:
+        if cluster not in CLUSTERS:
+            raise ConfigurationError(
+                f"cluster must be one of {', '.join(map(repr, CLUSTERS))}; got {cluster!r}"
+                " (a dedicated cluster's host goes in base_url)"
+            )
+        return CLUSTERS[cluster]
+    url = base_url or os.environ.get("VOUCHERIFY_BASE_URL") or CLUSTERS["eu"]
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must be an http:// or https:// URL, got {url!r}")
+    return url.rstrip("/")
+
+
+class AsyncVoucherify:
+    """An asyncio client for the Voucherify Customers API.
+
+    Example:
+        >>> from voucherify_async import AsyncVoucherify
+        >>> async with AsyncVoucherify(app_id="...", app_token="...") as vf:
+        ...     customer = await vf.customers.get("source-or-cust-id")
+
+    Args:
+        app_id: the application id; defaults to ``$VOUCHERIFY_APP_ID``.
+        app_token: the application secret key; defaults to ``$VOUCHERIFY_APP_TOKEN``. It is
+            sent in the ``X-App-Token`` header and never shown in a repr, log line or error.
+        base_url: the API host, e.g. a dedicated cluster's; defaults to
+            ``$VOUCHERIFY_BASE_URL``, then to the ``cluster``'s host.
+        cluster: ``"eu"`` (the default), ``"us1"`` or ``"as1"``.
+        timeout: seconds allowed for each attempt of a request (``None``: no limit).
+        max_retries: how many times a failed request is retried (default 2).
+        max_connections: the size of the connection pool of the session the client opens.
+        session: an ``aiohttp.ClientSession`` to use instead of opening one; the client leaves
+            it open when it closes.
+        default_headers: extra headers sent with every request.
+
+    Raises:
+        ConfigurationError: missing credentials or an invalid option.
+
+    The session is opened on the first request and closed by ``async with`` or
+    :meth:`aclose`.
+    """
+
+    customers: Customers
+    """The Customers API."""
+    async_actions: AsyncActions
+    """The async actions API: the jobs that bulk updates and CSV imports start."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str | None = None,
+        app_token: str | None = None,
+        base_url: str | None = None,
+        cluster: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        session: aiohttp.ClientSession | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
+        app_token = app_token if app_token is not None else os.environ.get("VOUCHERIFY_APP_TOKEN")
+        missing = [
+            name
+            for name, value in (
+                ("app_id (or $VOUCHERIFY_APP_ID)", app_id),
+                ("app_token (or $VOUCHERIFY_APP_TOKEN)", app_token),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"missing credentials: pass {' and '.join(missing)}; find them in the"
+                " Voucherify dashboard under Project Settings > Application Keys"
+            )
+        assert app_id is not None and app_token is not None
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigurationError(
+                f"session must be an aiohttp.ClientSession, got {type(session).__name__}"
+            )
+        self._app_id = app_id
+        self._app_token = app_token
+        self._base_url = _resolve_base_url(base_url, cluster)
+        self._default_headers = dict(default_headers or {})
+        self._owner = True
+        shared = SharedState(
+            session=session,
+            max_connections=_check_count(max_connections, "max_connections", 1),
+        )
+        self._init_transport(
+            shared, _check_timeout(timeout), _check_count(max_retries, "max_retries", 0)
+        )
+
+    def _init_transport(self, shared: SharedState, timeout: float | None, retries: int) -> None:
+        self._transport = Transport(
+            base_url=self._base_url,
+            app_id=self._app_id,
+            app_token=self._app_token,
+            timeout=timeout,
+            max_retries=retries,
+            shared=shared,
+            default_headers=self._default_headers,
+        )
+        self.customers = Customers(self._transport)
+        self.async_actions = AsyncActions(self._transport)
+
+    @property
+    def base_url(self) -> str:
+        """The API host requests go to."""
+        return self._base_url
+
+    @property
+    def app_id(self) -> str:
+        """The application id (not a secret)."""
+        return self._app_id
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds allowed for each attempt of a request."""
+        return self._transport.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request is retried."""
+        return self._transport.max_retries
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate-limit headers of the last response that carried them (``None`` before).
+
+        Shared by every client made with :meth:`with_options` from this one.
+        """
+        return self._transport.shared.rate_limit
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the client has been closed."""
+        return self._transport.shared.closed
+
+    def with_options(
+        self,
+        *,
+        timeout: float | _Unset | None = _UNSET,
+        max_retries: int | _Unset = _UNSET,
+    ) -> AsyncVoucherify:
+        """Return a client with other options that shares this one's session and rate limits.
+
+        Closing the returned client leaves the session open; closing this one closes it.
+
+        Example:
+            >>> patient = vf.with_options(timeout=120, max_retries=5)
+            >>> await patient.customers.get("bob")
+        """
+        clone = object.__new__(AsyncVoucherify)
+        clone._app_id = self._app_id
+        clone._app_token = self._app_token
+        clone._base_url = self._base_url
+        clone._default_headers = self._default_headers
+        clone._owner = False
+        clone._init_transport(
+            self._transport.shared,
+            self.timeout if isinstance(timeout, _Unset) else _check_timeout(timeout),
+            self.max_retries
+            if isinstance(max_retries, _Unset)
+            else _check_count(max_retries, "max_retries", 0),
+        )
+        return clone
+
+    async def aclose(self) -> None:
+        """Close the session this client opened (a session passed in is left open).
+
+        Safe to call more than once, and from a cancelled task. A client made by
+        :meth:`with_options` does not close the shared session.
+        """
+        if self._owner:
+            await self._transport.shared.aclose()
+
+    async def __aenter__(self) -> AsyncVoucherify:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncVoucherify(app_id={self._app_id!r}, base_url={self._base_url!r})"

@@ -1,0 +1,307 @@
+"""The exception hierarchy, and the mapping from an HTTP answer to the exception it raises.
+
+Every error the SDK raises on purpose derives from :class:`VoucherifyError`, so callers can catch
+at the level they care about::
+
+    VoucherifyError
+    ├── ConfigurationError            bad credentials or options, raised at construction
+    └── APIError                      something went wrong talking to the API
+        ├── APIConnectionError        no answer: refused, reset, dropped, truncated
+        │   └── APITimeoutError       no answer in time
+        ├── MalformedResponseError    an answer that is not the documented JSON
+        └── APIStatusError            a non-2xx answer; one subclass per status
+
+No message, repr or attribute of these exceptions carries the app token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ._ratelimit import RateLimit
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "LockedError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "VoucherifyError",
+]
+
+_EXCERPT_CHARS = 200
+
+
+def excerpt(body: bytes, limit: int = _EXCERPT_CHARS) -> str:
+    """Return a short, printable excerpt of a response body for error messages."""
+    if not body:
+        return "<empty body>"
+    text = body[: limit * 4].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    if len(text) > limit or len(body) > limit * 4:
+        text = text[:limit] + "…"
+    return repr(text)
+
+
+class VoucherifyError(Exception):
+    """Base class of every exception this package raises on purpose."""
+
+
+class ConfigurationError(VoucherifyError, ValueError):
+    """The client cannot be built as asked: missing credentials, an unknown cluster, a bad option.
+
+    Raised by the constructor, before any request is made.
+    """
+
+
+class APIError(VoucherifyError):
+    """A request to the API failed.
+
+    Attributes:
+        method: the HTTP method of the request.
+        url: the URL of the request (never carries credentials).
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method else ""
+        return f"{self.message}{where}"
+
+
+class APIConnectionError(APIError):
+    """No usable answer came back: the connection was refused, reset, dropped or cut short."""
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer came back within the configured timeout."""
+
+
+class MalformedResponseError(APIError):
+    """The server answered with a body that is not the documented JSON.
+
+    An HTML gateway page, an empty or truncated body, or JSON of the wrong shape. ``status`` is the
+    HTTP status of the answer and ``body_excerpt`` a short excerpt of what came back.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: bytes,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.body_excerpt = excerpt(body)
+        super().__init__(
+            f"{message} (HTTP {status}; body: {self.body_excerpt})", method=method, url=url
+        )
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-2xx status.
+
+    Attributes:
+        status: the HTTP status code.
+        code: the ``code`` of the error body (usually equal to ``status``).
+        key: the short error key, e.g. ``"not_found"`` or ``"invalid_customer"``.
+        message: the human-readable message.
+        details: more details, when the API gives them.
+        request_id: the API's request id, for support.
+        resource_id: the id of the resource the error is about, when given.
+        resource_type: the type of that resource, when given.
+        error: the ``error`` object of the body (e.g. a validation rule's message), when given.
+        rate_limit: the rate-limit headers of the answer.
+        headers: the response headers (the response never carries the app token).
+        body: the decoded error body (a dict), or ``None`` when the body was not JSON.
+    """
+
+    status: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        key: str | None = None,
+        details: str | None = None,
+        request_id: str | None = None,
+        resource_id: str | None = None,
+        resource_type: str | None = None,
+        error: Any = None,
+        rate_limit: RateLimit | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status = status
+        self.code = code
+        self.key = key
+        self.details = details
+        self.request_id = request_id
+        self.resource_id = resource_id
+        self.resource_type = resource_type
+        self.error = error
+        self.rate_limit = rate_limit if rate_limit is not None else RateLimit()
+        self.headers = headers or {}
+        self.body = body
+
+    def __str__(self) -> str:
+        parts = [f"{self.status}"]
+        if self.key:
+            parts.append(self.key)
+        text = " ".join(parts) + f": {self.message}"
+        if self.details:
+            text += f" ({self.details})"
+        if self.request_id:
+            text += f" [request_id={self.request_id}]"
+        if self.method:
+            text += f" {self.method} {self.url}"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, key={self.key!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was invalid (bad payload or query parameters)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the app id or app token was not accepted."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the project's plan does not allow this call."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource does not exist."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the current state (e.g. a duplicate)."""
+
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the request body is over the API's limit (10 MB for the bulk endpoints)."""
+
+
+class LockedError(APIStatusError):
+    """423: the resource is locked by another operation."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; see ``rate_limit.retry_after``."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server or a proxy in front of it failed."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    423: LockedError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """Return the exception class for an HTTP status."""
+    if status >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status, APIStatusError)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def make_status_error(
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    rate_limit: RateLimit,
+    *,
+    method: str,
+    url: str,
+) -> APIStatusError:
+    """Build the exception for a non-2xx answer.
+
+    Reads the documented error object (``{code, key, message, details, request_id, ...}``) and the
+    proxy-style body (``{statusCode, error, message}``); any other body (an HTML gateway page, an
+    empty or truncated body) gives an error whose message says so and shows a short excerpt.
+    """
+    cls = status_error_class(status)
+    try:
+        decoded: Any = msgspec.json.decode(body) if body else None
+    except msgspec.DecodeError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        kind = "an empty body" if not body else "a body that is not a JSON error object"
+        content_type = headers.get("Content-Type", "")
+        ct = f" ({content_type})" if content_type else ""
+        message = f"HTTP {status} with {kind}{ct}: {excerpt(body)}"
+        return cls(
+            message,
+            status=status,
+            rate_limit=rate_limit,
+            headers=headers,
+            body=None,
+            method=method,
+            url=url,
+        )
+    code = decoded.get("code", decoded.get("statusCode"))
+    error = decoded.get("error")
+    key = decoded.get("key")
+    if key is None and isinstance(error, str):
+        # The gateway's shape: {"statusCode": 413, "error": "Request Entity Too Large", ...}
+        key = error
+    text = _text(decoded.get("message")) or (error if isinstance(error, str) else None)
+    return cls(
+        text or f"HTTP {status}",
+        status=status,
+        code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        key=_text(key),
+        details=_text(decoded.get("details")),
+        request_id=_text(decoded.get("request_id")),
+        resource_id=_text(decoded.get("resource_id")),
+        resource_type=_text(decoded.get("resource_type")),
+        error=error if not isinstance(error, str) else None,
+        rate_limit=rate_limit,
+        headers=headers,
+        body=decoded,
+        method=method,
+        url=url,
+    )

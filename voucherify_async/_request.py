@@ -1,0 +1,54 @@
+"""What a resource method hands to the transport: a plain description of one request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Generic, TypeVar
+
+from ._query import Query
+
+__all__ = ["FileUpload", "Request"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A file sent as one field of a ``multipart/form-data`` body.
+
+    ``source`` is read when the request is sent, so a path is opened (and closed) per attempt
+    and a file object or async iterable is streamed, not read into memory first.
+    """
+
+    field: str
+    filename: str
+    source: bytes | Path | BinaryIO | AsyncIterable[bytes]
+    content_type: str = "text/csv"
+
+
+@dataclass(frozen=True)
+class Request(Generic[T]):
+    """One API call, described without any HTTP library.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path, its segments already percent-encoded.
+        response_type: the type the JSON body decodes to; ``type(None)`` when no body is
+            expected (``204 No Content``).
+        query: query parameters, not yet escaped.
+        json: the JSON body, already encoded.
+        upload: a file to send as ``multipart/form-data``.
+        retry_safe: whether the request may be repeated once it may have reached the server.
+            ``False`` for the bulk and CSV jobs and for permanent deletion: those are retried
+            only on errors raised before the request was sent.
+    """
+
+    method: str
+    path: str
+    response_type: type[T]
+    query: Query | None = None
+    json: bytes | None = None
+    upload: FileUpload | None = None
+    retry_safe: bool = True

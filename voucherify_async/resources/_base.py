@@ -1,0 +1,73 @@
+"""What every resource shares: the transport, and turning keyword arguments into a body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+from .._transport import Transport
+
+__all__ = ["Resource", "build_body"]
+
+ModelT = TypeVar("ModelT", bound=msgspec.Struct)
+
+
+class Resource:
+    """Base of the API resources (``vf.customers``, ``vf.async_actions``)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self._transport.base_url}>"
+
+
+def _where(exc: msgspec.ValidationError) -> str:
+    # msgspec says "... - at `$.address.city`"; callers know the field as `address.city`.
+    text = str(exc)
+    head, sep, path = text.rpartition(" - at `$")
+    if not sep:
+        return text
+    field = path.rstrip("`").lstrip(".")
+    return f"{field}: {head}" if field else head
+
+
+def build_body(
+    cls: type[ModelT],
+    given: object,
+    fields: Mapping[str, Any],
+    *,
+    method: str,
+    argument: str,
+) -> ModelT:
+    """Return the request model from either a model instance or keyword arguments.
+
+    Unknown keywords and values of the wrong type raise a ``TypeError`` that names the
+    argument, before anything is sent.
+    """
+    if given is not None:
+        if fields:
+            raise TypeError(
+                f"{method}() takes a {cls.__name__} or keyword arguments, not both"
+            )
+        if isinstance(given, cls):
+            return given
+        if isinstance(given, Mapping):
+            fields = given
+        else:
+            raise TypeError(
+                f"{method}() {argument} must be a {cls.__name__} or a mapping,"
+                f" got {type(given).__name__}"
+            )
+    allowed = cls.__struct_fields__
+    for key in fields:
+        if key not in allowed:
+            raise TypeError(
+                f"{method}() got an unexpected argument {key!r}; allowed: {', '.join(allowed)}"
+            )
+    try:
+        return msgspec.convert(dict(fields), cls)
+    except msgspec.ValidationError as exc:
+        raise TypeError(f"{method}(): invalid {_where(exc)}") from None

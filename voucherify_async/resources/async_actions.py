@@ -1,0 +1,65 @@
+"""``vf.async_actions``: read the jobs that bulk updates and CSV imports start."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .._pagination import LastItemPaging, Pager
+from .._query import check_int_range, format_datetime, params, path_segment
+from .._request import Request
+from ..models import AsyncAction, AsyncActionList
+from ._base import Resource
+
+__all__ = ["AsyncActions"]
+
+
+def _created_at_cursor(action: AsyncAction) -> str | None:
+    if action.created_at is None:
+        return None
+    return format_datetime(action.created_at, "created_at")
+
+
+class AsyncActions(Resource):
+    """The async actions API: ``GET /v1/async-actions`` and ``GET /v1/async-actions/{id}``."""
+
+    async def get(self, async_action_id: str) -> AsyncAction:
+        """Return an async action: its status, progress and, once finished, its result.
+
+        Example:
+            >>> job = await vf.customers.update_metadata_in_bulk(["s1"], {"tier": "gold"})
+            >>> action = await vf.async_actions.get(job.async_action_id)
+            >>> action.status, action.result.done_count
+            ('DONE', 1)
+        """
+        segment = path_segment(async_action_id, "async_action_id")
+        return await self._transport.request(
+            Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
+        )
+
+    def list(
+        self, *, limit: int | None = None, end_date: datetime | None = None
+    ) -> Pager[AsyncActionList, AsyncAction]:
+        """List async actions, newest first; iterating walks back in time past each page.
+
+        Args:
+            limit: actions per page, 1..100.
+            end_date: only actions scheduled before this aware datetime.
+        """
+        if limit is not None:
+            check_int_range(limit, "limit", 1, 100)
+        if end_date is not None:
+            format_datetime(end_date, "end_date")
+        query = params([("limit", "limit", limit), ("end_date", "end_date", end_date)])
+
+        async def fetch(q: list[tuple[str, str]]) -> AsyncActionList:
+            return await self._transport.request(
+                Request("GET", "/v1/async-actions", AsyncActionList, query=q)
+            )
+
+        paging: LastItemPaging[AsyncActionList, AsyncAction] = LastItemPaging(
+            lambda page: page.async_actions,
+            _created_at_cursor,
+            param="end_date",
+            has_more=lambda page: page.has_more,
+        )
+        return Pager(fetch, query, paging)
