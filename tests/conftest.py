@@ -6,10 +6,10 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
 from aioresponses import aioresponses
+from aioresponses import core as aioresponses_core
 
 from voucherify_async import AsyncVoucherify
 
@@ -33,7 +33,7 @@ class _CompatResponse(ClientResponse):
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
     """Intercepts every aiohttp request; nothing reaches the network."""
-    monkeypatch.setattr(aioresponses.core, "ClientResponse", _CompatResponse)
+    monkeypatch.setattr(aioresponses_core, "ClientResponse", _CompatResponse)
     with aioresponses() as mocked:
         yield mocked
 

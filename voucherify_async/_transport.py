@@ -229,15 +229,17 @@ class Transport:
             if status in RETRYABLE_STATUSES and request.retry_safe and retries < self.max_retries:
                 delay = retry_delay(retries, status, rate_limit, self.jitter(), time.time())
                 if delay is not None:
-                    if status == 429:
-                        self.shared.gate.block(delay)
                     log.info(
                         "%s %s answered %d; retry %d of %d in %.2fs",
                         request.method, request.path, status,
                         retries + 1, self.max_retries, delay,
                     )
                     retries += 1
-                    await self.sleep(delay)
+                    if status == 429:
+                        # The gate makes this call, and every other call of the client, wait.
+                        self.shared.gate.block(delay)
+                    else:
+                        await self.sleep(delay)
                     continue
             elif status == 429:
                 # Not retried here, but every other call of this client still waits it out.
