@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -39,10 +40,18 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
 
 
 class Sleeps(list[float]):
-    """Records the waits a client asked for instead of sleeping."""
+    """Records the waits a client asked for instead of sleeping, and moves a fake clock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = time.time()
+
+    def clock(self) -> float:
+        return self.now
 
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
 
 
 @pytest.fixture
@@ -53,8 +62,9 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 async def vf(api: aioresponses, sleeps: Sleeps) -> AsyncIterator[AsyncVoucherify]:
     client = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
-    client._transport.sleep = sleeps
-    client._transport.jitter = lambda: 0.0
+    client._transport.shared.sleep = sleeps
+    client._transport.shared.pacer.clock = sleeps.clock
+    client._transport.shared.jitter = lambda: 0.0
     async with client:
         yield client
 

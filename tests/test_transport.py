@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 import pytest
@@ -137,7 +136,7 @@ async def test_429_honours_retry_after(
 async def test_429_honours_x_rate_limit_retry(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    retry_at = time.time() + 4
+    retry_at = sleeps.now + 4
     api.get(url(PATH), status=429, payload={"code": 429, "message": "slow down"},
             headers={"X-Rate-Limit-Retry": str(retry_at), "X-Rate-Limit-Remaining": "0"})
     api.get(url(PATH), payload=CUSTOMER)
@@ -234,7 +233,7 @@ async def test_refused_connection_raises_connection_error(unused_tcp_port: int) 
         async def no_sleep(seconds: float) -> None:
             slept.append(seconds)
 
-        vf._transport.sleep = no_sleep
+        vf._transport.shared.sleep = no_sleep
         with pytest.raises(APIConnectionError) as info:
             await vf.customers.get("c1")
     assert slept == [pytest.approx(0.5, abs=0.13)]

@@ -28,6 +28,7 @@ from ._errors import (
     MalformedResponseError,
     make_status_error,
 )
+from ._pacing import Pacer
 from ._query import encode_query
 from ._ratelimit import RateLimit, parse_rate_limit
 from ._request import FileUpload, Request
@@ -58,28 +59,12 @@ def _decoder(response_type: Any) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
-class _Gate:
-    """Holds back every request of a client while the server has asked it to wait.
-
-    A 429 from one call pauses all calls sharing the client, so concurrent callers wait out the
-    limit together instead of each collecting its own 429.
-    """
-
-    def __init__(self) -> None:
-        self._open_at = 0.0  # time.monotonic() at which requests may go again
-
-    def block(self, seconds: float) -> None:
-        self._open_at = max(self._open_at, time.monotonic() + seconds)
-
-    def wait_time(self) -> float:
-        return max(self._open_at - time.monotonic(), 0.0)
-
-
 class SharedState:
     """What every client made by ``with_options`` shares with its parent.
 
     The aiohttp session (opened lazily on first use, unless the caller passed one), the last
-    rate-limit headers seen and the gate that holds requests back after a 429.
+    rate-limit headers seen and the :class:`~voucherify_async._pacing.Pacer` that spaces
+    every request of the client by them.
     """
 
     def __init__(
@@ -90,7 +75,10 @@ class SharedState:
         self._max_connections = max_connections
         self._closed = False
         self.rate_limit: RateLimit | None = None
-        self.gate = _Gate()
+        self.pacer = Pacer(time.time)
+        # Swappable so tests can run retries and pacing without sleeping or randomness.
+        self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        self.jitter: Callable[[], float] = random.random
 
     @property
     def closed(self) -> bool:
@@ -115,6 +103,7 @@ class SharedState:
         """Remember the rate-limit headers of an answer that carried any."""
         if rate_limit != _NO_RATE_LIMIT:
             self.rate_limit = rate_limit
+            self.pacer.observe(rate_limit)
 
     async def aclose(self) -> None:
         """Close the session if this client opened it; a session passed in is left open."""
@@ -170,9 +159,6 @@ class Transport:
         self._client_timeout = aiohttp.ClientTimeout(
             total=timeout, sock_connect=None if timeout is None else min(timeout, 10.0)
         )
-        # Swappable so tests can run retries without sleeping or randomness.
-        self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
-        self.jitter: Callable[[], float] = random.random
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, max_retries={self.max_retries})"
@@ -194,18 +180,23 @@ class Transport:
             MalformedResponseError: a 2xx answer whose body is not the documented JSON.
         """
         url = self.url(request)
+        shared = self.shared
+        pacer = shared.pacer
         retries = 0
         while True:
-            wait = self.shared.gate.wait_time()
-            if wait > 0:
-                await self.sleep(wait)
+            wait = pacer.wait_time()
+            while wait > 0:
+                await shared.sleep(wait)
+                wait = pacer.wait_time()
             started = time.monotonic()
+            pacer.sent()
             try:
                 status, headers, body = await self._send(request, url)
             except _SendFailed as failure:
+                pacer.answered()
                 retryable = request.retry_safe or not failure.sent
                 if retryable and retries < self.max_retries:
-                    delay = retry_delay(retries, None, None, self.jitter(), time.time())
+                    delay = retry_delay(retries, None, None, shared.jitter(), pacer.clock())
                     assert delay is not None
                     log.info(
                         "%s %s failed (%s); retry %d of %d in %.2fs",
@@ -213,12 +204,16 @@ class Transport:
                         retries + 1, self.max_retries, delay,
                     )
                     retries += 1
-                    await self.sleep(delay)
+                    await shared.sleep(delay)
                     continue
                 raise self._connection_error(request, url, failure) from failure.cause
+            except BaseException:
+                pacer.answered()
+                raise
 
-            rate_limit = parse_rate_limit(headers)
+            rate_limit = parse_rate_limit(headers, pacer.clock())
             self.shared.observe(rate_limit)
+            pacer.answered()
             log.debug(
                 "%s %s -> %d in %.1f ms", request.method, request.path, status,
                 (time.monotonic() - started) * 1000,
@@ -227,7 +222,7 @@ class Transport:
                 return self._decode(request, url, status, body)
 
             if status in RETRYABLE_STATUSES and request.retry_safe and retries < self.max_retries:
-                delay = retry_delay(retries, status, rate_limit, self.jitter(), time.time())
+                delay = retry_delay(retries, status, rate_limit, shared.jitter(), pacer.clock())
                 if delay is not None:
                     log.info(
                         "%s %s answered %d; retry %d of %d in %.2fs",
@@ -236,16 +231,16 @@ class Transport:
                     )
                     retries += 1
                     if status == 429:
-                        # The gate makes this call, and every other call of the client, wait.
-                        self.shared.gate.block(delay)
+                        # The pacer makes this call, and every other call of the client, wait.
+                        pacer.block(delay)
                     else:
-                        await self.sleep(delay)
+                        await shared.sleep(delay)
                     continue
             elif status == 429:
                 # Not retried here, but every other call of this client still waits it out.
-                wait_for = retry_delay(0, status, rate_limit, 0.0, time.time())
+                wait_for = retry_delay(0, status, rate_limit, 0.0, pacer.clock())
                 if wait_for is not None:
-                    self.shared.gate.block(wait_for)
+                    pacer.block(wait_for)
             raise make_status_error(
                 status, body, dict(headers), rate_limit, method=request.method, url=url
             )

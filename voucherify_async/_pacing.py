@@ -1,0 +1,81 @@
+"""Client-wide pacing from the rate-limit headers, so a long job meets no 429.
+
+Every call of a client (and of the clients ``with_options`` made from it) goes through one
+:class:`Pacer`. It reads ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Retry`` from every
+answer, counts the requests still in flight, and holds a request back only when the current
+period's quota is spent, until the period ends. After a 429 it holds every request back for
+the ``Retry-After`` the server gave. A scan therefore runs at the full allowed rate (less the
+rounding of the retry time to whole seconds) and concurrent scans and lookups share the quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ._ratelimit import RateLimit
+
+__all__ = ["Pacer"]
+
+# When the quota is spent and only answers still in flight can tell more, look again after this.
+_IN_FLIGHT_POLL = 0.05
+
+
+class Pacer:
+    """Decides how long the next request must wait; pure bookkeeping, the caller sleeps.
+
+    ``clock`` returns Unix epoch seconds (the unit of ``X-Rate-Limit-Retry``).
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.in_flight = 0
+        self._limit: int | None = None
+        self._remaining: int | None = None
+        self._period_end: float | None = None
+        self._blocked_until = 0.0
+
+    def wait_time(self) -> float:
+        """Seconds to wait before the next request may be sent (0: send now)."""
+        now = self.clock()
+        if self._blocked_until > now:
+            return self._blocked_until - now
+        if self._remaining is None or self._period_end is None:
+            return 0.0
+        if now >= self._period_end:
+            # The period the headers spoke of is over: assume a fresh quota until told more.
+            quota = self._limit if self._limit is not None else 1
+            return 0.0 if self.in_flight < quota else _IN_FLIGHT_POLL
+        if self._remaining - self.in_flight > 0:
+            return 0.0
+        if self.in_flight > 0 and self._remaining > 0:
+            return _IN_FLIGHT_POLL
+        return self._period_end - now
+
+    def sent(self) -> None:
+        """Count a request that is about to be sent."""
+        self.in_flight += 1
+
+    def answered(self) -> None:
+        """Count a request that got an answer or failed."""
+        self.in_flight = max(self.in_flight - 1, 0)
+
+    def observe(self, rate_limit: RateLimit) -> None:
+        """Learn from the rate-limit headers of an answer."""
+        if rate_limit.limit is not None:
+            self._limit = rate_limit.limit
+        if rate_limit.remaining is None:
+            return
+        end = rate_limit.retry_at
+        if end is None or self._period_end is None or end > self._period_end:
+            # A new period (or the first answer): its count starts here.
+            self._period_end = end
+            self._remaining = rate_limit.remaining
+        elif end == self._period_end:
+            # Answers can arrive out of order; the lowest count is the latest.
+            assert self._remaining is not None
+            self._remaining = min(self._remaining, rate_limit.remaining)
+        # An answer from an earlier period says nothing about this one.
+
+    def block(self, seconds: float) -> None:
+        """Hold every request back for ``seconds`` (the server's ``Retry-After``)."""
+        self._blocked_until = max(self._blocked_until, self.clock() + seconds)
