@@ -6,6 +6,7 @@ comes back (the typed result), or that a bad argument is refused before anything
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from voucherify_async import (
     CustomerCreate,
     CustomerUpdate,
     InternalServerError,
+    PaginationError,
     models,
 )
 from voucherify_async.resources.customers import BULK_BODY_LIMIT
@@ -430,38 +432,75 @@ async def test_list_refuses_bad_parameters_before_sending(
     assert not api.requests
 
 
-async def test_list_iterates_pages_while_has_more(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/customers"), payload={"customers": customers("c1", "c2"), "has_more": True})
-    api.get(url("/v1/customers"), payload={"customers": customers("c3", "c4"), "has_more": True})
-    api.get(url("/v1/customers"), payload={"customers": customers("c5"), "has_more": False})
+def stamped(*items: tuple[str, int]) -> list[dict[str, Any]]:
+    """Customers created at the given milliseconds after 2024-01-01T00:00:00Z."""
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    return [
+        {"id": cid, "object": "customer",
+         "created_at": (base + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")}
+        for cid, ms in items
+    ]
+
+
+async def test_list_iterates_with_the_created_at_cursor(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
+    # Descending (the default): each window starts 1 ms after the last created_at, so the
+    # customers sharing it come again and are dropped.
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("c1", 50), ("c2", 40)), "has_more": True})
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("c2", 40), ("c3", 30)), "has_more": True})
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("c3", 30)), "has_more": False})
     api.get(url("/v1/customers"), payload={"customers": customers("never")}, repeat=True)
     seen = [customer.id async for customer in vf.customers.list(limit=2, city="Warsaw")]
-    assert seen == ["c1", "c2", "c3", "c4", "c5"]
+    assert seen == ["c1", "c2", "c3"]
     assert [query(request_url) for _, request_url, _ in sent(api)] == [
         [("city", "Warsaw"), ("limit", "2")],
-        [("city", "Warsaw"), ("limit", "2"), ("page", "2")],
-        [("city", "Warsaw"), ("limit", "2"), ("page", "3")],
+        [("city", "Warsaw"), ("limit", "2"), ("starting_after", "2024-01-01T00:00:00.041Z")],
+        [("city", "Warsaw"), ("limit", "2"), ("starting_after", "2024-01-01T00:00:00.031Z")],
     ]
     for _, _, kwargs in sent(api):
         check_headers(kwargs, json_body=False)
 
 
-async def test_list_without_has_more_stops_on_a_short_page(
-    vf: AsyncVoucherify, api: aioresponses
-) -> None:
-    api.get(url("/v1/customers"), payload={"customers": customers("c1", "c2")})
-    api.get(url("/v1/customers"), payload={"customers": customers("c3")})
+async def test_list_ascending_cursor_steps_back(vf: AsyncVoucherify, api: aioresponses) -> None:
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("a", 1), ("b", 2)), "has_more": True})
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("b", 2), ("c", 3)), "has_more": False})
+    pager = vf.customers.list(limit=2, order="created_at")
+    assert [c.id async for c in pager] == ["a", "b", "c"]
+    assert dict(query(sent(api)[1][1]))["starting_after"] == "2024-01-01T00:00:00.001Z"
+    assert isinstance(pager.position, str)
+
+
+async def test_list_iteration_asks_for_full_pages(vf: AsyncVoucherify, api: aioresponses) -> None:
+    api.get(url("/v1/customers"), payload={"customers": stamped(("a", 1)), "has_more": False})
+    assert [c.id async for c in vf.customers.list()] == ["a"]
+    assert dict(query(sent(api)[0][1]))["limit"] == "100"
+
+
+async def test_list_stops_on_a_short_page(vf: AsyncVoucherify, api: aioresponses) -> None:
+    api.get(url("/v1/customers"), payload={"customers": stamped(("c1", 9), ("c2", 8))})
+    api.get(url("/v1/customers"), payload={"customers": stamped(("c3", 7))})
     api.get(url("/v1/customers"), payload={"customers": customers("never")}, repeat=True)
     seen = [customer.id async for customer in vf.customers.list(limit=2)]
     assert seen == ["c1", "c2", "c3"]
     assert len(sent(api)) == 2
 
 
-async def test_list_stops_at_page_99(vf: AsyncVoucherify, api: aioresponses) -> None:
+async def test_list_other_orders_raise_past_page_99(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
     api.get(url("/v1/customers"), payload={"customers": customers("a"), "has_more": True})
     api.get(url("/v1/customers"), payload={"customers": customers("b"), "has_more": True})
     api.get(url("/v1/customers"), payload={"customers": customers("never")}, repeat=True)
-    seen = [customer.id async for customer in vf.customers.list(limit=1, page=98)]
+    seen: list[str] = []
+    with pytest.raises(PaginationError, match="order='updated_at' cannot be listed past page"):
+        async for customer in vf.customers.list(limit=1, page=98, order="updated_at"):
+            seen.append(customer.id)
     assert seen == ["a", "b"]
     assert [dict(query(u))["page"] for _, u, _ in sent(api)] == ["98", "99"]
 
@@ -471,6 +510,54 @@ async def test_list_stops_on_an_empty_page(vf: AsyncVoucherify, api: aioresponse
     api.get(url("/v1/customers"), payload={"customers": customers("never")}, repeat=True)
     assert [customer async for customer in vf.customers.list()] == []
     assert len(sent(api)) == 1
+
+
+async def test_list_prefetches_the_next_page(vf: AsyncVoucherify, api: aioresponses) -> None:
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("a", 3), ("b", 2)), "has_more": True})
+    api.get(url("/v1/customers"), payload={"customers": stamped(("c", 1)), "has_more": False})
+    async for customer in vf.customers.list(limit=2):
+        if customer.id == "a":
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert len(sent(api)) == 2  # page 2 is in flight while page 1 is worked on
+            break
+
+
+async def test_list_without_prefetch_waits_for_the_caller(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("a", 3), ("b", 2)), "has_more": True})
+    api.get(url("/v1/customers"), payload={"customers": stamped(("c", 1)), "has_more": False})
+    seen = []
+    async for customer in vf.customers.list(limit=2, prefetch=False):
+        seen.append(customer.id)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(sent(api)) == (1 if customer.id != "c" else 2)
+    assert seen == ["a", "b", "c"]
+
+
+async def test_list_resume_from(vf: AsyncVoucherify, api: aioresponses) -> None:
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("a", 3), ("b", 2)), "has_more": True})
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("b", 2), ("c", 1)), "has_more": False})
+    pager = vf.customers.list(limit=2, prefetch=False)
+    async for customer in pager:
+        if customer.id == "a":
+            break
+    token = pager.position
+    assert token is not None
+    with pytest.raises(ValueError, match="resume_from is not a scan position token"):
+        vf.customers.list(resume_from="garbage")
+    with pytest.raises(ValueError, match="created_at orders"):
+        vf.customers.list(resume_from=token, order="source_id")
+    rest = [c.id async for c in vf.customers.list(limit=2, resume_from=token)]
+    assert rest == ["b", "c"]
+    # The resumed scan started one millisecond after a's created_at.
+    assert dict(query(sent(api)[1][1]))["starting_after"] == "2024-01-01T00:00:00.004Z"
 
 
 async def test_awaiting_a_pager_fetches_one_page(vf: AsyncVoucherify, api: aioresponses) -> None:
@@ -483,12 +570,16 @@ async def test_awaiting_a_pager_fetches_one_page(vf: AsyncVoucherify, api: aiore
     assert len(sent(api)) == 1
 
 
-async def test_pages_yields_each_page(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/customers"), payload={"customers": customers("c1"), "has_more": True})
-    api.get(url("/v1/customers"), payload={"customers": customers("c2"), "has_more": False})
-    pages = [page async for page in vf.customers.list(limit=1).pages()]
+async def test_pages_yields_each_page_with_new_items_only(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("c1", 5), ("c2", 4)), "has_more": True})
+    api.get(url("/v1/customers"), payload={
+        "customers": stamped(("c2", 4), ("c3", 3)), "has_more": False})
+    pages = [page async for page in vf.customers.list(limit=2).pages()]
     assert all(isinstance(page, models.CustomerList) for page in pages)
-    assert [[c.id for c in page.customers] for page in pages] == [["c1"], ["c2"]]
+    assert [[c.id for c in page.customers] for page in pages] == [["c1", "c2"], ["c3"]]
 
 
 # --- list_activity ------------------------------------------------------------------------
@@ -1110,8 +1201,8 @@ async def test_async_actions_list_walks_back_by_end_date(
     assert seen == ["aa_5", "aa_4", "aa_3", "aa_2", "aa_1"]
     assert [query(u) for _, u, _ in sent(api)] == [
         [("limit", "2")],
-        [("end_date", "2024-01-04T08:00:00.123Z"), ("limit", "2")],
-        [("end_date", "2024-01-02T00:00:00.001Z"), ("limit", "2")],
+        [("end_date", "2024-01-04T08:00:00.124Z"), ("limit", "2")],
+        [("end_date", "2024-01-02T00:00:00.002Z"), ("limit", "2")],
     ]
 
 
@@ -1124,7 +1215,8 @@ async def test_async_actions_list_stops_when_the_cursor_would_not_move(
     end = datetime(2024, 1, 1, tzinfo=UTC)
     seen = [action.id async for action in vf.async_actions.list(limit=1, end_date=end)]
     assert seen == ["aa_1"]
-    assert len(sent(api)) == 1
+    # One more request 1 ms later (actions sharing the millisecond), then the cursor is stuck.
+    assert len(sent(api)) == 2
 
 
 async def test_async_actions_pages(vf: AsyncVoucherify, api: aioresponses) -> None:
@@ -1135,3 +1227,40 @@ async def test_async_actions_pages(vf: AsyncVoucherify, api: aioresponses) -> No
         ("aa_1", "2024-01-01T00:00:00Z"))})
     pages = [page async for page in vf.async_actions.list(limit=1).pages()]
     assert [[a.id for a in page.async_actions] for page in pages] == [["aa_2"], ["aa_1"]]
+
+
+# --- nested address and CSV size ---------------------------------------------------------
+
+
+async def test_update_address_fields_null_and_typos(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
+    api.put(url("/v1/customers/bob"), payload=CUSTOMER)
+    await vf.customers.update("bob", address={"city": "X", "line_2": None})
+    assert body(only_request(api)[2]) == {"address": {"city": "X", "line_2": None}}
+    with pytest.raises(TypeError, match="address: Object contains unknown field `cty`"):
+        await vf.customers.update("bob", address={"cty": "X"})
+    with pytest.raises(TypeError, match=r"customers\[0\] has an unexpected field 'nme'"):
+        await vf.customers.update_in_bulk([{"source_id": "s", "nme": "x"}])
+
+
+async def test_update_accepts_an_address_read_from_a_customer(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
+    api.put(url("/v1/customers/bob"), payload=CUSTOMER)
+    await vf.customers.update("bob", address=models.Address(city="Y"))
+    sent_address = body(only_request(api)[2])["address"]
+    assert sent_address["city"] == "Y" and sent_address["line_1"] is None
+
+
+async def test_import_csv_over_the_limit_is_refused_before_sending(
+    vf: AsyncVoucherify, api: aioresponses, tmp_path: Path
+) -> None:
+    big = b"Source_id\n" + b"x" * BULK_BODY_LIMIT
+    with pytest.raises(ValueError, match="over the API's limit"):
+        await vf.customers.import_csv(big)
+    path = tmp_path / "big.csv"
+    path.write_bytes(big)
+    with pytest.raises(ValueError, match="over the API's limit"):
+        await vf.customers.import_csv(path)
+    assert not api.requests

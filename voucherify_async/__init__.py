@@ -31,6 +31,7 @@ from ._errors import (
 )
 from ._pagination import Pager
 from ._ratelimit import RateLimit
+from ._scan import PaginationError
 from ._version import __version__
 from .models import (
     Address,
@@ -71,6 +72,7 @@ __all__ = [
     "NotFoundError",
     "NotGiven",
     "Pager",
+    "PaginationError",
     "PayloadTooLargeError",
     "PaymentRequiredError",
     "RateLimit",

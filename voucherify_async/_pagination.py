@@ -7,9 +7,11 @@ pages. How to find the next page is the only thing an endpoint says, as a :class
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
+from ._errors import VoucherifyError
 from ._query import Query
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "PageNumberPaging",
     "Pager",
     "Paging",
+    "PagingWalk",
+    "Walk",
     "replace_param",
 ]
 
@@ -56,16 +60,22 @@ class Paging(Protocol[PageT_contra, ItemT_co]):
 
 
 class PageNumberPaging(Generic[PageT, ItemT]):
-    """``page`` = 1, 2, ... while ``has_more`` says so, up to the API's last page (99)."""
+    """``page`` = 1, 2, ... while ``has_more`` says so, up to the API's last page (99).
+
+    With ``past_last_page``, more items after the last page raise the exception it builds
+    instead of ending the walk quietly.
+    """
 
     def __init__(
         self, items: Callable[[PageT], Sequence[ItemT]], has_more: Callable[[PageT], bool | None],
         *, default_limit: int = 10, max_page: int = 99,
+        past_last_page: Callable[[int], Exception] | None = None,
     ) -> None:
         self._items = items
         self._has_more = has_more
         self._default_limit = default_limit
         self._max_page = max_page
+        self._past_last_page = past_last_page
 
     def items(self, page: PageT) -> Sequence[ItemT]:
         """The items of ``page``."""
@@ -80,6 +90,8 @@ class PageNumberPaging(Generic[PageT, ItemT]):
             return None
         number = int(get_param(query, "page") or 1)
         if number >= self._max_page:
+            if self._past_last_page is not None:
+                raise self._past_last_page(number)
             return None
         return replace_param(query, "page", str(number + 1))
 
@@ -147,6 +159,93 @@ class LastItemPaging(Generic[PageT, ItemT]):
         return replace_param(query, self._param, cursor)
 
 
+class Walk(Protocol[PageT, ItemT]):
+    """One pass over a list: what to fetch next, and what of each answer is new.
+
+    A walk has state (a cursor, the ids already handed out); the pager makes a new one for
+    every iteration.
+    """
+
+    def next_query(self) -> Query | None:
+        """The query of the next page, or ``None`` when the walk is over."""
+        ...
+
+    def accept(self, page: PageT) -> PageT:
+        """Take the answer to :meth:`next_query`; return it as the caller should see it."""
+        ...
+
+    def items(self, page: PageT) -> Sequence[ItemT]:
+        """The items of a page returned by :meth:`accept`."""
+        ...
+
+    def yielded(self, item: ItemT) -> None:
+        """Note that ``item`` was handed to the caller."""
+        ...
+
+    def position(self) -> str | None:
+        """A token to resume after the last item handed out, where the walk supports it."""
+        ...
+
+
+class PagingWalk(Generic[PageT, ItemT]):
+    """A walk driven by a stateless :class:`Paging`; drops items repeated from the last page.
+
+    The repeat check makes a cursor that the server treats as inclusive harmless.
+    """
+
+    def __init__(
+        self,
+        query: Query,
+        paging: Paging[PageT, ItemT],
+        *,
+        item_id: Callable[[ItemT], str] | None = None,
+        rebuild: Callable[[PageT, list[ItemT]], PageT] | None = None,
+    ) -> None:
+        self._query: Query | None = list(query)
+        self._paging = paging
+        self._item_id = item_id
+        self._rebuild = rebuild
+        self._previous: set[str] = set()
+        self._last: str | None = None
+        self._stop: VoucherifyError | None = None
+
+    def next_query(self) -> Query | None:
+        """The query of the next page; raises what stopped the walk, if anything did."""
+        if self._stop is not None:
+            raise self._stop
+        return self._query
+
+    def accept(self, page: PageT) -> PageT:
+        """Advance the cursor; with ``item_id``, drop items the previous page already had."""
+        assert self._query is not None
+        try:
+            self._query = self._paging.next_query(self._query, page)
+        except VoucherifyError as exc:
+            self._query, self._stop = None, exc
+        if self._item_id is None or self._rebuild is None:
+            return page
+        items = self._paging.items(page)
+        ids = [self._item_id(item) for item in items]
+        if self._previous.intersection(ids):
+            kept = [item for item, i in zip(items, ids, strict=True) if i not in self._previous]
+            page = self._rebuild(page, kept)
+        self._previous = set(ids)
+        return page
+
+    def items(self, page: PageT) -> Sequence[ItemT]:
+        """The items of ``page``."""
+        return self._paging.items(page)
+
+    def yielded(self, item: ItemT) -> None:
+        """Remember the last id handed out."""
+        if self._item_id is not None:
+            self._last = self._item_id(item)
+
+    def position(self) -> str | None:
+        """The id of the last item handed out (use it as ``starting_after_id``)."""
+        return self._last
+
+
 class Pager(Generic[PageT, ItemT]):
     """The result of a list method: awaitable for one page, async-iterable for every item.
 
@@ -157,34 +256,87 @@ class Pager(Generic[PageT, ItemT]):
         >>> async for page in vf.customers.list(limit=100).pages():     # page by page
         ...     print(len(page.customers))
 
-    Nothing is sent until the pager is awaited or iterated; each of those starts afresh.
+    Nothing is sent until the pager is awaited or iterated; each of those starts afresh. While
+    the caller works on one page, the next is already being fetched (``prefetch=False`` on
+    the list method turns that off); at most one page waits ahead, so memory stays bounded by
+    two pages.
     """
 
     def __init__(
         self,
         fetch: Callable[[Query], Awaitable[PageT]],
         query: Query,
-        paging: Paging[PageT, ItemT],
+        walk: Callable[[Query], Walk[PageT, ItemT]],
+        *,
+        prefetch: bool = True,
     ) -> None:
         self._fetch = fetch
         self._query = query
-        self._paging = paging
+        self._make_walk = walk
+        self._prefetch = prefetch
+        self._walk: Walk[PageT, ItemT] | None = None
 
     def __await__(self) -> Generator[Any, None, PageT]:
         return self._fetch(list(self._query)).__await__()
 
-    async def pages(self) -> AsyncIterator[PageT]:
-        """Yield every page, fetching the next one as the caller asks for it."""
-        query: Query | None = list(self._query)
-        while query is not None:
-            page = await self._fetch(query)
-            yield page
-            query = self._paging.next_query(query, page)
+    @property
+    def position(self) -> str | None:
+        """Where the current iteration stands: a token to resume after the last item yielded.
 
-    async def _items(self) -> AsyncIterator[ItemT]:
-        async for page in self.pages():
-            for item in self._paging.items(page):
-                yield item
+        ``None`` before iterating. For ``customers.list`` pass it back as ``resume_from``; for
+        the id-cursor lists it is the last id yielded (their ``starting_after_id``).
+        """
+        return None if self._walk is None else self._walk.position()
+
+    async def pages(self) -> AsyncGenerator[PageT, None]:
+        """Yield every page, each item once, fetching one page ahead of the caller."""
+        walk = self._walk = self._make_walk(list(self._query))
+        query = walk.next_query()
+        if query is None:
+            return
+        pending: asyncio.Task[PageT] | None = asyncio.ensure_future(self._fetch(query))
+        try:
+            while pending is not None:
+                page = walk.accept(await pending)
+                pending = None
+                # A walk that cannot go on says so after the caller has this page's items.
+                stop: VoucherifyError | None = None
+                try:
+                    query = walk.next_query()
+                except VoucherifyError as exc:
+                    query, stop = None, exc
+                if query is not None and self._prefetch:
+                    pending = asyncio.ensure_future(self._fetch(query))
+                yield page
+                if stop is not None:
+                    raise stop
+                if query is not None and pending is None:
+                    pending = asyncio.ensure_future(self._fetch(query))
+        finally:
+            if pending is not None:
+                await _discard(pending)
+
+    async def _items(self) -> AsyncGenerator[ItemT, None]:
+        pages = self.pages()
+        try:
+            async for page in pages:
+                walk = self._walk
+                assert walk is not None
+                for item in walk.items(page):
+                    # Before the yield: a caller that saves `position` after handling an item
+                    # resumes after that item.
+                    walk.yielded(item)
+                    yield item
+        finally:
+            await pages.aclose()
 
     def __aiter__(self) -> AsyncIterator[ItemT]:
         return self._items()
+
+
+async def _discard(task: asyncio.Task[Any]) -> None:
+    """Cancel a prefetch nobody will read, and wait for it so no connection is left open."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # read, so asyncio does not log it as never retrieved

@@ -58,8 +58,17 @@ def format_datetime(value: object, name: str) -> str:
             f"{name} must be a timezone-aware datetime (e.g. datetime(..., tzinfo=timezone.utc));"
             f" got the naive datetime {value.isoformat()}"
         )
-    utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(
+            f"{name} is out of range: {value.isoformat()} has no UTC equivalent"
+        ) from None
+    # Not strftime: its %Y does not pad years before 1000 to four digits on every platform.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}"
+        f":{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def check_int_range(value: object, name: str, low: int, high: int) -> int:
@@ -73,7 +82,7 @@ def check_int_range(value: object, name: str, low: int, high: int) -> int:
 
 def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
     """Return ``value`` if it is one of ``allowed``; otherwise raise naming ``name``."""
-    if value not in allowed or not isinstance(value, str):
+    if not isinstance(value, str) or value not in allowed:
         choices = ", ".join(repr(choice) for choice in allowed)
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
     return value

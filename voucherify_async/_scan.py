@@ -33,9 +33,10 @@ import msgspec
 from ._errors import VoucherifyError
 from ._query import Query, format_datetime
 
-__all__ = ["CreatedAtWalk", "PaginationError", "ScanPosition"]
+__all__ = ["CreatedAtPages", "CreatedAtWalk", "PaginationError", "ScanPosition"]
 
 ItemT = TypeVar("ItemT")
+PageT = TypeVar("PageT")
 MAX_PAGE = 99
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -144,6 +145,7 @@ class CreatedAtWalk(Generic[ItemT]):
         self._group: datetime | None = None  # the created_at the current window starts at
         self._page = first_page
         self._done = False
+        self._stop: PaginationError | None = None
         if start is not None and start.boundary is not None:
             self.fetched = ScanPosition(start.boundary, set(start.seen))
             self.yielded = ScanPosition(start.boundary, set(start.seen))
@@ -157,6 +159,8 @@ class CreatedAtWalk(Generic[ItemT]):
 
     def next_query(self) -> Query | None:
         """The query of the next page, or ``None`` when the walk is over."""
+        if self._stop is not None:
+            raise self._stop
         if self._done:
             return None
         query = list(self._query)
@@ -193,8 +197,10 @@ class CreatedAtWalk(Generic[ItemT]):
         if self._past_group(last_created_at) and self.fetched.boundary is not None:
             self._window_at(self.fetched.boundary)
         elif self._page >= MAX_PAGE:
+            # Raised by next_query, so the caller still gets this page's new items.
             assert self._group is not None
-            raise PaginationError(
+            self._done = True
+            self._stop = PaginationError(
                 f"more customers share created_at {format_datetime(self._group, 'created_at')}"
                 f" than {MAX_PAGE} pages of {self._limit} can hold; they cannot all be listed"
                 " exactly once with the API's created_at cursor"
@@ -202,3 +208,49 @@ class CreatedAtWalk(Generic[ItemT]):
         else:
             self._page += 1
         return fresh
+
+
+class CreatedAtPages(Generic[PageT, ItemT]):
+    """A :class:`CreatedAtWalk` over whole pages, as the pager drives it.
+
+    Pages handed on contain only new items, so ``pages()`` sees each item once too.
+    """
+
+    def __init__(
+        self,
+        walk: CreatedAtWalk[ItemT],
+        *,
+        items: Callable[[PageT], Sequence[ItemT]],
+        has_more: Callable[[PageT], bool | None],
+        rebuild: Callable[[PageT, list[ItemT]], PageT],
+        key: Callable[[ItemT], tuple[datetime | None, str]],
+    ) -> None:
+        self._walk = walk
+        self._items = items
+        self._has_more = has_more
+        self._rebuild = rebuild
+        self._key = key
+
+    def next_query(self) -> Query | None:
+        """The query of the next page."""
+        return self._walk.next_query()
+
+    def accept(self, page: PageT) -> PageT:
+        """Keep the new items of ``page``."""
+        items = self._items(page)
+        fresh = self._walk.accept(items, self._has_more(page))
+        return page if len(fresh) == len(items) else self._rebuild(page, fresh)
+
+    def items(self, page: PageT) -> Sequence[ItemT]:
+        """The items of ``page``."""
+        return self._items(page)
+
+    def yielded(self, item: ItemT) -> None:
+        """Move the resumable position past ``item``."""
+        created_at, item_id = self._key(item)
+        if created_at is not None:
+            self._walk.yielded.advance(created_at, item_id)
+
+    def position(self) -> str | None:
+        """A token for ``resume_from``: the scan continues after the last item yielded."""
+        return self._walk.yielded.dumps()

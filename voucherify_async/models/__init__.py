@@ -21,6 +21,7 @@ from .async_actions import (
 )
 from .customers import (
     Address,
+    AddressInput,
     AsyncActionCreated,
     Customer,
     CustomerAssets,
@@ -62,6 +63,7 @@ from .redeemables import (
 __all__ = [
     "ActivityCategory",
     "Address",
+    "AddressInput",
     "AsyncAction",
     "AsyncActionCreated",
     "AsyncActionError",

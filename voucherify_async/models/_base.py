@@ -22,11 +22,18 @@ class Model(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults
         return result
 
 
-class RequestModel(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
+class RequestModel(
+    msgspec.Struct,
+    kw_only=True,
+    omit_defaults=True,
+    repr_omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Base of every request body model.
 
     A field left at :data:`~voucherify_async.NOT_GIVEN` is omitted from the JSON; a field set
     to ``None`` is sent as ``null``. So an update changes only the fields the caller passed.
+    Building one from a mapping with a misspelt field is an error, not a silent omission.
     """
 
     def to_dict(self) -> dict[str, object]:

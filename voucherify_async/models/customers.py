@@ -12,6 +12,7 @@ from ._base import Model, RequestModel
 
 __all__ = [
     "Address",
+    "AddressInput",
     "AsyncActionCreated",
     "Customer",
     "CustomerAssets",
@@ -48,6 +49,21 @@ class Address(Model):
     line_2: str | None = None
     country: str | None = None
     postal_code: str | None = None
+
+
+class AddressInput(RequestModel):
+    """An address to send: fields not given are left out, fields given as ``None`` are null.
+
+    ``create``, ``update`` and the bulk update also accept a plain mapping (checked against
+    these fields) or an :class:`Address` read from a customer.
+    """
+
+    city: str | UnsetType | None = UNSET
+    state: str | UnsetType | None = UNSET
+    line_1: str | UnsetType | None = UNSET
+    line_2: str | UnsetType | None = UNSET
+    country: str | UnsetType | None = UNSET
+    postal_code: str | UnsetType | None = UNSET
 
 
 class GiftSummary(Model):
@@ -199,7 +215,7 @@ class CustomerFields(TypedDict, total=False):
     phone: str | None
     birthday: date | None
     birthdate: date | None
-    address: Address | dict[str, Any] | None
+    address: AddressInput | Address | dict[str, Any] | None
     metadata: dict[str, Any] | None
 
 
@@ -217,7 +233,7 @@ class _CustomerBody(RequestModel):
     phone: str | UnsetType | None = UNSET
     birthday: date | UnsetType | None = UNSET
     birthdate: date | UnsetType | None = UNSET
-    address: Address | UnsetType | None = UNSET
+    address: AddressInput | UnsetType | None = UNSET
     metadata: dict[str, Any] | UnsetType | None = UNSET
 
 

@@ -24,14 +24,13 @@ class Resource:
         return f"<{type(self).__name__} of {self._transport.base_url}>"
 
 
-def _where(exc: msgspec.ValidationError) -> str:
+def _where(exc: msgspec.ValidationError) -> tuple[str, str]:
     # msgspec says "... - at `$.address.city`"; callers know the field as `address.city`.
     text = str(exc)
     head, sep, path = text.rpartition(" - at `$")
     if not sep:
-        return text
-    field = path.rstrip("`").lstrip(".")
-    return f"{field}: {head}" if field else head
+        return "", text
+    return path.rstrip("`").lstrip("."), head
 
 
 def build_body(
@@ -45,8 +44,10 @@ def build_body(
     """Return the request model from either a model instance or keyword arguments.
 
     Unknown keywords and values of the wrong type raise a ``TypeError`` that names the
-    argument, before anything is sent.
+    argument (and, for a mapping passed as ``argument``, the mapping too), before anything is
+    sent.
     """
+    owner = ""  # how messages name the mapping the fields came from, if any
     if given is not None:
         if fields:
             raise TypeError(
@@ -56,6 +57,7 @@ def build_body(
             return given
         if isinstance(given, Mapping):
             fields = given
+            owner = argument
         else:
             raise TypeError(
                 f"{method}() {argument} must be a {cls.__name__} or a mapping,"
@@ -64,10 +66,14 @@ def build_body(
     allowed = cls.__struct_fields__
     for key in fields:
         if key not in allowed:
-            raise TypeError(
-                f"{method}() got an unexpected argument {key!r}; allowed: {', '.join(allowed)}"
-            )
+            what = f"{owner} has an unexpected field" if owner else "got an unexpected argument"
+            raise TypeError(f"{method}() {what} {key!r}; allowed: {', '.join(allowed)}")
     try:
-        return msgspec.convert(dict(fields), cls)
+        # from_attributes: an Address read from a customer can be sent back as an address.
+        return msgspec.convert(dict(fields), cls, from_attributes=True)
     except msgspec.ValidationError as exc:
-        raise TypeError(f"{method}(): invalid {_where(exc)}") from None
+        field, problem = _where(exc)
+        where = ".".join(part for part in (owner, field) if part)
+        raise TypeError(
+            f"{method}(): invalid {where}: {problem}" if where else f"{method}(): {problem}"
+        ) from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from .._pagination import LastItemPaging, Pager
+from msgspec.structs import replace
+
+from .._pagination import LastItemPaging, Pager, PagingWalk
 from .._query import check_int_range, format_datetime, params, path_segment
 from .._request import Request
 from ..models import AsyncAction, AsyncActionList
@@ -14,9 +16,16 @@ __all__ = ["AsyncActions"]
 
 
 def _created_at_cursor(action: AsyncAction) -> str | None:
+    # One millisecond past the last action, so actions sharing its millisecond are asked for
+    # again whether the server treats end_date as exclusive or inclusive; the walk drops the
+    # ones the previous page already had.
     if action.created_at is None:
         return None
-    return format_datetime(action.created_at, "created_at")
+    return format_datetime(action.created_at + timedelta(milliseconds=1), "end_date")
+
+
+def _with_actions(page: AsyncActionList, kept: list[AsyncAction]) -> AsyncActionList:
+    return replace(page, async_actions=kept)
 
 
 class AsyncActions(Resource):
@@ -37,7 +46,11 @@ class AsyncActions(Resource):
         )
 
     def list(
-        self, *, limit: int | None = None, end_date: datetime | None = None
+        self,
+        *,
+        limit: int | None = None,
+        end_date: datetime | None = None,
+        prefetch: bool = True,
     ) -> Pager[AsyncActionList, AsyncAction]:
         """List async actions, newest first; iterating walks back in time past each page.
 
@@ -62,4 +75,10 @@ class AsyncActions(Resource):
             param="end_date",
             has_more=lambda page: page.has_more,
         )
-        return Pager(fetch, query, paging)
+        return Pager(
+            fetch, query,
+            lambda q: PagingWalk(
+                q, paging, item_id=lambda action: action.id, rebuild=_with_actions
+            ),
+            prefetch=prefetch,
+        )

@@ -7,13 +7,14 @@ import io
 import os
 import warnings
 from collections.abc import AsyncIterable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
+from msgspec.structs import replace
 
-from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager
+from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager, PagingWalk
 from .._query import (
     Query,
     check_choice,
@@ -25,6 +26,7 @@ from .._query import (
     path_segment,
 )
 from .._request import FileUpload, Request
+from .._scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ..models import (
     AsyncActionCreated,
     Customer,
@@ -93,6 +95,35 @@ def _check_size(body: bytes, method: str) -> bytes:
             f" {BULK_BODY_LIMIT:,} bytes (10 MB); send the customers in smaller batches"
         )
     return body
+
+
+def _next_cursor(page: CustomerActivityList | CustomerRedeemableList) -> str | None:
+    # The spec makes `more_starting_after` optional; it is the last item's id, so fall back to
+    # that rather than stop while the page says there is more.
+    if not page.has_more:
+        return None
+    if page.more_starting_after:
+        return page.more_starting_after
+    return page.data[-1].id if page.data else None
+
+
+def _customer_key(customer: Customer) -> tuple[datetime | None, str]:
+    return customer.created_at, customer.id
+
+
+def _id(item: CustomerActivity | CustomerRedeemable) -> str:
+    return item.id
+
+
+def _with_data(page: Any, kept: builtins.list[Any]) -> Any:
+    return replace(page, data=kept)
+
+
+def _resume_cursor(position: ScanPosition, order: str | None) -> str:
+    # One millisecond back from the boundary in scan order, as the walk itself would ask.
+    assert position.boundary is not None
+    step = timedelta(milliseconds=1 if order != CustomerOrder.CREATED_AT else -1)
+    return format_datetime(position.boundary + step, "resume_from")
 
 
 class Customers(Resource):
@@ -192,6 +223,8 @@ class Customers(Resource):
         updated_at_after: datetime | None = None,
         order: str | None = None,
         starting_after: datetime | None = None,
+        resume_from: str | None = None,
+        prefetch: bool = True,
     ) -> Pager[CustomerList, Customer]:
         """List customers: await it for one page, ``async for`` it for every customer.
 
@@ -205,10 +238,20 @@ class Customers(Resource):
                 ``-updated_at``, ``source_id``, ``-source_id``.
             starting_after: a ``created_at`` cursor: customers created before it (descending
                 orders) or after it (ascending orders).
+            resume_from: a ``pager.position`` token from an earlier scan with the same
+                filters: the scan goes on after the last customer that one yielded.
+            prefetch: fetch the next page while the caller works on this one (default).
+
+        Iterating yields every matching customer exactly once, past the API's page 99: with
+        the ``created_at`` orders (and the default) the pager moves on with the
+        ``starting_after`` cursor and copes with customers sharing a millisecond, whether the
+        server treats the cursor as exclusive or inclusive. Iteration asks for 100 customers
+        a page unless ``limit`` says otherwise. Other orders can only page up to page 99 and
+        raise :class:`~voucherify_async.PaginationError` if there is more.
 
         Raises:
-            ValueError: ``limit``, ``page`` or ``order`` out of range, or a naive datetime,
-                before any request is sent.
+            ValueError: ``limit``, ``page`` or ``order`` out of range, a naive datetime, or a
+                bad ``resume_from``, before any request is sent.
         """
         _limit(limit)
         if page is not None:
@@ -220,10 +263,16 @@ class Customers(Resource):
             updated_at_before=updated_at_before, updated_at_after=updated_at_after,
             starting_after=starting_after,
         )
-        query = params(
+        by_created_at = order in (None, CustomerOrder.CREATED_AT, CustomerOrder.CREATED_AT_DESC)
+        position = None
+        if resume_from is not None:
+            position = ScanPosition.loads(resume_from)
+            if not by_created_at:
+                raise ValueError("resume_from works with the created_at orders only")
+            if page is not None or starting_after is not None:
+                raise ValueError("resume_from cannot be combined with page or starting_after")
+        filters = params(
             [
-                ("limit", "limit", limit),
-                ("page", "page", page),
                 ("email", "email", email),
                 ("city", "city", city),
                 ("name", "name", name),
@@ -233,19 +282,52 @@ class Customers(Resource):
                 ("updated_at[before]", "updated_at_before", updated_at_before),
                 ("updated_at[after]", "updated_at_after", updated_at_after),
                 ("order", "order", order),
-                ("starting_after", "starting_after", starting_after),
             ]
         )
+        cursor = params([("starting_after", "starting_after", starting_after)])
+        one_page = params([("limit", "limit", limit), ("page", "page", page)]) + filters + cursor
+        if position is not None and position.boundary is not None:
+            one_page = [("limit", str(limit or 10)), *filters]
+            one_page.append(("starting_after", _resume_cursor(position, order)))
+        page_size = limit or 100
+
+        def walk(_: Query) -> CreatedAtPages[CustomerList, Customer] | PagingWalk[
+            CustomerList, Customer
+        ]:
+            base = [("limit", str(page_size)), *filters]
+            if by_created_at:
+                return CreatedAtPages(
+                    CreatedAtWalk(
+                        base,
+                        descending=order != CustomerOrder.CREATED_AT,
+                        limit=page_size,
+                        key=_customer_key,
+                        start=position,
+                        starting_after=cursor[0][1] if cursor else None,
+                        first_page=page or 1,
+                    ),
+                    items=lambda p: p.customers,
+                    has_more=lambda p: p.has_more,
+                    rebuild=lambda p, kept: replace(p, customers=kept),
+                    key=_customer_key,
+                )
+            first = base + ([("page", str(page))] if page else []) + cursor
+            paging: PageNumberPaging[CustomerList, Customer] = PageNumberPaging(
+                lambda p: p.customers,
+                lambda p: p.has_more,
+                past_last_page=lambda n: PaginationError(
+                    f"order={order!r} cannot be listed past page {n}: the API's only cursor"
+                    " is on created_at; order by created_at or narrow the filters"
+                ),
+            )
+            return PagingWalk(first, paging)
 
         async def fetch(q: Query) -> CustomerList:
             return await self._transport.request(
                 Request("GET", "/v1/customers", CustomerList, query=q)
             )
 
-        paging: PageNumberPaging[CustomerList, Customer] = PageNumberPaging(
-            lambda page: page.customers, lambda page: page.has_more
-        )
-        return Pager(fetch, query, paging)
+        return Pager(fetch, one_page, walk, prefetch=prefetch)
 
     def list_activity(
         self,
@@ -260,6 +342,7 @@ class Customers(Resource):
         campaign_type: str | None = None,
         category: str | None = None,
         type: str | None = None,
+        prefetch: bool = True,
     ) -> Pager[CustomerActivityList, CustomerActivity]:
         """List a customer's activity (events), following the ``starting_after_id`` cursor.
 
@@ -299,10 +382,13 @@ class Customers(Resource):
             )
 
         paging: CursorPaging[CustomerActivityList, CustomerActivity] = CursorPaging(
-            lambda page: page.data,
-            lambda page: page.more_starting_after if page.has_more else None,
+            lambda page: page.data, _next_cursor
         )
-        return Pager(fetch, query, paging)
+        return Pager(
+            fetch, query,
+            lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
+            prefetch=prefetch,
+        )
 
     def list_activities(
         self,
@@ -317,6 +403,7 @@ class Customers(Resource):
         product_id: str | None = None,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
+        prefetch: bool = True,
     ) -> Pager[CustomerActivitiesList, CustomerActivity]:
         """Deprecated by the API: use :meth:`list_activity`.
 
@@ -359,7 +446,11 @@ class Customers(Resource):
         paging: LastItemPaging[CustomerActivitiesList, CustomerActivity] = LastItemPaging(
             lambda page: page.data, lambda item: item.id, param="starting_after_id"
         )
-        return Pager(fetch, query, paging)
+        return Pager(
+            fetch, query,
+            lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
+            prefetch=prefetch,
+        )
 
     def list_redeemables(
         self,
@@ -369,6 +460,7 @@ class Customers(Resource):
         order: str | None = None,
         starting_after_id: str | None = None,
         filters: Mapping[str, Any] | None = None,
+        prefetch: bool = True,
     ) -> Pager[CustomerRedeemableList, CustomerRedeemable]:
         """List the redeemables (vouchers) a customer holds, following the cursor.
 
@@ -399,10 +491,13 @@ class Customers(Resource):
             )
 
         paging: CursorPaging[CustomerRedeemableList, CustomerRedeemable] = CursorPaging(
-            lambda page: page.data,
-            lambda page: page.more_starting_after if page.has_more else None,
+            lambda page: page.data, _next_cursor
         )
-        return Pager(fetch, query, paging)
+        return Pager(
+            fetch, query,
+            lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
+            prefetch=prefetch,
+        )
 
     async def list_segments(self, customer_id: str) -> CustomerSegmentList:
         """Return the segments the customer belongs to."""
@@ -440,6 +535,14 @@ class Customers(Resource):
                 "import_csv(): file must be a path, bytes, a binary file object or an async"
                 f" iterable of bytes, got {type(file).__name__}"
             )
+        size = len(source) if isinstance(source, bytes) else None
+        if isinstance(source, Path):
+            size = source.stat().st_size
+        if size is not None and size > BULK_BODY_LIMIT:
+            raise ValueError(
+                f"import_csv() file is {size:,} bytes, over the API's limit of"
+                f" {BULK_BODY_LIMIT:,} bytes (10 MB); split it into smaller files"
+            )
         upload = FileUpload("file", filename or default_name, source)
         return await self._transport.request(
             Request(
@@ -465,6 +568,11 @@ class Customers(Resource):
             raise TypeError("update_in_bulk() customers must be an iterable of customer updates")
         items: builtins.list[CustomerBulkUpdate] = []
         for index, item in enumerate(customers):
+            if not isinstance(item, (CustomerBulkUpdate, Mapping)):
+                raise TypeError(
+                    f"update_in_bulk() customers[{index}] must be a CustomerBulkUpdate or a"
+                    f" mapping, got {type(item).__name__}"
+                )
             items.append(
                 build_body(
                     CustomerBulkUpdate, item, {},
