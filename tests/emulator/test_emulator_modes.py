@@ -140,3 +140,15 @@ def test_cli_prints_the_url_and_stops_on_sigterm() -> None:
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+async def test_client_points_the_sdk_at_the_emulator(emu: Emulator) -> None:
+    async with emu.client(max_retries=0) as client:
+        assert client.base_url == emu.url
+
+
+async def test_changing_credentials_updates_the_emulator_handle(emu: Emulator) -> None:
+    await emu.configure(app_id="new-id", app_token="new-token")
+    assert emu.headers == {"X-App-Id": "new-id", "X-App-Token": "new-token"}
+    assert await count_customers(emu) == 0
+    assert emu.env["VOUCHERIFY_APP_TOKEN"] == "new-token"

@@ -1,0 +1,63 @@
+"""Small aiohttp helpers: JSON responses, error responses and size-limited bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from ._errors import MAX_BODY_BYTES, ApiError, invalid_payload, payload_too_large_body
+
+__all__ = ["error_response", "json_response", "read_body", "read_json", "too_large"]
+
+_decoder = msgspec.json.Decoder()
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """Encode ``data`` with msgspec into an ``application/json`` response."""
+    return web.Response(
+        body=msgspec.json.encode(data), status=status, content_type="application/json"
+    )
+
+
+def error_response(error: ApiError, request_id: str | None) -> web.Response:
+    """The JSON response for an ``ApiError``."""
+    response = json_response(error.to_body(request_id), status=error.status)
+    response.headers.update(error.headers)
+    return response
+
+
+def too_large() -> ApiError:
+    """The 413 the bulk endpoints document, with the spec's ``BadRequest`` body."""
+    return ApiError(413, body=payload_too_large_body())
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Read the whole body, answering 413 once it exceeds ``limit`` bytes.
+
+    The declared ``Content-Length`` is checked first, so an oversized upload is refused
+    without being read; a chunked one is counted as it arrives.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request) -> Any:
+    """Read and decode a JSON body; 400 ``invalid_payload`` when it is not JSON."""
+    raw = await read_body(request)
+    if not raw.strip():
+        raise invalid_payload("The request body is empty; a JSON document is required")
+    try:
+        return _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise invalid_payload(f"The request body is not valid JSON: {exc}") from None
