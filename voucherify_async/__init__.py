@@ -30,6 +30,7 @@ from ._errors import (
     VoucherifyError,
 )
 from ._pagination import Pager
+from ._partition import CustomerPartition
 from ._ratelimit import RateLimit
 from ._scan import PaginationError
 from ._version import __version__
@@ -64,6 +65,7 @@ __all__ = [
     "CustomerActivity",
     "CustomerBulkUpdate",
     "CustomerCreate",
+    "CustomerPartition",
     "CustomerRedeemable",
     "CustomerUpdate",
     "InternalServerError",
