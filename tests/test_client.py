@@ -217,3 +217,27 @@ async def test_close_from_a_cancelled_scope_still_closes(api: aioresponses) -> N
 
 def test_logger_name() -> None:
     assert logging.getLogger("voucherify_async").name == "voucherify_async"
+
+
+async def test_max_concurrency_bounds_requests_in_flight(api: aioresponses) -> None:
+    in_flight = 0
+    peak = 0
+
+    async def slow(url: object, **kwargs: object) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+
+    api.get(url("/v1/customers/c1"), callback=slow, payload=CUSTOMER, repeat=True)
+    async with AsyncVoucherify(
+        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, max_concurrency=3
+    ) as vf:
+        other = vf.with_options(timeout=5)  # shares the limit
+        async with anyio.create_task_group() as tg:
+            for client in (vf, other) * 10:
+                tg.start_soon(client.customers.get, "c1")
+    assert peak == 3
+    with pytest.raises(ConfigurationError, match="max_concurrency"):
+        AsyncVoucherify(app_id="a", app_token="t", max_concurrency=0)

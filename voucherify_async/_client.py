@@ -85,6 +85,9 @@ class AsyncVoucherify:
         timeout: seconds allowed for each attempt of a request (``None``: no limit).
         max_retries: how many times a failed request is retried (default 2).
         max_connections: the size of the connection pool of the session the client opens.
+        max_concurrency: the most requests this client (and every client ``with_options``
+            made from it) has in flight at once, however many tasks call it; ``None`` leaves
+            only the connection pool as the bound.
         session: an ``aiohttp.ClientSession`` to use instead of opening one; the client leaves
             it open when it closes.
         default_headers: extra headers sent with every request.
@@ -111,6 +114,7 @@ class AsyncVoucherify:
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_concurrency: int | None = None,
         session: aiohttp.ClientSession | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -142,6 +146,9 @@ class AsyncVoucherify:
         shared = SharedState(
             session=session,
             max_connections=_check_count(max_connections, "max_connections", 1),
+            max_concurrency=None
+            if max_concurrency is None
+            else _check_count(max_concurrency, "max_concurrency", 1),
         )
         self._init_transport(
             shared, _check_timeout(timeout), _check_count(max_retries, "max_retries", 0)
@@ -179,6 +186,11 @@ class AsyncVoucherify:
     def max_retries(self) -> int:
         """How many times a failed request is retried."""
         return self._transport.max_retries
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """The most requests the client has in flight at once (``None``: no limit of its own)."""
+        return self._transport.shared.max_concurrency
 
     @property
     def rate_limit(self) -> RateLimit | None:

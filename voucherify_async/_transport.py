@@ -68,11 +68,17 @@ class SharedState:
     """
 
     def __init__(
-        self, *, session: aiohttp.ClientSession | None, max_connections: int
+        self,
+        *,
+        session: aiohttp.ClientSession | None,
+        max_connections: int,
+        max_concurrency: int | None = None,
     ) -> None:
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
+        self.max_concurrency = max_concurrency
+        self._limiter: anyio.CapacityLimiter | None = None
         self._closed = False
         self.rate_limit: RateLimit | None = None
         self.pacer = Pacer(time.time)
@@ -98,6 +104,15 @@ class SharedState:
         elif session.closed:
             raise RuntimeError("the aiohttp.ClientSession given to AsyncVoucherify is closed")
         return session
+
+    def limiter(self) -> anyio.CapacityLimiter | None:
+        """The limit on requests in flight across the client, if ``max_concurrency`` is set."""
+        if self.max_concurrency is None:
+            return None
+        if self._limiter is None:
+            # Made on first use, inside the running event loop.
+            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
+        return self._limiter
 
     def observe(self, rate_limit: RateLimit) -> None:
         """Remember the rate-limit headers of an answer that carried any."""
@@ -188,6 +203,9 @@ class Transport:
             while wait > 0:
                 await shared.sleep(wait)
                 wait = pacer.wait_time()
+            limiter = shared.limiter()
+            if limiter is not None:
+                await limiter.acquire()
             started = time.monotonic()
             pacer.sent()
             try:
@@ -210,6 +228,9 @@ class Transport:
             except BaseException:
                 pacer.answered()
                 raise
+            finally:
+                if limiter is not None:
+                    limiter.release()
 
             rate_limit = parse_rate_limit(headers, pacer.clock())
             self.shared.observe(rate_limit)
