@@ -33,10 +33,13 @@ __all__ = ["reset_emulator"]
 
 
 def reset_emulator(emulator: Emulator) -> None:
-    """Reset the emulator's state synchronously (usable from any test, sync or async)."""
+    """Reset the emulator's state synchronously (usable from any test, sync or async).
+
+    Everything goes back to how the server started, the rate limit included.
+    """
     request = urllib.request.Request(
         f"{emulator.url}/_emulator/reset",
-        data=json.dumps({}).encode(),
+        data=json.dumps({"rate_limit": None}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
