@@ -26,13 +26,13 @@ from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN
 __all__ = ["main", "parse_args"]
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None, *, prog: str | None = None) -> argparse.Namespace:
     """Parse the command line.
 
     Example: ``parse_args(["--port", "0", "--seed", "10000"]).seed`` -> ``10000``.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m voucherify_async.emulator",
+        prog=prog or "python -m voucherify_async.emulator",
         description="A local, stateful emulator of the Voucherify Customers API.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -52,6 +52,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG")
     parser.add_argument("--job-item-delay-ms", type=float, default=0.0, help="per bulk item")
+    faults = parser.add_argument_group("faults (shares of /v1 requests, 0..1)")
+    faults.add_argument("--error-rate", type=float, default=0.0, help="500/503 JSON answers")
+    faults.add_argument("--drop-rate", type=float, default=0.0, help="dropped connections")
+    faults.add_argument("--truncate-rate", type=float, default=0.0, help="bodies cut short")
+    faults.add_argument("--html-rate", type=float, default=0.0, help="HTML gateway pages")
     return parser.parse_args(argv)
 
 
@@ -67,6 +72,10 @@ async def _serve(args: argparse.Namespace) -> None:
         job_item_delay_ms=args.job_item_delay_ms,
         fault_seed=args.fault_seed,
         seed=args.seed,
+        error_rate=args.error_rate,
+        drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate,
+        html_rate=args.html_rate,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -75,23 +84,24 @@ async def _serve(args: argparse.Namespace) -> None:
         await site.start()
         port = runner.addresses[0][1]
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"VOUCHERIFY_BASE_URL=http://{host}:{port}")
-        print(f"VOUCHERIFY_APP_ID={args.app_id}")
-        print(f"VOUCHERIFY_APP_TOKEN={args.app_token}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        # Handlers first: whoever reads the URL below may stop the server at once.
         for signum in (signal.SIGINT, signal.SIGTERM):
             # Windows has no add_signal_handler; Ctrl+C then arrives as KeyboardInterrupt.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
+        print(f"VOUCHERIFY_BASE_URL=http://{host}:{port}")
+        print(f"VOUCHERIFY_APP_ID={args.app_id}")
+        print(f"VOUCHERIFY_APP_TOKEN={args.app_token}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the emulator from the command line; returns the exit status."""
-    args = parse_args(argv)
+    args = parse_args(argv, prog=prog)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
     return 0

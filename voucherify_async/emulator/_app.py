@@ -48,6 +48,10 @@ def create_app(
     job_item_delay_ms: float = 0.0,
     fault_seed: int | None = 0,
     seed: int = 0,
+    error_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    truncate_rate: float = 0.0,
+    html_rate: float = 0.0,
 ) -> web.Application:
     """Build the emulator as an ``aiohttp.web.Application``, for embedding.
 
@@ -69,6 +73,10 @@ def create_app(
             "starting_after_mode": starting_after_mode,
             "job_item_delay_ms": job_item_delay_ms,
             "fault_seed": fault_seed,
+            "error_rate": error_rate,
+            "drop_rate": drop_rate,
+            "truncate_rate": truncate_rate,
+            "html_rate": html_rate,
         }
     )
     state = EmulatorState(settings)

@@ -1,0 +1,379 @@
+"""The ``voucherify-async`` command line: the emulator, customer lookups, export and import.
+
+Credentials come from ``--app-id``/``--app-token``/``--base-url`` or the environment
+(``VOUCHERIFY_APP_ID``, ``VOUCHERIFY_APP_TOKEN``, ``VOUCHERIFY_BASE_URL``). Errors print one
+line (status, key, message, request id) and exit non-zero. Progress bars use ``rich`` when
+it is installed (the ``cli`` extra) and plain lines on stderr otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+
+from ._client import CLUSTERS, AsyncVoucherify
+from ._errors import APIStatusError, ConfigurationError, VoucherifyError
+from .models import Customer, CustomerOrder
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+#: Columns of ``--format csv`` (and of ``table``): the CSV import's standard columns where
+#: they exist, then the read-only fields; metadata travels as one JSON column.
+CSV_COLUMNS = (
+    "Id", "Source_id", "Name", "Email", "Phone", "Birthdate", "Address_line_1",
+    "Address_line_2", "Address_Postal_Code", "Address_City", "Address_State",
+    "Address_Country", "Description", "Created_at", "Updated_at", "Metadata",
+)
+TABLE_COLUMNS = ("Id", "Source_id", "Name", "Email", "Address_City", "Created_at")
+
+
+class Usage(Exception):
+    """A mistake on the command line; the message says what to do."""
+
+
+# --- formatting --------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def customer_row(customer: Customer) -> dict[str, str]:
+    """One customer as the CSV/table columns."""
+    address = customer.address
+    return {
+        "Id": customer.id,
+        "Source_id": customer.source_id or "",
+        "Name": customer.name or "",
+        "Email": customer.email or "",
+        "Phone": customer.phone or "",
+        "Birthdate": customer.birthdate.isoformat() if customer.birthdate else "",
+        "Address_line_1": (address.line_1 if address else None) or "",
+        "Address_line_2": (address.line_2 if address else None) or "",
+        "Address_Postal_Code": (address.postal_code if address else None) or "",
+        "Address_City": (address.city if address else None) or "",
+        "Address_State": (address.state if address else None) or "",
+        "Address_Country": (address.country if address else None) or "",
+        "Description": customer.description or "",
+        "Created_at": _iso(customer.created_at),
+        "Updated_at": _iso(customer.updated_at),
+        "Metadata": json.dumps(customer.metadata, sort_keys=True) if customer.metadata else "",
+    }
+
+
+class Writer:
+    """Writes customers one at a time in a format: json, jsonl, csv or table."""
+
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self.out = out
+        self.fmt = fmt
+        self.count = 0
+        self._csv: Any = None
+        self._table: list[dict[str, str]] = []
+        if fmt == "csv":
+            self._csv = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            self._csv.writeheader()
+        elif fmt == "json":
+            out.write("[")
+
+    def write(self, customer: Customer) -> None:
+        """Write one customer."""
+        if self.fmt == "jsonl":
+            self.out.write(msgspec.json.encode(customer).decode() + "\n")
+        elif self.fmt == "json":
+            self.out.write(("," if self.count else "") + "\n  ")
+            self.out.write(msgspec.json.encode(customer).decode())
+        elif self.fmt == "csv":
+            self._csv.writerow(customer_row(customer))
+        else:
+            self._table.append(customer_row(customer))
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish the output (the closing bracket, or the table)."""
+        if self.fmt == "json":
+            self.out.write("\n]\n" if self.count else "]\n")
+        elif self.fmt == "table":
+            rows = [{key: row[key] for key in TABLE_COLUMNS} for row in self._table]
+            widths = {
+                key: max([len(key), *(len(row[key]) for row in rows)]) for key in TABLE_COLUMNS
+            }
+            line = "  ".join(key.ljust(widths[key]) for key in TABLE_COLUMNS)
+            self.out.write(line.rstrip() + "\n")
+            for row in rows:
+                self.out.write(
+                    "  ".join(row[key].ljust(widths[key]) for key in TABLE_COLUMNS).rstrip()
+                    + "\n"
+                )
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress display: rich's bar when available and stderr is a terminal, else lines."""
+
+    def __init__(self, description: str, total: int | None, *, stream: TextIO) -> None:
+        self.description = description
+        self.total = total
+        self.stream = stream
+        self.done = 0
+        self._last = 0.0
+        self._rich: Any = None
+        self._task: Any = None
+        if stream.isatty():
+            try:
+                from rich.progress import Progress as RichProgress
+            except ImportError:
+                pass
+            else:
+                self._rich = RichProgress(transient=False)
+                self._task = self._rich.add_task(description, total=total)
+                self._rich.start()
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """Show ``done`` of ``total``."""
+        self.done = done
+        if total is not None:
+            self.total = total
+        if self._rich is not None:
+            self._rich.update(self._task, completed=done, total=self.total)
+            return
+        now = time.monotonic()
+        if now - self._last >= 1.0:
+            self._last = now
+            of = f"/{self.total}" if self.total else ""
+            self.stream.write(f"{self.description}: {done}{of}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Finish the display."""
+        if self._rich is not None:
+            self._rich.stop()
+        else:
+            of = f"/{self.total}" if self.total else ""
+            self.stream.write(f"{self.description}: {self.done}{of} done\n")
+            self.stream.flush()
+
+
+@contextmanager
+def progress(description: str, total: int | None, stream: TextIO) -> Iterator[Progress]:
+    """A :class:`Progress` that is closed however the block ends."""
+    bar = Progress(description, total, stream=stream)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> AsyncVoucherify:
+    app_id = args.app_id or os.environ.get("VOUCHERIFY_APP_ID")
+    app_token = args.app_token or os.environ.get("VOUCHERIFY_APP_TOKEN")
+    if not app_id or not app_token:
+        raise Usage(
+            "no credentials: set VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN (and"
+            " VOUCHERIFY_BASE_URL for another host), or pass --app-id and --app-token"
+        )
+    return AsyncVoucherify(
+        app_id=app_id, app_token=app_token, base_url=args.base_url, cluster=args.cluster
+    )
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Usage(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
+    if moment.tzinfo is None:
+        raise Usage(f"{name} needs a time zone, e.g. {value}Z")
+    return moment
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "email": args.email,
+        "city": args.city,
+        "name": args.name,
+        "segment_id": args.segment_id,
+        "created_at_after": _when(args.created_after, "--created-after"),
+        "created_at_before": _when(args.created_before, "--created-before"),
+        "updated_at_after": _when(args.updated_after, "--updated-after"),
+        "updated_at_before": _when(args.updated_before, "--updated-before"),
+        "order": args.order,
+    }
+
+
+async def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``customers get ID``."""
+    async with _client(args) as vf:
+        customer = await vf.customers.get(args.id)
+    writer = Writer(out, "jsonl" if args.format == "json" else args.format)
+    writer.write(customer)
+    writer.close()
+    return EXIT_OK
+
+
+async def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``customers list [filters] --format ...``: up to ``--max`` customers."""
+    writer = Writer(out, args.format)
+    async with _client(args) as vf:
+        async for customer in vf.customers.list(**_filters(args)):
+            writer.write(customer)
+            if args.max is not None and writer.count >= args.max:
+                break
+    writer.close()
+    return EXIT_OK
+
+
+async def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``customers export FILE``: every match, streamed to a file with a progress bar."""
+    path = Path(args.file)
+    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    async with _client(args) as vf:
+        filters = _filters(args)
+        total = (await vf.customers.list(limit=1, **filters)).total
+        # Buffered local writes: a thread hop per customer would cost more than the write.
+        with path.open("w", encoding="utf-8", newline="") as handle, progress(  # noqa: ASYNC230
+            f"exporting to {path.name}", total, err
+        ) as bar:
+            writer = Writer(handle, fmt)
+            async for customer in vf.customers.list(**filters):
+                writer.write(customer)
+                bar.update(writer.count)
+            writer.close()
+    err.write(f"exported {writer.count} customers to {path}\n")
+    return EXIT_OK
+
+
+def cmd_emulator(argv: Sequence[str]) -> int:
+    """``emulator [options]``: serve the local emulator (see ``--help``)."""
+    from .emulator.__main__ import main as emulator_main
+
+    return emulator_main(argv, prog="voucherify-async emulator")
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], Any]] = {
+    "get": cmd_get,
+    "list": cmd_list,
+    "export": cmd_export,
+}
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters")
+    group.add_argument("--email")
+    group.add_argument("--city")
+    group.add_argument("--name")
+    group.add_argument("--segment-id")
+    group.add_argument("--created-after", metavar="ISO")
+    group.add_argument("--created-before", metavar="ISO")
+    group.add_argument("--updated-after", metavar="ISO")
+    group.add_argument("--updated-before", metavar="ISO")
+    group.add_argument("--order", choices=sorted(CustomerOrder.ALL))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``voucherify-async``."""
+    parser = argparse.ArgumentParser(
+        prog="voucherify-async",
+        description="The Voucherify Customers API from the command line.",
+    )
+    parser.add_argument("--app-id", help="or $VOUCHERIFY_APP_ID")
+    parser.add_argument("--app-token", help="or $VOUCHERIFY_APP_TOKEN")
+    parser.add_argument("--base-url", help="or $VOUCHERIFY_BASE_URL (e.g. the emulator's URL)")
+    parser.add_argument("--cluster", choices=sorted(CLUSTERS))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "emulator", help="serve the local emulator (options: voucherify-async emulator -h)",
+        add_help=False,
+    )
+    commands.add_parser("demo", help="run the main job against the embedded emulator")
+    customers = commands.add_parser("customers", help="customer commands")
+    verbs = customers.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    get = verbs.add_parser("get", help="print one customer")
+    get.add_argument("id", help="Voucherify id (cust_...) or source id")
+    get.add_argument("--format", choices=("json", "csv", "table"), default="json")
+
+    listing = verbs.add_parser("list", help="print customers")
+    _add_filters(listing)
+    listing.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+    listing.add_argument("--max", type=int, default=None, help="stop after this many")
+
+    export = verbs.add_parser("export", help="stream every matching customer to a file")
+    export.add_argument("file")
+    export.add_argument("--format", choices=("jsonl", "csv"), default=None)
+    _add_filters(export)
+
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, APIStatusError):
+        parts = [f"error: {error.status}"]
+        if error.key:
+            parts.append(error.key)
+        text = " ".join(parts) + f": {error.message}"
+        if error.details:
+            text += f" ({error.details})"
+        if error.request_id:
+            text += f" [request_id {error.request_id}]"
+        return text
+    return f"error: {error}"
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["emulator"]:
+        return cmd_emulator(arguments[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        if args.command == "demo":
+            from .demo import main as demo_main
+
+            return demo_main([])
+        return int(asyncio.run(COMMANDS[args.verb](args, out, err)))
+    except Usage as usage:
+        err.write(f"error: {usage}\n")
+        return EXIT_USAGE
+    except (VoucherifyError, ConfigurationError, ValueError, TypeError, OSError) as error:
+        err.write(_one_line(error) + "\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
