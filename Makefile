@@ -1,16 +1,19 @@
+# The README's commands. Each sets itself up: .venv and the package with the extras it needs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test demo lint typecheck pytest clean bench
+.PHONY: test demo lint typecheck pytest docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs,cli]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -22,15 +25,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -W error -q
 
-test: lint typecheck pytest
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: lint typecheck pytest docs
 
 demo: $(STAMP)
 	$(BIN)/python -m voucherify_async.demo
 
-BENCH_STAMP := $(VENV)/.installed-bench
-
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs,cli,bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
