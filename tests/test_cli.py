@@ -107,3 +107,36 @@ def test_console_script_serves_the_emulator(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert process.returncode == 0
+
+
+async def test_import_and_bulk_update_wait_and_report_failures(
+    env: Emulator, tmp_path: Path
+) -> None:
+    data = tmp_path / "people.csv"
+    data.write_text(
+        "Source_id,Name,Email,Birthdate,Tier\n"
+        "ann,Ann,ann@example.com,1990-01-01,gold\n"
+        "bob,Bob,bob@example.com,not-a-date,silver\n"
+        "cy,Cy,cy@example.com,,bronze\n"
+    )
+    code, _, err = await run("customers", "import", str(data), "--wait", "--update")
+    assert code == 1, err  # one row failed
+    assert "CSV import: 2 done, 1 failed" in err
+    assert "row 2 (bob)" in err
+    changes = tmp_path / "changes.jsonl"
+    changes.write_text('{"source_id": "ann", "name": "Anna"}\n\n{"source_id": "new", "name": "N"}\n')
+    code, _, err = await run("customers", "bulk-update", str(changes), "--wait")
+    assert code == 0, err
+    assert "bulk update: 2 done, 0 failed" in err
+    code, out, _ = await run("customers", "get", "ann")
+    assert json.loads(out)["name"] == "Anna"
+    code, _, err = await run("customers", "import", str(data))
+    assert code == 0 and "not waiting" in err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"source_id": "x"}\n[1]\n')
+    code, _, err = await run("customers", "bulk-update", str(bad))
+    assert code == 2 and "line 2 is not a JSON object" in err
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("Source_id,First Name\nx,y\n")
+    code, _, err = await run("customers", "import", str(spaced))
+    assert code == 1 and "First Name" in err

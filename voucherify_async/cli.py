@@ -264,6 +264,57 @@ async def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON Lines file, read lazily; a bad line names its number."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise Usage(f"{path.name} line {number} is not JSON: {exc}") from None
+            if not isinstance(item, dict):
+                raise Usage(f"{path.name} line {number} is not a JSON object")
+            yield item
+
+
+async def _finish(job: Any, args: argparse.Namespace, err: TextIO, what: str) -> int:
+    ids = ", ".join(job.async_action_ids)
+    err.write(f"{what} started: async action(s) {ids}\n")
+    if not args.wait:
+        err.write("not waiting (pass --wait to follow it to the end)\n")
+        return EXIT_OK
+    with progress(what, None, err) as bar:
+        result = await job.wait(on_progress=lambda p: bar.update(p.done, p.total))
+    err.write(f"{what}: {result.done_count} done, {result.failed_count} failed\n")
+    for failure in result.failed[:20]:
+        err.write(f"  row {failure.row} ({failure.source_id or '-'}): {failure.reason}\n")
+    for error in result.errors[:20]:
+        err.write(f"  {error.source_id}: {error.key}: {error.message} {error.details or ''}\n")
+    shown = len(result.failed[:20]) + len(result.errors[:20])
+    if result.failed_count > shown:
+        err.write(f"  ... and {result.failed_count - shown} more\n")
+    return EXIT_OK if result.failed_count == 0 else EXIT_ERROR
+
+
+async def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``customers import FILE.csv [--wait]``."""
+    async with _client(args) as vf:
+        job = await vf.customers.import_csv(Path(args.file), update_existing=args.update)
+        return await _finish(job, args, err, "CSV import")
+
+
+async def cmd_bulk_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``customers bulk-update FILE.jsonl [--wait]``."""
+    path = Path(args.file)
+    if not path.is_file():  # noqa: ASYNC240 (one stat before anything is sent)
+        raise Usage(f"no such file: {path}")
+    async with _client(args) as vf:
+        job = await vf.customers.update_in_bulk(_read_jsonl(path))
+        return await _finish(job, args, err, "bulk update")
+
+
 def cmd_emulator(argv: Sequence[str]) -> int:
     """``emulator [options]``: serve the local emulator (see ``--help``)."""
     from .emulator.__main__ import main as emulator_main
@@ -275,6 +326,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], Any]] = {
     "get": cmd_get,
     "list": cmd_list,
     "export": cmd_export,
+    "import": cmd_import,
+    "bulk-update": cmd_bulk_update,
 }
 
 
@@ -326,6 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("file")
     export.add_argument("--format", choices=("jsonl", "csv"), default=None)
     _add_filters(export)
+
+    importing = verbs.add_parser("import", help="import or update customers from a CSV file")
+    importing.add_argument("file")
+    importing.add_argument("--wait", action="store_true", help="follow the job to the end")
+    importing.add_argument(
+        "--update", action="store_true", help="require a Source_id column (update customers)"
+    )
+
+    bulk = verbs.add_parser("bulk-update", help="update customers from a JSON Lines file")
+    bulk.add_argument("file", help="one JSON object per line, each with a source_id")
+    bulk.add_argument("--wait", action="store_true", help="follow the job to the end")
 
     return parser
 
