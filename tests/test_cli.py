@@ -124,7 +124,9 @@ async def test_import_and_bulk_update_wait_and_report_failures(
     assert "CSV import: 2 done, 1 failed" in err
     assert "row 2 (bob)" in err
     changes = tmp_path / "changes.jsonl"
-    changes.write_text('{"source_id": "ann", "name": "Anna"}\n\n{"source_id": "new", "name": "N"}\n')
+    changes.write_text(
+        '{"source_id": "ann", "name": "Anna"}\n\n{"source_id": "new", "name": "N"}\n'
+    )
     code, _, err = await run("customers", "bulk-update", str(changes), "--wait")
     assert code == 0, err
     assert "bulk update: 2 done, 0 failed" in err
