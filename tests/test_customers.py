@@ -18,11 +18,12 @@ from urllib.parse import parse_qsl
 import aiohttp
 import msgspec
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 from tests.conftest import APP_ID, APP_TOKEN, BASE, url
 from voucherify_async import (
+    AsyncJob,
     AsyncVoucherify,
     CustomerBulkUpdate,
     CustomerCreate,
@@ -875,8 +876,9 @@ async def test_import_csv_from_a_path(
     value, _ = check_upload(api, "people.csv")
     # The file is opened for the request, and closed once it is sent.
     assert Path(value.name) == path and value.closed
-    assert isinstance(created, models.AsyncActionCreated)
+    assert isinstance(created, AsyncJob)
     assert created.async_action_id == "aa_0a875d56c805df6601"
+    assert created.async_action_ids == ["aa_0a875d56c805df6601"]
 
 
 async def test_import_csv_from_a_str_path_with_a_filename(
@@ -924,10 +926,18 @@ async def test_import_csv_from_an_async_iterable(vf: AsyncVoucherify, api: aiore
         yield CSV[:10]
         yield CSV[10:]
 
-    api.post(url("/v1/customers/importCSV"), status=202, payload=ACTION_CREATED)
-    await vf.customers.import_csv(chunks(), filename="stream.csv")
-    _, form = check_upload(api, "stream.csv")
-    assert CSV in await rendered(form)
+    # The stream is read while the request is sent (once), so render it then.
+    uploaded: list[bytes] = []
+
+    async def render_upload(_url: Any, **kwargs: Any) -> CallbackResult:
+        check_upload(api, "stream.csv")
+        uploaded.append(await rendered(kwargs["data"]))
+        return CallbackResult(status=202, payload=ACTION_CREATED)
+
+    api.post(url("/v1/customers/importCSV"), callback=render_upload)
+    job = await vf.customers.import_csv(chunks(), filename="stream.csv")
+    assert len(uploaded) == 1 and CSV in uploaded[0]
+    assert job.async_action_id == "aa_0a875d56c805df6601"
 
 
 async def test_import_csv_refuses_a_text_mode_file(
@@ -980,7 +990,7 @@ async def test_update_in_bulk_with_models_and_mappings(
         {"source_id": "bob", "name": "Bob", "phone": None},
         {"source_id": "alice", "metadata": {"tier": "gold"}, "birthdate": "1991-01-02"},
     ]
-    assert isinstance(created, models.AsyncActionCreated)
+    assert isinstance(created, AsyncJob)
     assert created.async_action_id == "aa_0a875d56c805df6601"
 
 

@@ -21,6 +21,7 @@ from aioresponses import aioresponses
 
 from tests.conftest import BASE, url
 from voucherify_async import (
+    AsyncJob,
     AsyncVoucherify,
     BadRequestError,
     CustomerBulkUpdate,
@@ -260,6 +261,11 @@ async def _list_activities(vf: AsyncVoucherify) -> Any:
 
 
 # (method, spec path) -> (concrete path, the SDK call that answers it)
+async def _as_created(job: Awaitable[AsyncJob]) -> models.AsyncActionCreated:
+    """The bulk and CSV methods return a job; its one action id is the 202 answer's body."""
+    return models.AsyncActionCreated(async_action_id=(await job).async_action_id)
+
+
 SDK_CALLS: dict[tuple[str, str], tuple[str, Call]] = {
     ("GET", "/v1/customers"): ("/v1/customers", lambda vf: vf.customers.list()),
     ("POST", "/v1/customers"): (
@@ -279,15 +285,16 @@ SDK_CALLS: dict[tuple[str, str], tuple[str, Call]] = {
         lambda vf: vf.customers.delete_permanently("cust_1"),
     ),
     ("POST", "/v1/customers/importCSV"): (
-        "/v1/customers/importCSV", lambda vf: vf.customers.import_csv(b"Source_id\nbob\n")
+        "/v1/customers/importCSV",
+        lambda vf: _as_created(vf.customers.import_csv(b"Source_id\nbob\n")),
     ),
     ("POST", "/v1/customers/bulk/async"): (
         "/v1/customers/bulk/async",
-        lambda vf: vf.customers.update_in_bulk([{"source_id": "bob"}]),
+        lambda vf: _as_created(vf.customers.update_in_bulk([{"source_id": "bob"}])),
     ),
     ("POST", "/v1/customers/metadata/async"): (
         "/v1/customers/metadata/async",
-        lambda vf: vf.customers.update_metadata_in_bulk(["bob"], {"tier": "gold"}),
+        lambda vf: _as_created(vf.customers.update_metadata_in_bulk(["bob"], {"tier": "gold"})),
     ),
     ("GET", "/v1/customers/{customerId}/activity"): (
         "/v1/customers/cust_1/activity", lambda vf: vf.customers.list_activity("cust_1")

@@ -11,6 +11,7 @@ from msgspec import UnsetType as NotGiven
 
 from . import models
 from ._client import CLUSTERS, AsyncVoucherify
+from ._csvio import CsvError, CsvHeaderError, CsvSizeError
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -28,6 +29,17 @@ from ._errors import (
     PaymentRequiredError,
     RateLimitError,
     VoucherifyError,
+)
+from ._fanout import fan_out
+from ._jobs import (
+    AsyncActionFailedError,
+    AsyncActionTimeoutError,
+    AsyncJob,
+    AsyncJobError,
+    AsyncJobResult,
+    JobPart,
+    JobProgress,
+    PartialSubmissionError,
 )
 from ._pagination import Pager
 from ._partition import CustomerPartition
@@ -56,11 +68,19 @@ __all__ = [
     "Address",
     "AsyncAction",
     "AsyncActionCreated",
+    "AsyncActionFailedError",
+    "AsyncActionTimeoutError",
+    "AsyncJob",
+    "AsyncJobError",
+    "AsyncJobResult",
     "AsyncVoucherify",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "CsvError",
+    "CsvHeaderError",
+    "CsvSizeError",
     "Customer",
     "CustomerActivity",
     "CustomerBulkUpdate",
@@ -69,17 +89,21 @@ __all__ = [
     "CustomerRedeemable",
     "CustomerUpdate",
     "InternalServerError",
+    "JobPart",
+    "JobProgress",
     "LockedError",
     "MalformedResponseError",
     "NotFoundError",
     "NotGiven",
     "Pager",
     "PaginationError",
+    "PartialSubmissionError",
     "PayloadTooLargeError",
     "PaymentRequiredError",
     "RateLimit",
     "RateLimitError",
     "VoucherifyError",
     "__version__",
+    "fan_out",
     "models",
 ]

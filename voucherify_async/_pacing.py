@@ -4,8 +4,11 @@ Every call of a client (and of the clients ``with_options`` made from it) goes t
 :class:`Pacer`. It reads ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Retry`` from every
 answer, counts the requests still in flight, and holds a request back only when the current
 period's quota is spent, until the period ends. After a 429 it holds every request back for
-the ``Retry-After`` the server gave. A scan therefore runs at the full allowed rate (less the
-rounding of the retry time to whole seconds) and concurrent scans and lookups share the quota.
+the ``Retry-After`` the server gave. Until the first answer has told it the quota, it lets
+one request out at a time (for at most a couple of seconds), so a burst of concurrent calls
+at start-up cannot overrun a small quota before the headers are known. A scan therefore
+runs at the full allowed rate (less the rounding of the retry time to whole seconds) and
+concurrent scans and lookups share the quota.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ __all__ = ["Pacer"]
 
 # When the quota is spent and only answers still in flight can tell more, look again after this.
 _IN_FLIGHT_POLL = 0.05
+# Before any answer has come back, the others wait for it, polling this often, but no longer
+# than _FIRST_ANSWER_MAX_WAIT after the first request left (a stuck request must not hold
+# every other one back until its timeout).
+_FIRST_ANSWER_POLL = 0.01
+_FIRST_ANSWER_MAX_WAIT = 2.0
 
 
 class Pacer:
@@ -33,6 +41,8 @@ class Pacer:
         self._remaining: int | None = None
         self._period_end: float | None = None
         self._blocked_until = 0.0
+        self._informed = False  # whether any answer has come back yet
+        self._first_sent: float | None = None
 
     def wait_time(self) -> float:
         """Seconds to wait before the next request may be sent (0: send now)."""
@@ -40,6 +50,13 @@ class Pacer:
         if self._blocked_until > now:
             return self._blocked_until - now
         if self._remaining is None or self._period_end is None:
+            if (
+                not self._informed
+                and self.in_flight > 0
+                and self._first_sent is not None
+                and now - self._first_sent < _FIRST_ANSWER_MAX_WAIT
+            ):
+                return _FIRST_ANSWER_POLL
             return 0.0
         if now >= self._period_end:
             # The period the headers spoke of is over: assume a fresh quota until told more.
@@ -53,6 +70,8 @@ class Pacer:
 
     def sent(self) -> None:
         """Count a request that is about to be sent."""
+        if self._first_sent is None:
+            self._first_sent = self.clock()
         self.in_flight += 1
 
     def answered(self) -> None:
@@ -60,7 +79,8 @@ class Pacer:
         self.in_flight = max(self.in_flight - 1, 0)
 
     def observe(self, rate_limit: RateLimit) -> None:
-        """Learn from the rate-limit headers of an answer."""
+        """Learn from the rate-limit headers of an answer (called for every answer)."""
+        self._informed = True
         if rate_limit.limit is not None:
             self._limit = rate_limit.limit
         if rate_limit.remaining is None:

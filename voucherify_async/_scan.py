@@ -6,17 +6,24 @@ item's ``created_at`` as the next cursor loses or repeats the customers that sha
 page boundary, depending on whether the server treats the cursor as exclusive or inclusive
 (undocumented). :class:`CreatedAtWalk` does not depend on either:
 
-* each window starts one millisecond *before* the last yielded ``created_at`` (``B``), so the
-  whole group sharing ``B`` is in it whichever way the server compares;
+* each window starts one millisecond *before* the last fetched ``created_at`` (``B``), so the
+  whole group sharing ``B`` is in it whichever way the server compares (once an answer shows
+  the cursor is inclusive, windows start at ``B`` itself, which is the same set);
 * the answers are filtered: items before ``B`` (in scan order) and items at ``B`` whose id was
-  already yielded are dropped; everything else is new;
-* while a page ends inside the group a window started at, the window goes on with ``page``
-  (offsets are stable there), and if that would pass page 99 the walk raises
-  :class:`PaginationError` instead of skipping anyone.
+  already fetched are dropped; everything else is new;
+* when a window's first page ends inside the group it started at, the walk reads that group
+  by page number, narrowed to its millisecond by ``created_at`` filters. Page 1 is read again
+  so that the ``total`` of every page of the group counts the same set: if ``total`` shrinks,
+  items before the current page were deleted and later ones moved up, so the walk steps back
+  as many pages as needed instead of skipping them. Past page 99 it raises
+  :class:`PaginationError` instead of skipping anyone;
+* once the group is read completely, the walk goes on strictly after it by keyset: with the
+  cursor at ``B`` (exclusive) or one millisecond past it (once known to be inclusive).
 
 Customers deleted during a scan do not shift a keyset cursor, and customers created during it
 land past the cursor (ascending) or before the window (descending), so every customer that
-existed for the whole scan is yielded once.
+existed for the whole scan is yielded once. (Inside one millisecond this relies on the API's
+``total``; an answer without one cannot show deletions there.)
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ ItemT = TypeVar("ItemT")
 PageT = TypeVar("PageT")
 MAX_PAGE = 99
 _ONE_MS = timedelta(milliseconds=1)
+_CREATED_FILTERS = ("created_at[after]", "created_at[before]")
+# The kinds of window a walk reads (see CreatedAtWalk).
+_WINDOW, _GROUP, _PAST = "window", "group", "past"
 
 
 class PaginationError(VoucherifyError):
@@ -122,6 +132,11 @@ class CreatedAtWalk(Generic[ItemT]):
         start: a position to resume from (``None``: from the start).
         starting_after: the caller's own initial cursor, if any.
         first_page: the caller's own first page number, if any.
+
+    A walk moves through three kinds of window (see the module docstring): ``window``
+    (keyset, from a boundary, whole group included), ``group`` (page numbers inside one
+    millisecond, bounded to it, watching ``total``) and ``past`` (keyset, strictly after a
+    group that has been read completely).
     """
 
     def __init__(
@@ -142,20 +157,70 @@ class CreatedAtWalk(Generic[ItemT]):
         self.fetched = ScanPosition()
         self.yielded = ScanPosition()
         self._cursor: str | None = starting_after
-        self._group: datetime | None = None  # the created_at the current window starts at
+        self._cursor_at: datetime | None = None  # the cursor as sent, when the walk chose it
+        self._group: datetime | None = None  # the created_at the current window is about
         self._page = first_page
+        self._mode = _WINDOW
+        self._total: int | None = None  # the last ``total`` of the current group walk
+        # Learnt from the answers: the server's cursor includes its own millisecond.
+        self.inclusive = False
         self._done = False
         self._stop: PaginationError | None = None
         if start is not None and start.boundary is not None:
             self.fetched = ScanPosition(start.boundary, set(start.seen))
             self.yielded = ScanPosition(start.boundary, set(start.seen))
-            self._window_at(start.boundary)
+            self._open_window(start.boundary)
 
-    def _window_at(self, boundary: datetime) -> None:
-        step = _ONE_MS if self._descending else -_ONE_MS
-        self._cursor = format_datetime(boundary + step, "starting_after")
+    # -- windows -------------------------------------------------------------------------
+
+    def _toward_yielded(self, moment: datetime) -> datetime:
+        """One millisecond back toward the items already walked past."""
+        return moment + _ONE_MS if self._descending else moment - _ONE_MS
+
+    def _set_cursor(self, moment: datetime) -> None:
+        self._cursor_at = moment
+        self._cursor = format_datetime(moment, "starting_after")
+
+    def _open_window(self, boundary: datetime) -> None:
+        """A keyset window that holds every item at ``boundary`` and everything after it."""
+        self._mode = _WINDOW
         self._group = boundary
         self._page = 1
+        self._total = None
+        self._set_cursor(boundary if self.inclusive else self._toward_yielded(boundary))
+
+    def _open_group(self) -> None:
+        """Walk the current window's group by page number, bounded to its millisecond."""
+        assert self._group is not None
+        self._mode = _GROUP
+        self._page = 1  # read page 1 again: its ``total`` is the baseline the next pages use
+        self._total = None
+        group = self._group
+        self._set_cursor(group if self.inclusive else self._toward_yielded(group))
+
+    def _open_past(self, boundary: datetime) -> None:
+        """A keyset window strictly after ``boundary``, whose items were all fetched."""
+        self._mode = _PAST
+        self._group = boundary
+        self._page = 1
+        self._total = None
+        # Unknown semantics: try the boundary itself. An exclusive server skips the group;
+        # an inclusive one sends it again (dropped as seen) and so teaches the walk.
+        past = boundary - _ONE_MS if self._descending else boundary + _ONE_MS
+        self._set_cursor(past if self.inclusive else boundary)
+
+    def _bounded(self, query: Query) -> Query:
+        """``query`` narrowed to the group's millisecond (give or take one) by filters."""
+        assert self._group is not None
+        low, high = self._group - _ONE_MS, self._group + _ONE_MS
+        after = _param_datetime(query, "created_at[after]")
+        before = _param_datetime(query, "created_at[before]")
+        low = low if after is None else max(after, low)
+        high = high if before is None else min(before, high)
+        bounded = [(name, value) for name, value in query if name not in _CREATED_FILTERS]
+        bounded.append(("created_at[after]", format_datetime(low, "created_at_after")))
+        bounded.append(("created_at[before]", format_datetime(high, "created_at_before")))
+        return bounded
 
     def next_query(self) -> Query | None:
         """The query of the next page, or ``None`` when the walk is over."""
@@ -163,7 +228,7 @@ class CreatedAtWalk(Generic[ItemT]):
             raise self._stop
         if self._done:
             return None
-        query = list(self._query)
+        query = self._bounded(self._query) if self._mode == _GROUP else list(self._query)
         if self._page > 1:
             query.append(("page", str(self._page)))
         if self._cursor is not None:
@@ -175,9 +240,19 @@ class CreatedAtWalk(Generic[ItemT]):
             return True
         return created_at < self._group if self._descending else created_at > self._group
 
-    def accept(self, items: Sequence[ItemT], has_more: bool | None) -> list[ItemT]:
-        """Take the answer to :meth:`next_query`; return its new items in order."""
+    # -- answers -------------------------------------------------------------------------
+
+    def accept(
+        self, items: Sequence[ItemT], has_more: bool | None, total: int | None = None
+    ) -> list[ItemT]:
+        """Take the answer to :meth:`next_query`; return its new items in order.
+
+        ``total`` is the answer's ``total`` (``None`` if it gave none): while the walk pages
+        through one millisecond, a smaller ``total`` means items before the current page
+        were deleted, and the walk steps back instead of skipping what moved up.
+        """
         fresh: list[ItemT] = []
+        cursor_at = self._cursor_at
         for item in items:
             created_at, item_id = self._key(item)
             if created_at is None:
@@ -185,17 +260,57 @@ class CreatedAtWalk(Generic[ItemT]):
                     f"item {item_id!r} has no created_at, so the list cannot be walked past"
                     " page 99 with the created_at cursor"
                 )
+            if created_at == cursor_at:
+                self.inclusive = True
             if self.fetched.is_new(created_at, item_id, self._descending):
                 self.fetched.advance(created_at, item_id)
                 fresh.append(item)
-        finished = has_more is False or len(items) < self._limit
-        if finished or not items:
+        full = bool(items) and has_more is not False and len(items) >= self._limit
+        if self._mode == _GROUP:
+            self._after_group_page(items, full, total)
+            return fresh
+        if not full:
             self._done = True
             return fresh
-        last_created_at, _ = self._key(items[-1])
-        assert last_created_at is not None
-        if self._past_group(last_created_at) and self.fetched.boundary is not None:
-            self._window_at(self.fetched.boundary)
+        last, _ = self._key(items[-1])
+        assert last is not None
+        boundary = self.fetched.boundary
+        if self._group is None or self._past_group(last):
+            assert boundary is not None
+            self._open_window(boundary)
+        elif self._mode == _PAST:
+            # A whole page at the boundary itself: the cursor is inclusive (now learnt).
+            self.inclusive = True
+            self._open_past(self._group)
+        elif last == self._group:
+            self._open_group()
+        elif self.inclusive:
+            # A whole page at the cursor's own millisecond: start at the group itself.
+            self._open_window(self._group)
+        else:  # pragma: no cover - a server that answers before its own cursor
+            self._open_group()
+        return fresh
+
+    def _after_group_page(self, items: Sequence[ItemT], full: bool, total: int | None) -> None:
+        previous, self._total = self._total, total
+        if total is not None and previous is not None and total < previous:
+            # Items before this page were deleted, so later ones moved up by as many places:
+            # go back far enough to read them again (the seen ones are dropped).
+            self._page = max(1, self._page - -(-(previous - total) // self._limit))
+            return
+        boundary = self.fetched.boundary
+        if not full:
+            # Every item of the group's milliseconds was fetched: continue strictly after.
+            if boundary is None:
+                self._done = True
+            else:
+                self._open_past(boundary)
+            return
+        last, _ = self._key(items[-1])
+        assert last is not None and boundary is not None
+        if self._past_group(last):
+            # The server's filters let the next millisecond in: go on from it by keyset.
+            self._open_window(boundary)
         elif self._page >= MAX_PAGE:
             # Raised by next_query, so the caller still gets this page's new items.
             assert self._group is not None
@@ -207,13 +322,23 @@ class CreatedAtWalk(Generic[ItemT]):
             )
         else:
             self._page += 1
-        return fresh
+
+
+def _param_datetime(query: Query, name: str) -> datetime | None:
+    for key, value in query:
+        if key == name:
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+    return None
 
 
 class CreatedAtPages(Generic[PageT, ItemT]):
     """A :class:`CreatedAtWalk` over whole pages, as the pager drives it.
 
     Pages handed on contain only new items, so ``pages()`` sees each item once too.
+    ``total`` reads a page's ``total``; by default its ``total`` attribute, if an int.
     """
 
     def __init__(
@@ -224,12 +349,14 @@ class CreatedAtPages(Generic[PageT, ItemT]):
         has_more: Callable[[PageT], bool | None],
         rebuild: Callable[[PageT, list[ItemT]], PageT],
         key: Callable[[ItemT], tuple[datetime | None, str]],
+        total: Callable[[PageT], int | None] | None = None,
     ) -> None:
         self._walk = walk
         self._items = items
         self._has_more = has_more
         self._rebuild = rebuild
         self._key = key
+        self._total = total if total is not None else _total_attribute
 
     def next_query(self) -> Query | None:
         """The query of the next page."""
@@ -238,7 +365,7 @@ class CreatedAtPages(Generic[PageT, ItemT]):
     def accept(self, page: PageT) -> PageT:
         """Keep the new items of ``page``."""
         items = self._items(page)
-        fresh = self._walk.accept(items, self._has_more(page))
+        fresh = self._walk.accept(items, self._has_more(page), self._total(page))
         return page if len(fresh) == len(items) else self._rebuild(page, fresh)
 
     def items(self, page: PageT) -> Sequence[ItemT]:
@@ -254,3 +381,8 @@ class CreatedAtPages(Generic[PageT, ItemT]):
     def position(self) -> str | None:
         """A token for ``resume_from``: the scan continues after the last item yielded."""
         return self._walk.yielded.dumps()
+
+
+def _total_attribute(page: object) -> int | None:
+    total = getattr(page, "total", None)
+    return total if isinstance(total, int) and not isinstance(total, bool) else None

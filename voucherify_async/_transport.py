@@ -8,6 +8,7 @@ model or an exception from :mod:`voucherify_async._errors`. It knows nothing abo
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import platform
 import random
@@ -41,6 +42,24 @@ T = TypeVar("T")
 log = logging.getLogger("voucherify_async")
 
 _NONE_TYPE: type[None] = type(None)
+# aiohttp warns (ResourceWarning) about raw bytes bodies above this size; such bodies are sent
+# from a BytesIO instead, which aiohttp streams with the same Content-Length.
+_LARGE_BODY = 1024 * 1024
+
+
+class _LargeBody(bytes):
+    """A JSON body over ``_LARGE_BODY`` bytes: still ``bytes``, sent through a BytesIO."""
+
+
+class _LargeBodyPayload(aiohttp.payload.BytesIOPayload):
+    def __init__(self, value: _LargeBody, *args: Any, **kwargs: Any) -> None:
+        # A fresh BytesIO per attempt, so a retried request sends the whole body again.
+        super().__init__(io.BytesIO(value), *args, **kwargs)
+
+
+aiohttp.payload.register_payload(
+    _LargeBodyPayload, _LargeBody, order=aiohttp.payload.Order.try_first
+)
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 
@@ -115,10 +134,10 @@ class SharedState:
         return self._limiter
 
     def observe(self, rate_limit: RateLimit) -> None:
-        """Remember the rate-limit headers of an answer that carried any."""
+        """Learn from an answer; remember its rate-limit headers if it carried any."""
         if rate_limit != _NO_RATE_LIMIT:
             self.rate_limit = rate_limit
-            self.pacer.observe(rate_limit)
+        self.pacer.observe(rate_limit)
 
     async def aclose(self) -> None:
         """Close the session if this client opened it; a session passed in is left open."""
@@ -275,6 +294,8 @@ class Transport:
         opened: list[Any] = []
         if request.json is not None:
             data = request.json
+            if len(data) > _LARGE_BODY:
+                data = _LargeBody(data)
             headers = self._json_headers
         elif request.upload is not None:
             data = _form(request.upload, opened)

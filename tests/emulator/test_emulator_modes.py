@@ -19,8 +19,21 @@ from voucherify_async.emulator import Emulator, create_app, get_state
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Threads of emulators started elsewhere (the pytest plugin's session server) are not ours.
+_OTHERS: set[threading.Thread] = set()
+
+
+@pytest.fixture(autouse=True)
+def _note_other_threads() -> None:
+    _OTHERS.clear()
+    _OTHERS.update(threading.enumerate())
+
+
 def emulator_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("voucherify-emulator")]
+    return [
+        t for t in threading.enumerate()
+        if t.name.startswith("voucherify-emulator") and t not in _OTHERS
+    ]
 
 
 async def count_customers(emu: Emulator) -> int:

@@ -6,6 +6,14 @@ from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
+from .._jobs import (
+    DEFAULT_MAX_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    AsyncJob,
+    AsyncJobResult,
+    JobPart,
+    ProgressCallback,
+)
 from .._pagination import LastItemPaging, Pager, PagingWalk
 from .._query import check_int_range, format_datetime, params, path_segment
 from .._request import Request
@@ -81,4 +89,44 @@ class AsyncActions(Resource):
                 q, paging, item_id=lambda action: action.id, rebuild=_with_actions
             ),
             prefetch=prefetch,
+        )
+
+    async def wait(
+        self,
+        *async_action_ids: str,
+        timeout: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+        on_progress: ProgressCallback | None = None,
+    ) -> AsyncJobResult:
+        """Poll one or more async actions until each is ``DONE`` or ``FAILED``.
+
+        The same as :meth:`voucherify_async.AsyncJob.wait`, for actions known by id (say,
+        ones a previous run of your program started): backoff from ``poll_interval`` to
+        ``max_poll_interval``, ``on_progress`` called with a
+        :class:`~voucherify_async.JobProgress` (in percentage points, 100 per action).
+
+        Returns:
+            The combined :class:`~voucherify_async.AsyncJobResult`, with the per-customer
+            failures.
+
+        Raises:
+            AsyncActionFailedError: an action ended ``FAILED``; ``.result`` has everything.
+            AsyncActionTimeoutError: ``timeout`` seconds passed first; the actions go on.
+
+        Example:
+            >>> result = await vf.async_actions.wait("aa_0b4f...", timeout=120)
+            >>> result.done_count, result.failed
+            (3, [])
+        """
+        if not async_action_ids:
+            raise TypeError("wait() needs at least one async action id")
+        for index, async_action_id in enumerate(async_action_ids):
+            path_segment(async_action_id, f"async_action_ids[{index}]")
+        job = AsyncJob(self.get, [JobPart(async_action_id) for async_action_id in async_action_ids])
+        return await job.wait(
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            on_progress=on_progress,
         )

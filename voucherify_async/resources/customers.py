@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import builtins
-import io
-import os
 import warnings
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import msgspec
 from msgspec.structs import replace
 
+from .._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges, json_array
+from .._csvimport import CsvInput, CsvSource
+from .._csvimport import import_csv as upload_csv
+from .._csvio import DEFAULT_PART_BYTES
+from .._errors import NotFoundError
+from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
+from .._jobs import AsyncJob, submit_in_parts
 from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager, PagingWalk
 from .._partition import CustomerPartition, find_cuts
 from .._query import (
@@ -29,6 +33,7 @@ from .._query import (
 from .._request import FileUpload, Request
 from .._scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ..models import (
+    AsyncAction,
     AsyncActionCreated,
     Customer,
     CustomerActivitiesList,
@@ -52,10 +57,7 @@ if TYPE_CHECKING:
 
     from ..models import CustomerFields, CustomerIdentityFields
 
-__all__ = ["BULK_BODY_LIMIT", "Customers"]
-
-#: The API's limit on the body of the bulk and CSV endpoints, in bytes (10 MB).
-BULK_BODY_LIMIT = 10 * 1024 * 1024
+__all__ = ["BULK_BODY_LIMIT", "CsvInput", "CsvSource", "Customers"]
 
 ACTIVITY_ORDERS = frozenset({"created_at", "-created_at"})
 ACTIVITIES_ORDERS = frozenset(
@@ -65,8 +67,6 @@ ACTIVITIES_ORDERS = frozenset(
     }
 )
 REDEEMABLE_ORDERS = frozenset({"id", "-id"})
-
-CsvSource = str | os.PathLike[str] | bytes | BinaryIO | AsyncIterable[bytes]
 
 
 def _limit(limit: int | None) -> int | None:
@@ -87,15 +87,6 @@ def _strings(**values: str | None) -> None:
     for name, value in values.items():
         if value is not None:
             check_str(value, name)
-
-
-def _check_size(body: bytes, method: str) -> bytes:
-    if len(body) > BULK_BODY_LIMIT:
-        raise ValueError(
-            f"{method}() body is {len(body):,} bytes, over the API's limit of"
-            f" {BULK_BODY_LIMIT:,} bytes (10 MB); send the customers in smaller batches"
-        )
-    return body
 
 
 def _next_cursor(page: CustomerActivityList | CustomerRedeemableList) -> str | None:
@@ -580,96 +571,378 @@ class Customers(Resource):
             Request("GET", self._path(customer_id, "/segments"), CustomerSegmentList)
         )
 
-    async def import_csv(
-        self, file: CsvSource, *, filename: str | None = None
-    ) -> AsyncActionCreated:
-        """Import or update customers from a CSV file; returns the async action doing it.
+    # -- fan-out -------------------------------------------------------------------------
 
-        ``file`` is a path, the CSV as bytes, a binary file object or an async iterable of
-        bytes; files are streamed, not read into memory. The first line is the header
-        (``Id, Name, Email, Phone, Birthdate, Source_id, Address_line_1, ...``; other columns
-        become metadata). Not retried once it may have reached the server.
+    @overload
+    async def get_many(
+        self,
+        customer_ids: Iterable[str],
+        *,
+        concurrency: int = ...,
+        missing_ok: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> builtins.list[Customer | None]: ...
+
+    @overload
+    async def get_many(
+        self,
+        customer_ids: Iterable[str],
+        *,
+        concurrency: int = ...,
+        missing_ok: bool = ...,
+        return_exceptions: Literal[True],
+    ) -> builtins.list[Customer | Exception | None]: ...
+
+    @overload
+    async def get_many(
+        self,
+        customer_ids: Iterable[str],
+        *,
+        concurrency: int = ...,
+        missing_ok: bool = ...,
+        return_exceptions: bool,
+    ) -> builtins.list[Customer | None] | builtins.list[Customer | Exception | None]: ...
+
+    async def get_many(
+        self,
+        customer_ids: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        missing_ok: bool = True,
+        return_exceptions: bool = False,
+    ) -> builtins.list[Customer | None] | builtins.list[Customer | Exception | None]:
+        """Look up many customers at once, ``concurrency`` at a time, in the order asked.
+
+        Args:
+            customer_ids: ids or source ids; each distinct one is looked up once.
+            concurrency: the most lookups in flight at once for this call (the client's
+                ``max_concurrency`` still bounds all its requests).
+            missing_ok: ``True`` (the default): a customer that does not exist is ``None``.
+                ``False``: it is a :class:`~voucherify_async.NotFoundError`.
+            return_exceptions: ``False`` (the default): the first error cancels the lookups
+                in flight and is raised. ``True``: an id whose lookup failed gets its
+                exception in its place and the others go on.
+
+        Raises:
+            TypeError, ValueError: an id is not a non-empty str (the message names its
+                index), before any request is sent.
+
+        Example:
+            >>> customers = await vf.customers.get_many(["bob", "alice", "nobody"])
+            >>> [c.id if c else None for c in customers]
+            ['cust_1', 'cust_2', None]
         """
-        source: bytes | Path | BinaryIO | AsyncIterable[bytes]
-        if isinstance(file, (str, os.PathLike)):
-            path = Path(file)
-            if not path.is_file():  # noqa: ASYNC240 (one stat, before any I/O is awaited)
-                raise FileNotFoundError(f"import_csv(): file {str(path)!r} does not exist")
-            source, default_name = path, path.name
-        elif isinstance(file, (bytes, bytearray, memoryview)):
-            source, default_name = bytes(file), "customers.csv"
-        elif isinstance(file, io.TextIOBase):
-            raise TypeError("import_csv(): open the file in binary mode ('rb'), not text mode")
-        elif hasattr(file, "read"):
-            source = file
-            default_name = Path(str(getattr(file, "name", "customers.csv"))).name
-        elif isinstance(file, AsyncIterable):
-            source, default_name = file, "customers.csv"
-        else:
-            raise TypeError(
-                "import_csv(): file must be a path, bytes, a binary file object or an async"
-                f" iterable of bytes, got {type(file).__name__}"
+        ids = _list_of_str(customer_ids, "get_many", "customer_ids")
+        check_concurrency(concurrency)
+
+        async def lookup(customer_id: str) -> Customer | None:
+            try:
+                return await self.get(customer_id)
+            except NotFoundError:
+                if missing_ok:
+                    return None
+                raise
+
+        unique = builtins.list(dict.fromkeys(ids))
+        found = await fan_out(
+            lookup, unique, concurrency=concurrency, return_exceptions=return_exceptions
+        )
+        by_id = dict(zip(unique, found, strict=True))
+        return [by_id[customer_id] for customer_id in ids]
+
+    @overload
+    async def create_many(
+        self,
+        customers: Iterable[CustomerCreate | Mapping[str, Any]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> builtins.list[Customer]: ...
+
+    @overload
+    async def create_many(
+        self,
+        customers: Iterable[CustomerCreate | Mapping[str, Any]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[True],
+    ) -> builtins.list[Customer | Exception]: ...
+
+    @overload
+    async def create_many(
+        self,
+        customers: Iterable[CustomerCreate | Mapping[str, Any]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: bool,
+    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]: ...
+
+    async def create_many(
+        self,
+        customers: Iterable[CustomerCreate | Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        return_exceptions: bool = False,
+    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
+        """Create (or upsert) many customers at once, one request each, in the order given.
+
+        Every item is checked before anything is sent. For thousands of customers where
+        the answers are not needed at once, :meth:`update_in_bulk` takes fewer requests.
+
+        Args:
+            customers: :class:`~voucherify_async.models.CustomerCreate` models or mappings.
+            concurrency, return_exceptions: as for :meth:`get_many`.
+
+        Example:
+            >>> created = await vf.customers.create_many(
+            ...     [{"source_id": "bob"}, {"source_id": "alice", "name": "Alice"}]
+            ... )
+        """
+        items = _items(customers, "create_many", "customers")
+        check_concurrency(concurrency)
+        bodies = [
+            msgspec.json.encode(
+                build_body(
+                    CustomerCreate, item, {}, method="create_many", argument=f"customers[{i}]"
+                )
             )
-        size = len(source) if isinstance(source, bytes) else None
-        if isinstance(source, Path):
-            size = source.stat().st_size
-        if size is not None and size > BULK_BODY_LIMIT:
-            raise ValueError(
-                f"import_csv() file is {size:,} bytes, over the API's limit of"
-                f" {BULK_BODY_LIMIT:,} bytes (10 MB); split it into smaller files"
+            for i, item in enumerate(items)
+        ]
+
+        async def create(body: bytes) -> Customer:
+            return await self._transport.request(
+                Request("POST", "/v1/customers", Customer, json=body)
             )
-        upload = FileUpload("file", filename or default_name, source)
-        return await self._transport.request(
-            Request(
-                "POST", "/v1/customers/importCSV", AsyncActionCreated,
-                upload=upload, retry_safe=False,
+
+        return await fan_out(
+            create, bodies, concurrency=concurrency, return_exceptions=return_exceptions
+        )
+
+    @overload
+    async def update_many(
+        self,
+        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
+        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> builtins.list[Customer]: ...
+
+    @overload
+    async def update_many(
+        self,
+        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
+        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[True],
+    ) -> builtins.list[Customer | Exception]: ...
+
+    @overload
+    async def update_many(
+        self,
+        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
+        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: bool,
+    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]: ...
+
+    async def update_many(
+        self,
+        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
+        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        return_exceptions: bool = False,
+    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
+        """Update many customers at once (``PUT`` each), in the order given.
+
+        Args:
+            changes: ``{customer_id: changes}`` or ``(customer_id, changes)`` pairs, each
+                ``changes`` a :class:`~voucherify_async.models.CustomerUpdate` or a mapping
+                of the fields to change (``None`` sends null).
+            concurrency, return_exceptions: as for :meth:`get_many`.
+
+        Every pair is checked before anything is sent.
+
+        Example:
+            >>> await vf.customers.update_many(
+            ...     {"bob": {"name": "Robert"}, "alice": {"phone": None}}
+            ... )
+        """
+        pairs = _pairs(changes)
+        check_concurrency(concurrency)
+        requests: builtins.list[Request[Customer]] = []
+        for index, (customer_id, change) in enumerate(pairs):
+            segment = path_segment(customer_id, f"update_many() changes[{index}] customer id")
+            body = build_body(
+                CustomerUpdate, change, {}, method="update_many", argument=f"changes[{index}]"
             )
+            requests.append(
+                Request(
+                    "PUT", f"/v1/customers/{segment}", Customer, json=msgspec.json.encode(body)
+                )
+            )
+        return await fan_out(
+            self._transport.request,
+            requests,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+        )
+
+    # -- bulk jobs -----------------------------------------------------------------------
+
+    async def import_csv(
+        self,
+        file: CsvInput,
+        *,
+        filename: str | None = None,
+        update_existing: bool = False,
+        split: bool = True,
+        max_part_bytes: int = DEFAULT_PART_BYTES,
+    ) -> AsyncJob:
+        """Import or update customers from CSV; returns the :class:`~voucherify_async.AsyncJob`.
+
+        ``file`` is a path, the CSV as bytes, a binary file object, an async iterable of
+        bytes, or an iterable of customer records (mappings or Structs such as
+        ``CustomerCreate``), which are written as CSV: the standard columns the records use
+        (``Id, Name, Email, Phone, Birthdate, Source_id, Address_line_1, ...``), then one
+        column per metadata key. Files are streamed, never read into memory.
+
+        The header is checked before anything is sent. A file over the API's 10 MB limit
+        is cut at row boundaries (a quoted field may hold newlines) into parts of at most
+        ``max_part_bytes``, each sent with the header and starting its own async action;
+        the job covers them all and numbers failed rows across the whole file. Not retried
+        once a request may have reached the server.
+
+        Args:
+            filename: the file name sent with the upload (default: the file's own, or
+                ``customers.csv``).
+            update_existing: require a ``Source_id`` column (the API matches rows to
+                existing customers by it; without one every row creates a customer).
+            split: ``False`` refuses a file over one request's limit instead of splitting it.
+            max_part_bytes: the largest part, header included (default: 10 MB less room
+                for the multipart envelope).
+
+        Raises:
+            CsvHeaderError: the header breaks a rule (a space in a column name, an empty or
+                repeated name, no ``Source_id`` with ``update_existing``); names the column.
+            CsvSizeError: one row (or, with ``split=False``, the file) is over the limit;
+                gives the size.
+            TypeError: an unsupported input, a text-mode file, a bad record (named).
+            FileNotFoundError: no such path.
+            PartialSubmissionError: a part after the first failed to send; ``.job`` covers
+                the parts that were started.
+
+        Example:
+            >>> job = await vf.customers.import_csv("customers.csv", update_existing=True)
+            >>> result = await job.wait()
+            >>> [(f.row, f.reason) for f in result.failed]
+            [(17, 'Email: must be a valid email address ...')]
+        """
+        check_int_range(max_part_bytes, "max_part_bytes", 64, BULK_BODY_LIMIT)
+
+        async def send(upload: FileUpload) -> str:
+            created = await self._transport.request(
+                Request(
+                    "POST", "/v1/customers/importCSV", AsyncActionCreated,
+                    upload=upload, retry_safe=False,
+                )
+            )
+            return created.async_action_id
+
+        return await upload_csv(
+            send, self._get_action, file,
+            filename=filename, require_source_id=update_existing,
+            split=split, part_limit=max_part_bytes,
         )
 
     async def update_in_bulk(
-        self, customers: Iterable[CustomerBulkUpdate | Mapping[str, Any]]
-    ) -> AsyncActionCreated:
-        """Update (or create) many customers by ``source_id`` in one async action.
+        self,
+        customers: Iterable[CustomerBulkUpdate | Mapping[str, Any]],
+        *,
+        batch_size: int | None = None,
+    ) -> AsyncJob:
+        """Update (or create) customers by ``source_id``, any number; returns the job.
 
         Each item is a :class:`~voucherify_async.models.CustomerBulkUpdate` or a mapping with
-        a ``source_id`` and the fields to change. Not retried once it may have reached the
-        server.
+        a ``source_id`` and the fields to change. Every item is checked first; then they
+        go in as few requests as the API's 10 MB limit (and ``batch_size``) allow, in order,
+        each starting an async action. ``await job.wait()`` for the outcome. Not retried
+        once a request may have reached the server.
+
+        Args:
+            batch_size: the most customers per request (default: as many as fit in 10 MB).
 
         Raises:
             TypeError: an item is not a customer update; the message names its index.
-            ValueError: no customers, or a body over the API's 10 MB limit.
+            ValueError: no customers, or one customer alone over the 10 MB limit.
+            PartialSubmissionError: a request after the first failed; ``.job`` covers the
+                actions started and ``.first_unsent`` the first customer not sent.
+
+        Example:
+            >>> job = await vf.customers.update_in_bulk(
+            ...     {"source_id": f"user-{i}", "metadata": {"score": i}} for i in range(50_000)
+            ... )
+            >>> result = await job.wait(timeout=600)
+            >>> result.done_count
+            50000
         """
         if isinstance(customers, (str, bytes, Mapping)) or not isinstance(customers, Iterable):
             raise TypeError("update_in_bulk() customers must be an iterable of customer updates")
-        items: builtins.list[CustomerBulkUpdate] = []
+        _check_batch_size(batch_size)
+        encoded: builtins.list[bytes] = []
         for index, item in enumerate(customers):
             if not isinstance(item, (CustomerBulkUpdate, Mapping)):
                 raise TypeError(
                     f"update_in_bulk() customers[{index}] must be a CustomerBulkUpdate or a"
                     f" mapping, got {type(item).__name__}"
                 )
-            items.append(
-                build_body(
-                    CustomerBulkUpdate, item, {},
-                    method="update_in_bulk", argument=f"customers[{index}]",
-                )
+            body = build_body(
+                CustomerBulkUpdate, item, {},
+                method="update_in_bulk", argument=f"customers[{index}]",
             )
-        if not items:
+            encoded.append(msgspec.json.encode(body))
+        if not encoded:
             raise ValueError("update_in_bulk() needs at least one customer")
-        body = _check_size(msgspec.json.encode(items), "update_in_bulk")
-        return await self._transport.request(
-            Request(
-                "POST", "/v1/customers/bulk/async", AsyncActionCreated,
-                json=body, retry_safe=False,
+        try:
+            parts = chunk_ranges(
+                [len(item) for item in encoded], budget=BULK_BODY_LIMIT - 2, max_items=batch_size
             )
+        except ChunkTooLargeError as exc:
+            raise ValueError(
+                f"update_in_bulk() customers[{exc.index}] alone makes a body of"
+                f" {exc.size + 2:,} bytes, over the API's limit of {BULK_BODY_LIMIT:,} bytes"
+                " (10 MB)"
+            ) from None
+        return await submit_in_parts(
+            self._bulk_sender("/v1/customers/bulk/async"), self._get_action, parts,
+            lambda part: json_array(encoded[part.start : part.stop]),
         )
 
     async def update_metadata_in_bulk(
-        self, source_ids: Iterable[str], metadata: Mapping[str, Any]
-    ) -> AsyncActionCreated:
-        """Set the same metadata on every customer in ``source_ids``, in one async action.
+        self,
+        source_ids: Iterable[str],
+        metadata: Mapping[str, Any],
+        *,
+        batch_size: int | None = None,
+    ) -> AsyncJob:
+        """Set the same metadata on every customer in ``source_ids``, any number; returns the job.
 
-        Not retried once it may have reached the server.
+        The ids go in as few requests as the API's 10 MB limit (and ``batch_size``) allow,
+        each starting an async action. Unknown source ids are created. Not retried once a
+        request may have reached the server.
+
+        Raises:
+            TypeError, ValueError: bad ids (the message names the index), no ids, metadata
+                that is not a mapping or alone over the 10 MB limit.
+            PartialSubmissionError: a request after the first failed.
+
+        Example:
+            >>> job = await vf.customers.update_metadata_in_bulk(ids, {"tier": "gold"})
+            >>> (await job.wait()).done_count == len(ids)
+            True
         """
         if isinstance(source_ids, (str, bytes)) or not isinstance(source_ids, Iterable):
             raise TypeError("update_metadata_in_bulk() source_ids must be an iterable of str")
@@ -683,11 +956,83 @@ class Customers(Resource):
                 f"update_metadata_in_bulk() metadata must be a mapping, got"
                 f" {type(metadata).__name__}"
             )
-        request = CustomerMetadataBulkUpdate(source_ids=ids, metadata=dict(metadata))
-        body = msgspec.json.encode(request)
-        return await self._transport.request(
-            Request(
-                "POST", "/v1/customers/metadata/async", AsyncActionCreated,
-                json=_check_size(body, "update_metadata_in_bulk"), retry_safe=False,
+        _check_batch_size(batch_size)
+        values = dict(metadata)
+        empty = CustomerMetadataBulkUpdate(source_ids=[], metadata=values)
+        envelope = len(msgspec.json.encode(empty))
+        if envelope > BULK_BODY_LIMIT:
+            raise ValueError(
+                f"update_metadata_in_bulk() metadata alone makes a body of {envelope:,} bytes,"
+                f" over the API's limit of {BULK_BODY_LIMIT:,} bytes (10 MB)"
             )
+        try:
+            parts = chunk_ranges(
+                [len(msgspec.json.encode(source_id)) for source_id in ids],
+                budget=BULK_BODY_LIMIT - envelope, max_items=batch_size,
+            )
+        except ChunkTooLargeError as exc:
+            raise ValueError(
+                f"update_metadata_in_bulk() source_ids[{exc.index}] makes a body over the"
+                f" API's limit of {BULK_BODY_LIMIT:,} bytes (10 MB)"
+            ) from None
+        return await submit_in_parts(
+            self._bulk_sender("/v1/customers/metadata/async"), self._get_action, parts,
+            lambda part: msgspec.json.encode(
+                CustomerMetadataBulkUpdate(source_ids=ids[part.start : part.stop], metadata=values)
+            ),
         )
+
+    def _bulk_sender(self, path: str) -> Callable[[bytes], Awaitable[str]]:
+        async def send(body: bytes) -> str:
+            created = await self._transport.request(
+                Request("POST", path, AsyncActionCreated, json=body, retry_safe=False)
+            )
+            return created.async_action_id
+
+        return send
+
+    async def _get_action(self, async_action_id: str) -> AsyncAction:
+        segment = path_segment(async_action_id, "async_action_id")
+        return await self._transport.request(
+            Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
+        )
+
+
+def _check_batch_size(batch_size: int | None) -> None:
+    if batch_size is not None:
+        check_int_range(batch_size, "batch_size", 1, 10_000_000)
+
+
+def _list_of_str(values: Iterable[str], method: str, name: str) -> builtins.list[str]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{method}() {name} must be an iterable of str, got {type(values).__name__}"
+        )
+    items = builtins.list(values)
+    for index, value in enumerate(items):
+        path_segment(value, f"{name}[{index}]")
+    return items
+
+
+def _items(values: Iterable[Any], method: str, name: str) -> builtins.list[Any]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{method}() {name} must be an iterable of models or mappings")
+    return builtins.list(values)
+
+
+def _pairs(changes: object) -> builtins.list[tuple[str, Any]]:
+    if isinstance(changes, Mapping):
+        return builtins.list(changes.items())
+    if isinstance(changes, (str, bytes)) or not isinstance(changes, Iterable):
+        raise TypeError(
+            "update_many() changes must be a mapping {customer_id: changes} or an iterable of"
+            " (customer_id, changes) pairs"
+        )
+    pairs = builtins.list(changes)
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(
+                f"update_many() changes[{index}] must be a (customer_id, changes) pair, got"
+                f" {type(pair).__name__}"
+            )
+    return pairs

@@ -1,0 +1,109 @@
+"""Run the benchmarks and write ``docs/benchmarks/results.md`` and ``chart.png``.
+
+Usage::
+
+    python -m benchmarks                      # everything, full size (several minutes)
+    python -m benchmarks --only decode        # one benchmark (repeatable)
+    python -m benchmarks --quick              # tiny sizes, written under build/ by default
+    python -m benchmarks --rounds 3 --out /tmp/bench
+
+``--only`` keeps the other rows of an earlier run in the report (each row says when it was
+measured). The vendor SDK, httpx, matplotlib and psutil come from the ``bench`` extra:
+``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import _report
+from ._common import ROOT, BenchResult, bench_extra_missing, busy_processes, machine
+
+BENCHMARKS = {
+    "decode": "benchmarks.decode",
+    "get_sequential": "benchmarks.get_sequential",
+    "get_concurrent": "benchmarks.get_concurrent",
+    "stream": "benchmarks.stream",
+    "emulator": "benchmarks.emulator_scale",
+}
+DOCS = ROOT / "docs" / "benchmarks"
+QUICK_OUT = ROOT / "build" / "benchmarks-quick"
+
+
+def run_one(name: str, *, quick: bool, rounds: int | None) -> list[BenchResult]:
+    """Run benchmark ``name``; returns its rows."""
+    module = importlib.import_module(BENCHMARKS[name])
+    outcome = module.run(quick=quick, rounds=rounds)
+    return outcome if isinstance(outcome, list) else [outcome]
+
+
+def write(out: Path, run: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge ``records`` into ``out/results.json``; write results.md and chart.png there."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = _report.merge(_report.load(out / "results.json"), run, records)
+    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    _report.write_markdown(data, out / "results.md")
+    _report.write_chart(data, out / "chart.png")
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the arguments, run the benchmarks, write the report; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
+                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it works")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with status 1 if a target is missed")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"report directory (default {DOCS.relative_to(ROOT)}, or"
+                             f" {QUICK_OUT.relative_to(ROOT)} with --quick)")
+    args = parser.parse_args(argv)  # fmt: skip
+
+    missing = bench_extra_missing()
+    if missing:
+        print(f"missing packages of the bench extra: {', '.join(missing)};"
+              " run: pip install -e '.[bench]'", file=sys.stderr)  # fmt: skip
+        return 2
+    names = args.only or list(BENCHMARKS)
+    out = args.out or (QUICK_OUT if args.quick else DOCS)
+    measured_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    facts = machine()
+    facts["other processes busy at start (>10% of a core)"] = busy_processes()
+    records: list[dict[str, Any]] = []
+    for name in names:
+        print(f"[bench] {name} ...", flush=True)
+        started = time.perf_counter()
+        for result in run_one(name, quick=args.quick, rounds=args.rounds):
+            records.append(_report.to_dict(result, measured_at, args.quick))
+            verdict = "met" if result.met else "MISSED"
+            print(f"[bench]   {result.key}: ours {result.ours.show()};"
+                  f" {'; '.join(result.ratios)} -> target {verdict}", flush=True)  # fmt: skip
+        print(f"[bench]   ({time.perf_counter() - started:.1f} s)", flush=True)
+    if hasattr(os, "getloadavg"):
+        facts["load average at end (1, 5, 15 min)"] = ", ".join(
+            f"{x:.2f}" for x in os.getloadavg()
+        )
+    facts["other processes busy at end (>10% of a core)"] = busy_processes()
+    command = "python -m benchmarks" + (" " + " ".join(argv) if argv else "")
+    if argv is None and sys.argv[1:]:
+        command = "python -m benchmarks " + " ".join(sys.argv[1:])
+    write(out, {"measured_at": measured_at, "command": command, "machine": facts}, records)
+    print(f"[bench] wrote {out / 'results.md'} and {out / 'chart.png'}", flush=True)
+    missed = [record["key"] for record in records if not record["met"]]
+    if missed:
+        print(f"[bench] targets missed: {', '.join(missed)}", flush=True)
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The benchmarks under ``benchmarks/`` keep working: each runs once at a tiny size.
+
+Timing targets are not checked here (they live in ``python -m benchmarks``); only that every
+benchmark runs, measures every client it names, and that the report and chart get written.
+Skipped when the ``bench`` extra is not installed (``make test`` installs only ``.[dev]``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BENCH_PACKAGES = ("voucherify", "httpx", "matplotlib", "psutil")
+MISSING = [name for name in BENCH_PACKAGES if importlib.util.find_spec(name) is None]
+
+pytestmark = pytest.mark.skipif(
+    bool(MISSING),
+    reason=f"the bench extra is not installed (missing {', '.join(MISSING)});"
+    " pip install -e '.[bench]' to run the benchmark smoke tests",
+)
+
+NAMES = ("decode", "get_sequential", "get_concurrent", "stream", "emulator")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path) -> None:
+    from benchmarks.__main__ import run_one, write
+
+    results = run_one(name, quick=True, rounds=1)
+    assert results
+    for result in results:
+        assert result.key.startswith(name)
+        assert result.ours.samples and all(x == x and x > 0 for x in result.ours.samples)
+        assert result.peers and all(peer.samples for peer in result.peers)
+        assert result.ratios and result.target
+    from benchmarks import _report
+
+    records = [_report.to_dict(result, "now", True) for result in results]
+    run = {"measured_at": "now", "command": "test", "machine": {"CPU": "test"}}
+    write(tmp_path, run, records)
+    report = (tmp_path / "results.md").read_text(encoding="utf-8")
+    for result in results:
+        assert result.title in report
+    assert (tmp_path / "chart.png").stat().st_size > 0
+
+
+def test_stream_yields_past_the_vendor_loop_and_reports_where_it_stopped() -> None:
+    from benchmarks import stream
+
+    result = stream.run(quick=True, rounds=1)
+    assert result.ours.value == 1_500
+    assert result.met  # all yielded, RSS growth small
+    assert "has_more false" in result.details
+
+
+def test_runner_main_writes_the_report_and_keeps_other_rows(tmp_path: Path) -> None:
+    from benchmarks.__main__ import main
+
+    assert main(["--quick", "--only", "decode", "--out", str(tmp_path)]) == 0
+    assert main(["--quick", "--only", "emulator", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert list(saved["rows"]) == ["decode", "emulator"]
+    report = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "| benchmark | ours | peer(s) | ratio | target | met? |" in report
+    assert "quick run" in report
+    assert (tmp_path / "chart.png").exists()
