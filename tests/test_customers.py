@@ -1216,14 +1216,17 @@ async def test_async_actions_list_walks_back_by_end_date(
     ]
 
 
-async def test_async_actions_list_stops_when_the_cursor_would_not_move(
+async def test_async_actions_list_raises_when_the_cursor_cannot_move(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
     path = url("/v1/async-actions")
     stuck = {"has_more": True, "async_actions": _actions(("aa_1", "2024-01-01T00:00:00Z"))}
     api.get(path, payload=stuck, repeat=True)
     end = datetime(2024, 1, 1, tzinfo=UTC)
-    seen = [action.id async for action in vf.async_actions.list(limit=1, end_date=end)]
+    seen: list[str] = []
+    with pytest.raises(PaginationError, match="larger limit"):
+        async for action in vf.async_actions.list(limit=1, end_date=end):
+            seen.append(action.id)
     assert seen == ["aa_1"]
     # One more request 1 ms later (actions sharing the millisecond), then the cursor is stuck.
     assert len(sent(api)) == 2

@@ -123,7 +123,11 @@ class CursorPaging(Generic[PageT, ItemT]):
 
 
 class LastItemPaging(Generic[PageT, ItemT]):
-    """A cursor taken from the last item of a full page (for lists that name no cursor)."""
+    """A cursor taken from the last item of a full page (for lists that name no cursor).
+
+    With ``stuck``, a full page whose last item gives the cursor the page was fetched with
+    raises the exception it builds instead of ending the walk quietly.
+    """
 
     def __init__(
         self,
@@ -133,12 +137,14 @@ class LastItemPaging(Generic[PageT, ItemT]):
         param: str,
         has_more: Callable[[PageT], bool | None] | None = None,
         default_limit: int = 10,
+        stuck: Callable[[str], Exception] | None = None,
     ) -> None:
         self._items = items
         self._cursor_of = cursor_of
         self._param = param
         self._has_more = has_more
         self._default_limit = default_limit
+        self._stuck = stuck
 
     def items(self, page: PageT) -> Sequence[ItemT]:
         """The items of ``page``."""
@@ -155,6 +161,9 @@ class LastItemPaging(Generic[PageT, ItemT]):
             return None
         cursor = self._cursor_of(items[-1])
         if not cursor or cursor == get_param(query, self._param):
+            # The page says there is more, but its last item cannot move the cursor.
+            if self._stuck is not None and cursor:
+                raise self._stuck(cursor)
             return None
         return replace_param(query, self._param, cursor)
 

@@ -182,6 +182,9 @@ async def _answer(
         return await dispatch(Context(request, state, request_id))
     except ApiError as exc:
         return error_response(exc, request_id)
+    except (ConnectionResetError, web.HTTPException, asyncio.CancelledError):
+        # The client went away mid-request (an aborted upload): nothing to answer, no bug.
+        raise
     except Exception:  # an emulator bug must look like an API 500, not a text page
         _log.exception("emulator handler failed for %s %s", request.method, request.path)
         return error_response(ApiError(500, details="The emulator failed"), request_id)

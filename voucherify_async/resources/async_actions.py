@@ -17,6 +17,7 @@ from .._jobs import (
 from .._pagination import LastItemPaging, Pager, PagingWalk
 from .._query import check_int_range, format_datetime, params, path_segment
 from .._request import Request
+from .._scan import PaginationError
 from ..models import AsyncAction, AsyncActionList
 from ._base import Resource
 
@@ -82,6 +83,10 @@ class AsyncActions(Resource):
             _created_at_cursor,
             param="end_date",
             has_more=lambda page: page.has_more,
+            stuck=lambda cursor: PaginationError(
+                f"more async actions share the millisecond before end_date={cursor} than one"
+                " page holds; list them with a larger limit (up to 100)"
+            ),
         )
         return Pager(
             fetch, query,
