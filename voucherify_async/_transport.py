@@ -218,15 +218,22 @@ class Transport:
         pacer = shared.pacer
         retries = 0
         while True:
-            wait = pacer.wait_time()
-            while wait > 0:
-                await shared.sleep(wait)
-                wait = pacer.wait_time()
             limiter = shared.limiter()
             if limiter is not None:
                 await limiter.acquire()
-            started = time.monotonic()
+            try:
+                wait = pacer.wait_time()
+                while wait > 0:
+                    await shared.sleep(wait)
+                    wait = pacer.wait_time()
+            except BaseException:
+                if limiter is not None:
+                    limiter.release()
+                raise
+            # No await between the pacer's "go" and counting the request as sent: another
+            # task must not slip through on the same quota.
             pacer.sent()
+            started = time.monotonic()
             try:
                 status, headers, body = await self._send(request, url)
             except _SendFailed as failure:

@@ -196,7 +196,7 @@ async def _fan_out(
 
 
 async def _pacing(emulator: Emulator, report: Report) -> None:
-    limit, period = 200, 4.0
+    limit, period = 300, 8.0
     report.say(
         f"5. pacing: the emulator now allows {limit} requests per {period:.0f} s; one client"
         f" runs a scan and {limit} lookups at once ..."
