@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
 
+from .._query import Query
+from .._request import Request
 from .._transport import Transport
 
 __all__ = ["Resource", "build_body"]
 
 ModelT = TypeVar("ModelT", bound=msgspec.Struct)
+PageT = TypeVar("PageT")
 
 
 class Resource:
@@ -19,6 +22,16 @@ class Resource:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+
+    def _page_getter(
+        self, path: str, page_type: type[PageT]
+    ) -> Callable[[Query], Awaitable[PageT]]:
+        """The function a pager calls to fetch one page of ``path`` with a query."""
+
+        async def fetch(query: Query) -> PageT:
+            return await self._transport.request(Request("GET", path, page_type, query=query))
+
+        return fetch
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._transport.base_url}>"

@@ -73,11 +73,7 @@ class AsyncActions(Resource):
             format_datetime(end_date, "end_date")
         query = params([("limit", "limit", limit), ("end_date", "end_date", end_date)])
 
-        async def fetch(q: list[tuple[str, str]]) -> AsyncActionList:
-            return await self._transport.request(
-                Request("GET", "/v1/async-actions", AsyncActionList, query=q)
-            )
-
+        fetch = self._page_getter("/v1/async-actions", AsyncActionList)
         paging: LastItemPaging[AsyncActionList, AsyncAction] = LastItemPaging(
             lambda page: page.async_actions,
             _created_at_cursor,

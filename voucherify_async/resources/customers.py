@@ -314,11 +314,7 @@ class Customers(Resource):
             )
             return PagingWalk(first, paging)
 
-        async def fetch(q: Query) -> CustomerList:
-            return await self._transport.request(
-                Request("GET", "/v1/customers", CustomerList, query=q)
-            )
-
+        fetch = self._page_getter("/v1/customers", CustomerList)
         return Pager(fetch, one_page, walk, prefetch=prefetch)
 
     async def partition(
@@ -442,11 +438,7 @@ class Customers(Resource):
             ]
         )
 
-        async def fetch(q: Query) -> CustomerActivityList:
-            return await self._transport.request(
-                Request("GET", path, CustomerActivityList, query=q)
-            )
-
+        fetch = self._page_getter(path, CustomerActivityList)
         paging: CursorPaging[CustomerActivityList, CustomerActivity] = CursorPaging(
             lambda page: page.data, _next_cursor
         )
@@ -504,11 +496,7 @@ class Customers(Resource):
             ]
         )
 
-        async def fetch(q: Query) -> CustomerActivitiesList:
-            return await self._transport.request(
-                Request("GET", path, CustomerActivitiesList, query=q)
-            )
-
+        fetch = self._page_getter(path, CustomerActivitiesList)
         paging: LastItemPaging[CustomerActivitiesList, CustomerActivity] = LastItemPaging(
             lambda page: page.data, lambda item: item.id, param="starting_after_id"
         )
@@ -551,11 +539,7 @@ class Customers(Resource):
         if filters is not None:
             query += deep_object("filters", filters)
 
-        async def fetch(q: Query) -> CustomerRedeemableList:
-            return await self._transport.request(
-                Request("GET", path, CustomerRedeemableList, query=q)
-            )
-
+        fetch = self._page_getter(path, CustomerRedeemableList)
         paging: CursorPaging[CustomerRedeemableList, CustomerRedeemable] = CursorPaging(
             lambda page: page.data, _next_cursor
         )
