@@ -6,6 +6,7 @@ Usage::
     python -m benchmarks --only decode        # one benchmark (repeatable)
     python -m benchmarks --quick              # tiny sizes, written under build/ by default
     python -m benchmarks --rounds 3 --out /tmp/bench
+    python -m benchmarks --report-only        # rewrite results.md and chart.png from the JSON
 
 ``--only`` keeps the other rows of an earlier run in the report (each row says when it was
 measured). The vendor SDK, httpx, matplotlib and psutil come from the ``bench`` extra:
@@ -15,8 +16,6 @@ measured). The vendor SDK, httpx, matplotlib and psutil come from the ``bench`` 
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import os
 import sys
 import time
@@ -25,34 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from . import _report
-from ._common import ROOT, BenchResult, bench_extra_missing, busy_processes, machine
+from ._common import ROOT, bench_extra_missing, busy_processes, machine
+from ._runner import BENCHMARKS, run_isolated, run_one, write
 
-BENCHMARKS = {
-    "decode": "benchmarks.decode",
-    "get_sequential": "benchmarks.get_sequential",
-    "get_concurrent": "benchmarks.get_concurrent",
-    "stream": "benchmarks.stream",
-    "emulator": "benchmarks.emulator_scale",
-}
+__all__ = ["main", "run_one", "write"]
+
 DOCS = ROOT / "docs" / "benchmarks"
 QUICK_OUT = ROOT / "build" / "benchmarks-quick"
-
-
-def run_one(name: str, *, quick: bool, rounds: int | None) -> list[BenchResult]:
-    """Run benchmark ``name``; returns its rows."""
-    module = importlib.import_module(BENCHMARKS[name])
-    outcome = module.run(quick=quick, rounds=rounds)
-    return outcome if isinstance(outcome, list) else [outcome]
-
-
-def write(out: Path, run: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge ``records`` into ``out/results.json``; write results.md and chart.png there."""
-    out.mkdir(parents=True, exist_ok=True)
-    data = _report.merge(_report.load(out / "results.json"), run, records)
-    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    _report.write_markdown(data, out / "results.md")
-    _report.write_chart(data, out / "chart.png")
-    return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it works")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every benchmark in this process (default: a fresh one each)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite results.md and chart.png from results.json; run nothing")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 if a target is missed")
     parser.add_argument("--out", type=Path, default=None,
@@ -69,13 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f" {QUICK_OUT.relative_to(ROOT)} with --quick)")
     args = parser.parse_args(argv)  # fmt: skip
 
+    out = args.out or (QUICK_OUT if args.quick else DOCS)
+    if args.report_only:
+        data = _report.load(out / "results.json")
+        _report.write_markdown(data, out / "results.md")
+        _report.write_chart(data, out / "chart.png")
+        print(f"[bench] rewrote {out / 'results.md'} and {out / 'chart.png'}", flush=True)
+        return 0
     missing = bench_extra_missing()
     if missing:
         print(f"missing packages of the bench extra: {', '.join(missing)};"
               " run: pip install -e '.[bench]'", file=sys.stderr)  # fmt: skip
         return 2
     names = args.only or list(BENCHMARKS)
-    out = args.out or (QUICK_OUT if args.quick else DOCS)
     measured_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     facts = machine()
     facts["other processes busy at start (>10% of a core)"] = busy_processes()
@@ -83,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         print(f"[bench] {name} ...", flush=True)
         started = time.perf_counter()
-        for result in run_one(name, quick=args.quick, rounds=args.rounds):
+        run = run_one if args.in_process else run_isolated
+        for result in run(name, quick=args.quick, rounds=args.rounds):
             records.append(_report.to_dict(result, measured_at, args.quick))
             verdict = "met" if result.met else "MISSED"
             print(f"[bench]   {result.key}: ours {result.ours.show()};"

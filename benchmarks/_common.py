@@ -19,7 +19,6 @@ import os
 import platform
 import signal
 import statistics
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -37,6 +36,7 @@ __all__ = [
     "machine",
     "median",
     "minimal_server",
+    "receive",
     "run_in_child",
     "spec_customers",
 ]
@@ -258,7 +258,7 @@ def _serve(conn: Connection, latency_ms: float) -> None:
     asyncio.run(main())
 
 
-def _receive(conn: Connection, process: Any, timeout: float, what: str) -> Any:
+def receive(conn: Connection, process: Any, timeout: float, what: str) -> Any:
     """The child's message, or an error as soon as the child dies or the time is up."""
     ready = multiprocessing.connection.wait([conn, process.sentinel], timeout)
     if conn in ready and conn.poll():
@@ -278,7 +278,7 @@ def minimal_server(latency_ms: float = 0.0) -> Iterator[str]:
     )
     process.start()
     try:
-        port = _receive(parent, process, 60, "the minimal server")
+        port = receive(parent, process, 60, "the minimal server")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -308,12 +308,16 @@ def run_in_child(func: Callable[..., Any], *args: Any, timeout: float = 1800) ->
     """
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_child, args=(child, func, args), daemon=True)
+    # Not a daemon: the benchmark it runs starts processes of its own (servers, clients).
+    process = context.Process(target=_child, args=(child, func, args))
     process.start()
     try:
-        status, value = _receive(parent, process, timeout, "the benchmark child process")
+        status, value = receive(parent, process, timeout, "the benchmark child process")
     finally:
         if process.is_alive():
+            process.join(10)
+        if process.is_alive():
+            process.terminate()
             process.join(10)
         if process.is_alive():
             process.kill()
@@ -323,8 +327,3 @@ def run_in_child(func: Callable[..., Any], *args: Any, timeout: float = 1800) ->
     if status != "ok":
         raise RuntimeError(f"the benchmark child process failed: {value}")
     return value
-
-
-def python() -> str:
-    """The interpreter running the benchmarks."""
-    return sys.executable

@@ -8,7 +8,8 @@ Every client asks ``GET /v1/customers/{id}`` of the minimal server (a separate p
 - raw aiohttp: ``session.get(url, headers=...)`` then ``await response.read()`` on that
   same session, without decoding: the floor of what any aiohttp client can do;
 - ``httpx.AsyncClient``: ``await client.get(url, headers=...)`` and ``response.content``;
-- the vendor SDK: ``CustomersApi.get_customer(id)`` (urllib3, pydantic decoding).
+- the vendor SDK: ``CustomersApi.get_customer(id)`` (urllib3, pydantic decoding), in a
+  process of its own (see ``_clients.VendorProcess``).
 
 Each round runs every client once, in turn, after a warm-up; the figure is requests per
 second, median over the rounds.
@@ -26,13 +27,12 @@ import aiohttp
 
 from voucherify_async import AsyncVoucherify
 
-from ._clients import AUTH_HEADERS, vendor_customers_api
+from ._clients import AUTH_HEADERS, CUSTOMER_ID, VendorProcess
 from ._common import APP_ID, APP_TOKEN, BenchResult, Figure, median, minimal_server
 
 KEY = "get_sequential"
 TITLE = "5,000 sequential `get` calls on one connection (minimal local server)"
 TARGET = "at least 0.85x the requests per second of raw aiohttp"
-CUSTOMER_ID = "cust_CSnYd37MXmrbS19XCrghjBsv"
 
 
 async def _async_clients(
@@ -71,37 +71,27 @@ async def _repeat(call: Callable[[], Awaitable[None]], calls: int) -> float:
     return calls / (time.perf_counter() - started)
 
 
-def _repeat_sync(call: Callable[[], Any], calls: int) -> float:
-    started = time.perf_counter()
-    for _ in range(calls):
-        call()
-    return calls / (time.perf_counter() - started)
-
-
 def measure(base_url: str, calls: int, rounds: int) -> dict[str, list[float]]:
-    """Requests per second of each client, one sample per round."""
-    vendor = vendor_customers_api(base_url)
+    """Requests per second of each client, one sample per round, clients interleaved."""
     loop = asyncio.new_event_loop()
     stack = contextlib.AsyncExitStack()
     try:
-        clients = loop.run_until_complete(_async_clients(base_url, stack))
-        names = [*clients, "vendor SDK (sync)"]
-        samples: dict[str, list[float]] = {name: [] for name in names}
-        warm_up = max(1, min(200, calls // 10))
-        for call in clients.values():
-            loop.run_until_complete(_repeat(call, warm_up))
-        _repeat_sync(lambda: vendor.get_customer(CUSTOMER_ID), warm_up)
-        for _ in range(rounds):
-            for name, call in clients.items():
-                samples[name].append(loop.run_until_complete(_repeat(call, calls)))
-            samples[names[-1]].append(
-                _repeat_sync(lambda: vendor.get_customer(CUSTOMER_ID), calls)
-            )
-        return samples
+        with VendorProcess(base_url) as vendor:
+            clients = loop.run_until_complete(_async_clients(base_url, stack))
+            names = [*clients, "vendor SDK (sync)"]
+            samples: dict[str, list[float]] = {name: [] for name in names}
+            warm_up = max(1, min(200, calls // 10))
+            for call in clients.values():
+                loop.run_until_complete(_repeat(call, warm_up))
+            vendor.round(warm_up)
+            for _ in range(rounds):
+                for name, call in clients.items():
+                    samples[name].append(loop.run_until_complete(_repeat(call, calls)))
+                samples[names[-1]].append(calls / vendor.round(calls))
+            return samples
     finally:
         loop.run_until_complete(stack.aclose())
         loop.close()
-        vendor.api_client.rest_client.pool_manager.clear()
 
 
 def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
