@@ -71,7 +71,7 @@ async def test_export_streams_every_match(env: Emulator, tmp_path: Path) -> None
 async def test_errors_are_one_line(env: Emulator) -> None:
     code, out, err = await run("customers", "get", "nobody")
     assert code == 1 and out == ""
-    assert err.startswith("error: 404 not_found: ") and "[request_id v-" in err
+    assert err.startswith("error: 404 not_found: ") and "[request_id=v-" in err
     assert len(err.strip().splitlines()) == 1
     code, _, err = await run("customers", "list", "--created-after", "yesterday")
     assert code == 2 and "--created-after must be an ISO 8601" in err

@@ -167,7 +167,8 @@ class APIStatusError(APIError):
         self.headers = headers or {}
         self.body = body
 
-    def __str__(self) -> str:
+    def summary(self) -> str:
+        """One line: status, key, message, details and request id (no URL)."""
         parts = [f"{self.status}"]
         if self.key:
             parts.append(self.key)
@@ -176,9 +177,11 @@ class APIStatusError(APIError):
             text += f" ({self.details})"
         if self.request_id:
             text += f" [request_id={self.request_id}]"
-        if self.method:
-            text += f" {self.method} {self.url}"
         return text
+
+    def __str__(self) -> str:
+        where = f" {self.method} {self.url}" if self.method else ""
+        return self.summary() + where
 
     def __repr__(self) -> str:
         return (

@@ -396,15 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line(error: BaseException) -> str:
     if isinstance(error, APIStatusError):
-        parts = [f"error: {error.status}"]
-        if error.key:
-            parts.append(error.key)
-        text = " ".join(parts) + f": {error.message}"
-        if error.details:
-            text += f" ({error.details})"
-        if error.request_id:
-            text += f" [request_id {error.request_id}]"
-        return text
+        return f"error: {error.summary()}"
     return f"error: {error}"
 
 

@@ -19,7 +19,7 @@ import random
 import resource
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 import anyio
 
 from ._client import AsyncVoucherify
+from ._jobs import AsyncJob
 from .cli import progress
 
 if TYPE_CHECKING:
@@ -122,35 +123,38 @@ async def _requests_counter(emulator: Emulator | None) -> AsyncIterator[list[int
             result[0] = (await emulator.stats())["requests_total"] - before - 1
 
 
-async def _import(vf: AsyncVoucherify, emulator: Emulator, report: Report, count: int) -> None:
-    err = sys.stderr
-    report.say(f"1. importing {count:,} customers from CSV ...")
+async def _run_job(
+    report: Report, emulator: Emulator, name: str, verb: str, count: int,
+    start: Callable[[], Awaitable[AsyncJob]],
+) -> None:
+    """Start a bulk job, follow it to DONE with a progress bar, and report it."""
     timer = _Timer()
     async with _requests_counter(emulator) as served:
-        job = await vf.customers.import_csv(_records(count))
-        with progress("CSV import", count, err) as bar:
+        job = await start()
+        with progress(name, count, sys.stderr) as bar:
             result = await job.wait(on_progress=lambda p: bar.update(p.done, p.total))
     report.say(
-        f"   {result.done_count:,} imported, {result.failed_count} failed,"
+        f"   {result.done_count:,} {verb}, {result.failed_count} failed,"
         f" {len(job.async_action_ids)} async action(s)"
     )
-    report.steps.append(Step("CSV import (to DONE)", result.done_count, timer.seconds, served[0]))
+    report.steps.append(Step(f"{name} (to DONE)", result.done_count, timer.seconds, served[0]))
 
+
+async def _import(vf: AsyncVoucherify, emulator: Emulator, report: Report, count: int) -> None:
+    report.say(f"1. importing {count:,} customers from CSV ...")
+    await _run_job(
+        report, emulator, "CSV import", "imported", count,
+        lambda: vf.customers.import_csv(_records(count)),
+    )
     report.say(f"2. bulk update of all {count:,}: every customer gets a loyalty tier ...")
-    timer = _Timer()
     updates = (
         {"source_id": f"demo-{i:06d}", "metadata": {"tier": ("gold", "silver", "bronze")[i % 3]}}
         for i in range(count)
     )
-    async with _requests_counter(emulator) as served:
-        job = await vf.customers.update_in_bulk(updates)
-        with progress("bulk update", count, err) as bar:
-            result = await job.wait(on_progress=lambda p: bar.update(p.done, p.total))
-    report.say(
-        f"   {result.done_count:,} updated, {result.failed_count} failed,"
-        f" {len(job.async_action_ids)} async action(s)"
+    await _run_job(
+        report, emulator, "bulk update", "updated", count,
+        lambda: vf.customers.update_in_bulk(updates),
     )
-    report.steps.append(Step("bulk update (to DONE)", result.done_count, timer.seconds, served[0]))
 
 
 async def _stream(
