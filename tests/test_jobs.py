@@ -138,7 +138,7 @@ async def test_wait_polls_until_done_and_reports_progress(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
     aa = url("/v1/async-actions/aa_1")
-    api.get(aa, payload=action("aa_1", "ACCEPTED"))
+    api.get(aa, payload=action("aa_1", "ENQUEUED"))
     api.get(aa, payload=action("aa_1", "IN_PROGRESS", 50))
     api.get(aa, payload=action("aa_1", "IN_PROGRESS", 50))
     errors = [{"message": "Invalid customer", "details": "email", "key": "invalid_customer",

@@ -163,7 +163,7 @@ async def test_429_holds_back_the_other_calls_of_the_client(
              payload={"code": 429, "message": "slow down"}, headers={"Retry-After": "2"})
     api.get(url(PATH), payload=CUSTOMER)
     with pytest.raises(RateLimitError):
-        await vf.customers.update_in_bulk([{"source_id": "s1"}])
+        await vf.with_options(max_retries=0).customers.update_in_bulk([{"source_id": "s1"}])
     await vf.customers.get("c1")  # waits out the limit before it is sent
     assert len(sleeps) == 1 and 1.5 < sleeps[0] <= 2.0
 
@@ -185,7 +185,11 @@ async def test_connection_error_after_retries(api: aioresponses, vf: AsyncVouche
     assert not isinstance(info.value, APITimeoutError)
     assert "ServerDisconnectedError" in str(info.value)
     assert info.value.method == "GET" and info.value.url.endswith(PATH)
-    assert isinstance(info.value.__cause__, aiohttp.ServerDisconnectedError)
+    # The library's exception is described, not chained: it holds the request's headers.
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert info.value.cause_type == "ServerDisconnectedError"
+    assert info.value.cause_message == "Server disconnected"
+    assert info.value.sent and not info.value.maybe_applied  # a GET: retried, then raised
     assert count(api) == 3
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -10,7 +11,8 @@ import aiohttp
 
 from ._errors import ConfigurationError
 from ._ratelimit import RateLimit
-from ._transport import SharedState, Transport
+from ._retry import MAX_SERVER_WAIT
+from ._transport import Secret, SharedState, Transport
 from .resources import AsyncActions, Customers
 
 __all__ = ["CLUSTERS", "AsyncVoucherify"]
@@ -25,6 +27,7 @@ CLUSTERS: Mapping[str, str] = {
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_MAX_RETRY_WAIT = MAX_SERVER_WAIT
 
 
 class _Unset:
@@ -43,6 +46,19 @@ def _check_timeout(timeout: object) -> float | None:
             f"timeout must be a number of seconds > 0 or None, got {timeout!r}"
         )
     return float(timeout)
+
+
+def _check_wait(value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ConfigurationError(
+            f"max_retry_wait must be a finite number of seconds >= 0, got {value!r}"
+        )
+    return float(value)
 
 
 def _check_count(value: object, name: str, low: int) -> int:
@@ -84,6 +100,9 @@ class AsyncVoucherify:
         cluster: ``"eu"`` (the default), ``"us1"`` or ``"as1"``.
         timeout: seconds allowed for each attempt of a request (``None``: no limit).
         max_retries: how many times a failed request is retried (default 2).
+        max_retry_wait: the longest the client waits, in seconds, because the API asked it
+            to (``Retry-After``, a rate-limit reset); a longer wait raises `RateLimitError`
+            at once, with the wait in ``retry_after`` (default 60).
         max_connections: the size of the connection pool of the session the client opens.
         max_concurrency: the most requests this client (and every client ``with_options``
             made from it) has in flight at once, however many tasks call it; ``None`` leaves
@@ -113,6 +132,7 @@ class AsyncVoucherify:
         cluster: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_concurrency: int | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -139,7 +159,7 @@ class AsyncVoucherify:
                 f"session must be an aiohttp.ClientSession, got {type(session).__name__}"
             )
         self._app_id = app_id
-        self._app_token = app_token
+        self._app_token = Secret(app_token)
         self._base_url = _resolve_base_url(base_url, cluster)
         self._default_headers = dict(default_headers or {})
         self._owner = True
@@ -151,10 +171,15 @@ class AsyncVoucherify:
             else _check_count(max_concurrency, "max_concurrency", 1),
         )
         self._init_transport(
-            shared, _check_timeout(timeout), _check_count(max_retries, "max_retries", 0)
+            shared,
+            _check_timeout(timeout),
+            _check_count(max_retries, "max_retries", 0),
+            _check_wait(max_retry_wait),
         )
 
-    def _init_transport(self, shared: SharedState, timeout: float | None, retries: int) -> None:
+    def _init_transport(
+        self, shared: SharedState, timeout: float | None, retries: int, max_wait: float
+    ) -> None:
         self._transport = Transport(
             base_url=self._base_url,
             app_id=self._app_id,
@@ -163,6 +188,7 @@ class AsyncVoucherify:
             max_retries=retries,
             shared=shared,
             default_headers=self._default_headers,
+            max_retry_wait=max_wait,
         )
         self.customers = Customers(self._transport)
         self.async_actions = AsyncActions(self._transport)
@@ -188,6 +214,11 @@ class AsyncVoucherify:
         return self._transport.max_retries
 
     @property
+    def max_retry_wait(self) -> float:
+        """The longest the client waits because the API asked it to, in seconds."""
+        return self._transport.max_retry_wait
+
+    @property
     def max_concurrency(self) -> int | None:
         """The most requests the client has in flight at once (``None``: no limit of its own)."""
         return self._transport.shared.max_concurrency
@@ -210,6 +241,7 @@ class AsyncVoucherify:
         *,
         timeout: float | _Unset | None = _UNSET,
         max_retries: int | _Unset = _UNSET,
+        max_retry_wait: float | _Unset = _UNSET,
     ) -> AsyncVoucherify:
         """Return a client with other options that shares this one's session and rate limits.
 
@@ -231,14 +263,18 @@ class AsyncVoucherify:
             self.max_retries
             if isinstance(max_retries, _Unset)
             else _check_count(max_retries, "max_retries", 0),
+            self.max_retry_wait
+            if isinstance(max_retry_wait, _Unset)
+            else _check_wait(max_retry_wait),
         )
         return clone
 
     async def aclose(self) -> None:
         """Close the session this client opened (a session passed in is left open).
 
-        Safe to call more than once, and from a cancelled task. A client made by
-        :meth:`with_options` does not close the shared session.
+        Calls still in flight (from other tasks) end at once with `ClientClosedError`, and
+        so does every call made afterwards. Safe to call more than once, and from a
+        cancelled task. A client made by `with_options` does not close the shared session.
         """
         if self._owner:
             await self._transport.shared.aclose()

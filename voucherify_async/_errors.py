@@ -5,13 +5,19 @@ at the level they care about::
 
     VoucherifyError
     ├── ConfigurationError            bad credentials or options, raised at construction
+    ├── ClientClosedError             the client was closed (before or during the call)
     └── APIError                      something went wrong talking to the API
         ├── APIConnectionError        no answer: refused, reset, dropped, truncated
         │   └── APITimeoutError       no answer in time
         ├── MalformedResponseError    an answer that is not the documented JSON
         └── APIStatusError            a non-2xx answer; one subclass per status
+            ├── RedirectError         a 3xx: never followed
+            └── RateLimitError        429 (and a wait over max_retry_wait)
+                └── QuotaExceededError  the billing cycle's quota is spent
 
-No message, repr or attribute of these exceptions carries the app token.
+No message, repr or attribute of these exceptions carries the app token, and none chains an
+exception (``__cause__``, ``__context__``) that does: a failure of the HTTP library is
+described by its type and message (``cause_type``, ``cause_message``), not chained.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "InternalServerError",
@@ -37,8 +44,12 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PaymentRequiredError",
+    "QuotaExceededError",
     "RateLimitError",
+    "RedirectError",
     "VoucherifyError",
+    "redact",
+    "redact_error",
 ]
 
 _EXCERPT_CHARS = 200
@@ -66,13 +77,31 @@ class ConfigurationError(VoucherifyError, ValueError):
     """
 
 
+class ClientClosedError(VoucherifyError, RuntimeError):
+    """The client was closed: before the call, or by another task while the call ran.
+
+    A call in flight when the client is closed ends with this error at once (its request
+    may or may not have reached the API). Also a ``RuntimeError``. Create a new client to
+    make more requests.
+    """
+
+
 class APIError(VoucherifyError):
     """A request to the API failed.
 
     Attributes:
         method: the HTTP method of the request.
         url: the URL of the request (never carries credentials).
+        maybe_applied: ``True`` when the request was a write that the API may have carried
+            out although this error was raised, and that was not sent again because doing
+            it twice is not harmless (a create without ``id`` or ``source_id``, a bulk job,
+            a CSV import, a permanent deletion). ``note`` says how to check.
+        note: what to do about this error, when there is something to say (also in the
+            message).
     """
+
+    maybe_applied: bool = False
+    note: str | None = None
 
     def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
         super().__init__(message)
@@ -82,11 +111,35 @@ class APIError(VoucherifyError):
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method else ""
-        return f"{self.message}{where}"
+        note = f"; {self.note}" if self.note else ""
+        return f"{self.message}{where}{note}"
 
 
 class APIConnectionError(APIError):
-    """No usable answer came back: the connection was refused, reset, dropped or cut short."""
+    """No usable answer came back: the connection was refused, reset, dropped or cut short.
+
+    Attributes:
+        cause_type: the name of the HTTP library's exception, e.g.
+            ``"ServerDisconnectedError"`` (the exception itself is not chained: it holds
+            the request's headers, credentials included).
+        cause_message: that exception's message.
+        sent: ``False`` when the request surely never left (refused, DNS, connect timeout).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        cause_type: str = "",
+        cause_message: str = "",
+        sent: bool = True,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.cause_type = cause_type
+        self.cause_message = cause_message
+        self.sent = sent
 
 
 class APITimeoutError(APIConnectionError):
@@ -168,7 +221,7 @@ class APIStatusError(APIError):
         self.body = body
 
     def summary(self) -> str:
-        """One line: status, key, message, details and request id (no URL)."""
+        """One line: status, key, message, details, request id and note (no URL)."""
         parts = [f"{self.status}"]
         if self.key:
             parts.append(self.key)
@@ -177,6 +230,8 @@ class APIStatusError(APIError):
             text += f" ({self.details})"
         if self.request_id:
             text += f" [request_id={self.request_id}]"
+        if self.note:
+            text += f"; {self.note}"
         return text
 
     def __str__(self) -> str:
@@ -218,8 +273,46 @@ class LockedError(APIStatusError):
     """423: the resource is locked by another operation."""
 
 
+class RedirectError(APIStatusError):
+    """3xx: the API answered with a redirect, which is never followed.
+
+    The API never redirects; following one would send the app token (and, for a 307 or
+    308, the body) to wherever ``Location`` points. Usually ``base_url`` is wrong (for
+    example ``http://`` where the host wants ``https://``).
+
+    Attributes:
+        location: the ``Location`` header of the answer (``None`` if it had none).
+    """
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` header of the answer."""
+        for name, value in self.headers.items():
+            if name.lower() == "location":
+                return value
+        return None
+
+
 class RateLimitError(APIStatusError):
-    """429: too many requests; see ``rate_limit.retry_after``."""
+    """429: too many requests.
+
+    Also raised before a request is sent, when the client would have to wait longer than
+    its ``max_retry_wait`` for the rate limit (then ``request_id`` is ``None``).
+
+    Attributes:
+        retry_after: the seconds to wait before the next request, as the API asked
+            (``Retry-After`` or ``X-Rate-Limit-Retry``), when known.
+    """
+
+    retry_after: float | None = None
+
+
+class QuotaExceededError(RateLimitError):
+    """429 with ``X-Rate-Limit-Type: api_calls_cycle``: the billing cycle's quota is spent.
+
+    Waiting minutes does not help, so it is never retried, and the client's other calls are
+    not held back by it (a call that counts against another limit may still succeed).
+    """
 
 
 class InternalServerError(APIStatusError):
@@ -238,11 +331,45 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def status_error_class(status: int) -> type[APIStatusError]:
-    """Return the exception class for an HTTP status."""
+def status_error_class(status: int, rate_limit_type: str | None = None) -> type[APIStatusError]:
+    """Return the exception class for an HTTP status (and ``X-Rate-Limit-Type`` of a 429)."""
     if status >= 500:
         return InternalServerError
+    if 300 <= status < 400:
+        return RedirectError
+    if status == 429 and rate_limit_type == "api_calls_cycle":
+        return QuotaExceededError
     return _BY_STATUS.get(status, APIStatusError)
+
+
+def redact(value: Any, secret: str, mask: str = "***") -> Any:
+    """Return ``value`` with every occurrence of ``secret`` in its strings replaced by ``mask``.
+
+    Walks strings, bytes, mappings, lists and tuples; other values are returned unchanged.
+    """
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, mask) if secret in value else value
+    if isinstance(value, bytes):
+        raw = secret.encode()
+        return value.replace(raw, mask.encode()) if raw in value else value
+    if isinstance(value, dict):
+        return {redact(k, secret, mask): redact(v, secret, mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item, secret, mask) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact(item, secret, mask) for item in value)
+    return value
+
+
+def redact_error(error: BaseException, secret: str) -> None:
+    """Replace ``secret`` in an exception's args and attributes, in place."""
+    error.args = redact(error.args, secret)
+    for name, attr in list(vars(error).items()):
+        cleaned = redact(attr, secret)
+        if cleaned is not attr:
+            setattr(error, name, cleaned)
 
 
 def _text(value: Any) -> str | None:
@@ -266,7 +393,15 @@ def make_status_error(
     proxy-style body (``{statusCode, error, message}``); any other body (an HTML gateway page, an
     empty or truncated body) gives an error whose message says so and shows a short excerpt.
     """
-    cls = status_error_class(status)
+    cls = status_error_class(status, rate_limit.type)
+    if cls is RedirectError:
+        location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+        return cls(
+            f"HTTP {status} redirect to {location!r}, not followed: the API never"
+            " redirects, and following would send the app token to another address"
+            " (check base_url, e.g. https:// rather than http://)",
+            status=status, rate_limit=rate_limit, headers=headers, method=method, url=url,
+        )
     try:
         decoded: Any = msgspec.json.decode(body) if body else None
     except msgspec.DecodeError:

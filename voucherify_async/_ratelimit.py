@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import email.utils
+import logging
+import math
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["RateLimit", "parse_rate_limit"]
+__all__ = ["MAX_AHEAD", "RateLimit", "parse_rate_limit"]
+
+log = logging.getLogger("voucherify_async")
 
 
 @dataclass(frozen=True)
@@ -48,50 +54,96 @@ class RateLimit:
         return None
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        try:
-            return int(float(value.strip()))
-        except ValueError:
-            return None
+# What a sane header value looks like: ASCII digits, at most 12 of them before an optional
+# fraction (int("١٢") and float("1e400") would accept far more).
+_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
+_INTEGER = re.compile(r"[0-9]{1,12}", re.ASCII)
+# The documented periods are a minute or an hour: a retry time or a Retry-After further
+# away than a day is not one of them, and is ignored rather than obeyed.
+MAX_AHEAD = 86_400.0
+_MAX_TYPE_CHARS = 64
+_HEADERS = (
+    "X-Rate-Limit-Limit",
+    "X-Rate-Limit-Remaining",
+    "X-Rate-Limit-Retry",
+    "Retry-After",
+    "X-Rate-Limit-Type",
+)
+# Header names already reported as unreadable (each is logged once, at debug level).
+_REPORTED: set[str] = set()
 
 
-def _float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if number == number else None  # NaN is not a time
+def _int(value: str) -> int | None:
+    text = value.strip(" \t")
+    return int(text) if _INTEGER.fullmatch(text) else None
 
 
-def _retry_after(value: str | None, now: float) -> float | None:
+def _float(value: str) -> float | None:
+    text = value.strip(" \t")
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def _retry_at(value: str, now: float) -> float | None:
+    when = _float(value)
+    return when if when is not None and when <= now + MAX_AHEAD else None
+
+
+def _retry_after(value: str, now: float) -> float | None:
     """``Retry-After`` is either delay seconds or an HTTP date (RFC 9110 §10.2.3)."""
     seconds = _float(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if seconds is None:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip(" \t"))
+            seconds = max(when.timestamp() - now, 0.0)
+        except (TypeError, ValueError, OverflowError, IndexError, OSError):
+            return None
+    return seconds if math.isfinite(seconds) and seconds <= MAX_AHEAD else None
+
+
+def _type(value: str) -> str | None:
+    text = value.strip(" \t")
+    if not text or len(text) > _MAX_TYPE_CHARS or not text.isascii() or not text.isprintable():
         return None
-    return max(when.timestamp() - now, 0.0)
+    return text
 
 
-def parse_rate_limit(headers: Mapping[str, str], now: float | None = None) -> RateLimit:
+def parse_rate_limit(
+    headers: Mapping[str, str], now: float | None = None, *, reported: set[str] | None = None
+) -> RateLimit:
     """Read the ``X-Rate-Limit-*`` and ``Retry-After`` headers of a response.
 
-    Headers that are absent or unreadable become ``None``; this never raises.
+    This never raises. A header that is absent becomes ``None``; so does one that is not a
+    sane value (not plain ASCII digits, negative, ``inf``, ``nan``, ``1e400``, over 12
+    digits, a retry time or wait more than a day away, a type that is not a short printable
+    name), and it is logged once per header name at debug level (``reported`` holds the
+    names already logged; by default, one set for the process).
     """
     current = time.time() if now is None else now
+    seen = _REPORTED if reported is None else reported
+    readers: tuple[Callable[[str], object], ...] = (
+        _int,
+        _int,
+        lambda value: _retry_at(value, current),
+        lambda value: _retry_after(value, current),
+        _type,
+    )
+    values: list[Any] = []
+    for name, read in zip(_HEADERS, readers, strict=True):
+        raw = headers.get(name)
+        value = None
+        if raw is not None:
+            try:
+                value = read(raw)
+            except Exception:  # a header must never break an answer
+                value = None
+            if value is None and name not in seen:
+                seen.add(name)
+                log.debug("ignoring the %s header %.60r: not a sane value", name, raw)
+        values.append(value)
     return RateLimit(
-        limit=_int(headers.get("X-Rate-Limit-Limit")),
-        remaining=_int(headers.get("X-Rate-Limit-Remaining")),
-        retry_at=_float(headers.get("X-Rate-Limit-Retry")),
-        retry_after=_retry_after(headers.get("Retry-After"), current),
-        type=headers.get("X-Rate-Limit-Type"),
+        limit=values[0],
+        remaining=values[1],
+        retry_at=values[2],
+        retry_after=values[3],
+        type=values[4],
     )

@@ -40,9 +40,13 @@ class Request(Generic[T]):
         query: query parameters, not yet escaped.
         json: the JSON body, already encoded.
         upload: a file to send as ``multipart/form-data``.
-        retry_safe: whether the request may be repeated once it may have reached the server.
-            ``False`` for the bulk and CSV jobs and for permanent deletion: those are retried
-            only on errors raised before the request was sent.
+        retry_safe: whether the request may be repeated once it may have reached the server
+            (doing it twice leaves the same state as doing it once; the API has no
+            idempotency keys). ``False`` for a create without ``id`` or ``source_id``, the
+            bulk and CSV jobs and permanent deletion: those are sent again only when the
+            failed attempt surely did nothing (see ``voucherify_async._retry.may_resend``).
+        unsure_note: for a request that is not ``retry_safe``, what the error says when the
+            API may have carried it out: how to check, and how to avoid the doubt.
     """
 
     method: str
@@ -52,3 +56,4 @@ class Request(Generic[T]):
     json: bytes | None = None
     upload: FileUpload | None = None
     retry_safe: bool = True
+    unsure_note: str | None = None

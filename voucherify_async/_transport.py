@@ -25,18 +25,39 @@ from yarl import URL
 
 from ._errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
+    ClientClosedError,
     MalformedResponseError,
+    RateLimitError,
     make_status_error,
+    redact,
+    redact_error,
 )
 from ._pacing import Pacer
 from ._query import encode_query
 from ._ratelimit import RateLimit, parse_rate_limit
 from ._request import FileUpload, Request
-from ._retry import RETRYABLE_STATUSES, retry_delay
+from ._retry import (
+    MAX_SERVER_WAIT,
+    RETRYABLE_STATUSES,
+    Delivery,
+    backoff_delay,
+    is_quota_spent,
+    may_resend,
+    retry_delay,
+    server_wait,
+    status_delivery,
+)
 from ._version import __version__
 
-__all__ = ["SharedState", "Transport", "user_agent"]
+__all__ = ["CHANNEL", "Secret", "SharedState", "Transport", "user_agent"]
+
+#: The ``X-Voucherify-Channel`` header sent with every request, as the vendor's SDKs send one.
+CHANNEL = f"voucherify-async/{__version__}"
+# How long aclose() waits for the calls it cancelled to unwind before closing the session.
+_CLOSE_GRACE = 5.0
+_CLOSED_MESSAGE = "this AsyncVoucherify client is closed; create a new one to make requests"
 
 T = TypeVar("T")
 log = logging.getLogger("voucherify_async")
@@ -61,6 +82,19 @@ aiohttp.payload.register_payload(
     _LargeBodyPayload, _LargeBody, order=aiohttp.payload.Order.try_first
 )
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+class Secret(str):
+    """A credential: the string itself where it is sent, masked in every ``repr``.
+
+    Tools that record frame locals or containers (``traceback`` with ``capture_locals``,
+    Sentry) print ``repr``, which shows ``'***'``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
 
 
 def user_agent() -> str:
@@ -99,6 +133,11 @@ class SharedState:
         self.max_concurrency = max_concurrency
         self._limiter: anyio.CapacityLimiter | None = None
         self._closed = False
+        # The calls in flight: aclose() cancels them, then waits for them to unwind.
+        self._calls: set[anyio.CancelScope] = set()
+        self._idle: anyio.Event | None = None
+        # Rate-limit header names already logged as unreadable.
+        self.reported_headers: set[str] = set()
         self.rate_limit: RateLimit | None = None
         self.pacer = Pacer(time.time)
         # Swappable so tests can run retries and pacing without sleeping or randomness.
@@ -113,16 +152,32 @@ class SharedState:
     def session(self) -> aiohttp.ClientSession:
         """The session to send with, opened on first use (inside the running event loop)."""
         if self._closed:
-            raise RuntimeError(
-                "this AsyncVoucherify client is closed; create a new one to make requests"
-            )
+            raise ClientClosedError(_CLOSED_MESSAGE)
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
             session = self._session = aiohttp.ClientSession(connector=connector)
         elif session.closed:
-            raise RuntimeError("the aiohttp.ClientSession given to AsyncVoucherify is closed")
+            raise ClientClosedError("the aiohttp.ClientSession given to AsyncVoucherify is closed")
         return session
+
+    def call_started(self) -> anyio.CancelScope:
+        """A cancel scope for one call, cancelled if the client is closed while it runs.
+
+        Raises:
+            ClientClosedError: the client is already closed.
+        """
+        if self._closed:
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        scope = anyio.CancelScope()
+        self._calls.add(scope)
+        return scope
+
+    def call_ended(self, scope: anyio.CancelScope) -> None:
+        """Forget a call's scope; wake ``aclose`` once no call is left."""
+        self._calls.discard(scope)
+        if not self._calls and self._idle is not None:
+            self._idle.set()
 
     def limiter(self) -> anyio.CapacityLimiter | None:
         """The limit on requests in flight across the client, if ``max_concurrency`` is set."""
@@ -133,33 +188,57 @@ class SharedState:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
 
-    def observe(self, rate_limit: RateLimit) -> None:
-        """Learn from an answer; remember its rate-limit headers if it carried any."""
+    def observe(self, rate_limit: RateLimit, status: int = 200) -> None:
+        """Learn from an answer; remember its rate-limit headers if it carried any.
+
+        A 429 for a spent billing-cycle quota does not pace the other calls: it says
+        nothing about the per-period limit they count against.
+        """
         if rate_limit != _NO_RATE_LIMIT:
             self.rate_limit = rate_limit
-        self.pacer.observe(rate_limit)
+        self.pacer.observe(_NO_RATE_LIMIT if is_quota_spent(status, rate_limit) else rate_limit)
 
     async def aclose(self) -> None:
-        """Close the session if this client opened it; a session passed in is left open."""
+        """End the calls in flight, then close the session if this client opened it.
+
+        Calls in flight end with `ClientClosedError`; a session passed in is left open.
+        """
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session and not session.closed:
-            # Shielded: a cancelled caller must still leave no unclosed session behind.
-            with anyio.CancelScope(shield=True):
+        # Shielded: a cancelled caller must still leave no unclosed session behind.
+        with anyio.CancelScope(shield=True):
+            if self._calls:
+                self._idle = anyio.Event()
+                for scope in list(self._calls):
+                    scope.cancel()
+                with anyio.move_on_after(_CLOSE_GRACE):
+                    await self._idle.wait()
+            session, self._session = self._session, None
+            if session is not None and self._owns_session and not session.closed:
                 await session.close()
 
 
 _NO_RATE_LIMIT = RateLimit()
 
 
-class _SendFailed(Exception):
-    """An attempt got no answer; ``sent`` says whether the request may have reached the server."""
+class _Failure:
+    """An attempt that got no answer: what is known of it, as plain strings.
 
-    def __init__(self, cause: BaseException, *, sent: bool, timeout: bool) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.sent = sent
+    The HTTP library's exception is not kept: its ``request_info`` holds the request's
+    headers, the app token among them.
+    """
+
+    __slots__ = ("cause_message", "cause_type", "delivery", "timeout")
+
+    def __init__(
+        self, cause: BaseException, delivery: Delivery, *, timeout: bool, secret: str
+    ) -> None:
+        self.delivery = delivery
         self.timeout = timeout
+        self.cause_type = type(cause).__name__
+        self.cause_message = redact(str(cause), secret)
+
+    def __repr__(self) -> str:
+        return f"<_Failure {self.delivery.value}: {self.cause_type}>"
 
 
 class Transport:
@@ -179,15 +258,22 @@ class Transport:
         max_retries: int,
         shared: SharedState,
         default_headers: Mapping[str, str] | None = None,
+        max_retry_wait: float = MAX_SERVER_WAIT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
         self.shared = shared
-        headers = {"Accept": "application/json", "User-Agent": user_agent()}
+        self._secret = Secret(app_token)
+        headers: dict[str, str] = {
+            "Accept": "application/json",
+            "User-Agent": user_agent(),
+            "X-Voucherify-Channel": CHANNEL,
+        }
         headers.update(default_headers or {})
         headers["X-App-Id"] = app_id
-        headers["X-App-Token"] = app_token
+        headers["X-App-Token"] = self._secret
         self._headers = headers
         self._json_headers = {**headers, "Content-Type": "application/json"}
         self._client_timeout = aiohttp.ClientTimeout(
@@ -211,9 +297,47 @@ class Transport:
             APIConnectionError: no answer came back (after the allowed retries).
             APITimeoutError: no answer came back in time (after the allowed retries).
             APIStatusError: the API answered with a non-2xx status (a subclass per status).
+            RateLimitError: also raised before sending when the rate limit asks for a
+                longer wait than ``max_retry_wait``.
             MalformedResponseError: a 2xx answer whose body is not the documented JSON.
+            ClientClosedError: the client is closed, or was closed while the call ran.
         """
-        url = self.url(request)
+        shared = self.shared
+        scope = shared.call_started()
+        try:
+            with scope:
+                return await self._attempts(request, self.url(request))
+        finally:
+            shared.call_ended(scope)
+        # Only reached when aclose() cancelled the scope: the call was cut short.
+        raise ClientClosedError(
+            f"the client was closed while {request.method} {request.path} was in flight"
+            " (the request may or may not have reached the API)"
+        )
+
+    async def _pace(self, request: Request[Any], url: str) -> None:
+        """Wait until the pacer lets the request go, for at most ``max_retry_wait`` in all."""
+        shared = self.shared
+        pacer = shared.pacer
+        waited = 0.0
+        wait = pacer.wait_time()
+        while wait > 0:
+            if waited + wait > self.max_retry_wait:
+                error = RateLimitError(
+                    f"not sent: the rate limit asks to wait {waited + wait:.1f} s, longer"
+                    f" than max_retry_wait ({self.max_retry_wait:g} s)",
+                    status=429,
+                    rate_limit=shared.rate_limit,
+                    method=request.method,
+                    url=url,
+                )
+                error.retry_after = wait
+                raise error
+            await shared.sleep(wait)
+            waited += wait
+            wait = pacer.wait_time()
+
+    async def _attempts(self, request: Request[T], url: str) -> T:
         shared = self.shared
         pacer = shared.pacer
         retries = 0
@@ -222,10 +346,7 @@ class Transport:
             if limiter is not None:
                 await limiter.acquire()
             try:
-                wait = pacer.wait_time()
-                while wait > 0:
-                    await shared.sleep(wait)
-                    wait = pacer.wait_time()
+                await self._pace(request, url)
             except BaseException:
                 if limiter is not None:
                     limiter.release()
@@ -235,22 +356,7 @@ class Transport:
             pacer.sent()
             started = time.monotonic()
             try:
-                status, headers, body = await self._send(request, url)
-            except _SendFailed as failure:
-                pacer.answered()
-                retryable = request.retry_safe or not failure.sent
-                if retryable and retries < self.max_retries:
-                    delay = retry_delay(retries, None, None, shared.jitter(), pacer.clock())
-                    assert delay is not None
-                    log.info(
-                        "%s %s failed (%s); retry %d of %d in %.2fs",
-                        request.method, request.path, type(failure.cause).__name__,
-                        retries + 1, self.max_retries, delay,
-                    )
-                    retries += 1
-                    await shared.sleep(delay)
-                    continue
-                raise self._connection_error(request, url, failure) from failure.cause
+                outcome = await self._send(request, url)
             except BaseException:
                 pacer.answered()
                 raise
@@ -258,8 +364,31 @@ class Transport:
                 if limiter is not None:
                     limiter.release()
 
-            rate_limit = parse_rate_limit(headers, pacer.clock())
-            self.shared.observe(rate_limit)
+            if isinstance(outcome, _Failure):
+                pacer.answered()
+                if shared.closed:
+                    break
+                if may_resend(request.retry_safe, outcome.delivery) and (
+                    retries < self.max_retries
+                ):
+                    pause = backoff_delay(retries, shared.jitter())
+                    log.info(
+                        "%s %s failed (%s); retry %d of %d in %.2fs",
+                        request.method, request.path, outcome.cause_type,
+                        retries + 1, self.max_retries, pause,
+                    )
+                    retries += 1
+                    await shared.sleep(pause)
+                    continue
+                raise self._finish(
+                    self._connection_error(request, url, outcome), request, outcome.delivery
+                )
+
+            status, headers, body = outcome
+            rate_limit = parse_rate_limit(
+                headers, pacer.clock(), reported=shared.reported_headers
+            )
+            shared.observe(rate_limit, status)
             pacer.answered()
             log.debug(
                 "%s %s -> %d in %.1f ms", request.method, request.path, status,
@@ -268,8 +397,18 @@ class Transport:
             if 200 <= status < 300:
                 return self._decode(request, url, status, body)
 
-            if status in RETRYABLE_STATUSES and request.retry_safe and retries < self.max_retries:
-                delay = retry_delay(retries, status, rate_limit, shared.jitter(), pacer.clock())
+            quota = is_quota_spent(status, rate_limit)
+            delivery = status_delivery(status, rate_limit)
+            if (
+                status in RETRYABLE_STATUSES
+                and not quota
+                and may_resend(request.retry_safe, delivery)
+                and retries < self.max_retries
+            ):
+                delay = retry_delay(
+                    retries, status, rate_limit, shared.jitter(), pacer.clock(),
+                    self.max_retry_wait,
+                )
                 if delay is not None:
                     log.info(
                         "%s %s answered %d; retry %d of %d in %.2fs",
@@ -283,18 +422,36 @@ class Transport:
                     else:
                         await shared.sleep(delay)
                     continue
-            elif status == 429:
-                # Not retried here, but every other call of this client still waits it out.
-                wait_for = retry_delay(0, status, rate_limit, 0.0, pacer.clock())
-                if wait_for is not None:
-                    pacer.block(wait_for)
-            raise make_status_error(
+            wait = server_wait(status, rate_limit, pacer.clock()) if status == 429 else None
+            if wait is not None and not quota:
+                # Not retried here, but every other call of this client still waits it out
+                # (or, if that is longer than its max_retry_wait, fails at once).
+                pacer.block(wait)
+            error = make_status_error(
                 status, body, dict(headers), rate_limit, method=request.method, url=url
             )
+            if isinstance(error, RateLimitError):
+                error.retry_after = wait
+            raise self._finish(error, request, delivery)
+        raise ClientClosedError(
+            f"the client was closed while {request.method} {request.path} was in flight"
+            " (the request may or may not have reached the API)"
+        )
+
+    def _finish(self, error: APIError, request: Request[Any], delivery: Delivery) -> APIError:
+        """Mask the token anywhere in ``error``; say so when a write may have been done."""
+        if not request.retry_safe and delivery is Delivery.MAY_HAVE_ARRIVED:
+            error.maybe_applied = True
+            error.note = request.unsure_note or (
+                "the API may have carried this request out; it was not sent again, as"
+                " doing it twice is not harmless"
+            )
+        redact_error(error, self._secret)
+        return error
 
     async def _send(
         self, request: Request[Any], url: str
-    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    ) -> tuple[int, CIMultiDictProxy[str], bytes] | _Failure:
         session = self.shared.session()
         data: Any = None
         headers = self._headers
@@ -306,6 +463,9 @@ class Transport:
             headers = self._json_headers
         elif request.upload is not None:
             data = _form(request.upload, opened)
+        secret = self._secret
+        # The library's exception is read into a _Failure and dropped inside its except
+        # block, so nothing raised later chains it (it holds the request's headers).
         try:
             async with session.request(
                 request.method,
@@ -313,59 +473,61 @@ class Transport:
                 data=data,
                 headers=headers,
                 timeout=self._client_timeout,
+                allow_redirects=False,
             ) as response:
                 body = await response.read()
                 return response.status, response.headers, body
         except aiohttp.ConnectionTimeoutError as exc:
-            raise _SendFailed(exc, sent=False, timeout=True) from exc
+            # Raised while connecting (or waiting for a pooled connection): nothing was sent.
+            failure = _Failure(exc, Delivery.NOT_SENT, timeout=True, secret=secret)
         except asyncio.TimeoutError as exc:
-            raise _SendFailed(exc, sent=True, timeout=True) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise _SendFailed(exc, sent=False, timeout=False) from exc
+            failure = _Failure(exc, Delivery.MAY_HAVE_ARRIVED, timeout=True, secret=secret)
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
+            # Refused, unreachable, DNS, TLS handshake, proxy: before the request was written.
+            failure = _Failure(exc, Delivery.NOT_SENT, timeout=False, secret=secret)
         except aiohttp.ClientError as exc:
-            raise _SendFailed(exc, sent=True, timeout=False) from exc
+            failure = _Failure(exc, Delivery.MAY_HAVE_ARRIVED, timeout=False, secret=secret)
         finally:
             for handle in opened:
                 handle.close()
+        return failure
 
     def _connection_error(
-        self, request: Request[Any], url: str, failure: _SendFailed
+        self, request: Request[Any], url: str, failure: _Failure
     ) -> APIConnectionError:
-        cause = failure.cause
-        detail = str(cause) or type(cause).__name__
+        cause = f"{failure.cause_type}: {failure.cause_message or 'no message'}"
+        sent = failure.delivery is not Delivery.NOT_SENT
+        common: dict[str, Any] = {
+            "method": request.method, "url": url, "cause_type": failure.cause_type,
+            "cause_message": failure.cause_message, "sent": sent,
+        }
         if failure.timeout:
+            what = "no answer" if sent else "could not connect"
             return APITimeoutError(
-                f"no answer within the timeout of {self.timeout} s ({type(cause).__name__})",
-                method=request.method,
-                url=url,
+                f"{what} within the timeout of {self.timeout} s ({cause})", **common
             )
-        return APIConnectionError(
-            f"connection failed: {type(cause).__name__}: {detail}",
-            method=request.method,
-            url=url,
-        )
+        return APIConnectionError(f"connection failed: {cause}", **common)
 
     def _decode(self, request: Request[T], url: str, status: int, body: bytes) -> T:
         if request.response_type is _NONE_TYPE:
             return None  # type: ignore[return-value]
         if not body:
-            raise MalformedResponseError(
-                "the API answered with an empty body where JSON was expected",
-                status=status, body=body, method=request.method, url=url,
-            )
-        try:
-            result: T = _decoder(request.response_type).decode(body)
-        except msgspec.ValidationError as exc:
-            raise MalformedResponseError(
-                f"the JSON body does not match {request.response_type.__name__}: {exc}",
-                status=status, body=body, method=request.method, url=url,
-            ) from None
-        except msgspec.DecodeError as exc:
-            raise MalformedResponseError(
-                f"the body is not valid JSON ({exc})",
-                status=status, body=body, method=request.method, url=url,
-            ) from None
-        return result
+            problem = "the API answered with an empty body where JSON was expected"
+        else:
+            problem = ""
+            try:
+                result: T = _decoder(request.response_type).decode(body)
+            except msgspec.ValidationError as exc:
+                problem = f"the JSON body does not match {request.response_type.__name__}: {exc}"
+            except msgspec.DecodeError as exc:
+                problem = f"the body is not valid JSON ({exc})"
+            if not problem:
+                return result
+        # Raised outside the except blocks: no decoding error chained as __context__.
+        error = MalformedResponseError(
+            problem, status=status, body=body, method=request.method, url=url
+        )
+        raise self._finish(error, request, Delivery.MAY_HAVE_ARRIVED)
 
 
 def _form(upload: FileUpload, opened: list[Any]) -> aiohttp.FormData:

@@ -54,9 +54,13 @@ class AsyncActionResult(Model):
 
 
 class AsyncActionStatus:
-    """Known async action statuses; ``DONE`` and ``FAILED`` are final."""
+    """The API's async action statuses; ``DONE`` and ``FAILED`` are final.
 
-    ACCEPTED = "ACCEPTED"
+    A new action is ``ENQUEUED`` (for as long as the project's earlier jobs take), then
+    ``IN_PROGRESS``, then ``DONE`` or ``FAILED``. There is no ``ACCEPTED`` status:
+    "accepted" is only the ``202`` of the request that started the action.
+    """
+
     ENQUEUED = "ENQUEUED"
     IN_PROGRESS = "IN_PROGRESS"
     DONE = "DONE"

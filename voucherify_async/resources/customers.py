@@ -31,6 +31,7 @@ from .._query import (
     path_segment,
 )
 from .._request import FileUpload, Request
+from .._retry import create_is_retry_safe
 from .._scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ..models import (
     AsyncAction,
@@ -67,6 +68,31 @@ ACTIVITIES_ORDERS = frozenset(
     }
 )
 REDEEMABLE_ORDERS = frozenset({"id", "-id"})
+
+# What an error says when a request that is not sent twice may have been carried out.
+_KEYLESS_CREATE_NOTE = (
+    "the customer may have been created: a create without id or source_id is not sent"
+    " again, as each arrival makes another customer; look it up with"
+    " vf.customers.list(email=...) before creating it again, or give it a source_id so"
+    " that a retry updates it instead"
+)
+_JOB_NOTE = (
+    "the job may have been started: it is not sent again, as each arrival starts another"
+    " one; look for it in vf.async_actions.list() before sending it again"
+)
+_PERMANENT_DELETION_NOTE = (
+    "the permanent deletion may have been requested: it is not sent again; check with"
+    " vf.customers.get(customer_id) before asking again"
+)
+
+
+def _create_request(body: CustomerCreate) -> Request[Customer]:
+    """``POST /v1/customers``: retried after it may have arrived only if it names its customer."""
+    safe = create_is_retry_safe(body.id, body.source_id)
+    return Request(
+        "POST", "/v1/customers", Customer, json=msgspec.json.encode(body),
+        retry_safe=safe, unsure_note=None if safe else _KEYLESS_CREATE_NOTE,
+    )
 
 
 def _limit(limit: int | None) -> int | None:
@@ -142,15 +168,18 @@ class Customers(Resource):
 
         Pass a :class:`~voucherify_async.models.CustomerCreate` or keyword arguments: ``id``,
         ``source_id``, ``name``, ``description``, ``email``, ``phone``, ``birthdate``,
-        ``birthday``, ``address``, ``metadata``. Safe to retry: it is an upsert.
+        ``birthday``, ``address``, ``metadata``.
+
+        With an ``id`` or ``source_id`` it is an upsert and is retried like a read. Without
+        either, every arrival creates another customer, so once the request may have
+        reached the API it is not sent again: the error then has ``maybe_applied`` set and
+        says how to check.
 
         Example:
             >>> await vf.customers.create(source_id="bob", email="bob@example.com")
         """
         body = build_body(CustomerCreate, customer, fields, method="create", argument="customer")
-        return await self._transport.request(
-            Request("POST", "/v1/customers", Customer, json=msgspec.json.encode(body))
-        )
+        return await self._transport.request(_create_request(body))
 
     async def get(self, customer_id: str) -> Customer:
         """Return the customer with this id or source id.
@@ -197,6 +226,7 @@ class Customers(Resource):
                 self._path(customer_id, "/permanent-deletion"),
                 CustomerPermanentDeletion,
                 retry_safe=False,
+                unsure_note=_PERMANENT_DELETION_NOTE,
             )
         )
 
@@ -670,6 +700,9 @@ class Customers(Resource):
     ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
         """Create (or upsert) many customers at once, one request each, in the order given.
 
+        Each is retried as `create` would be: an item without ``id`` or ``source_id`` is not
+        sent again once it may have reached the API.
+
         Every item is checked before anything is sent. For thousands of customers where
         the answers are not needed at once, :meth:`update_in_bulk` takes fewer requests.
 
@@ -684,22 +717,19 @@ class Customers(Resource):
         """
         items = _items(customers, "create_many", "customers")
         check_concurrency(concurrency)
-        bodies = [
-            msgspec.json.encode(
+        requests = [
+            _create_request(
                 build_body(
                     CustomerCreate, item, {}, method="create_many", argument=f"customers[{i}]"
                 )
             )
             for i, item in enumerate(items)
         ]
-
-        async def create(body: bytes) -> Customer:
-            return await self._transport.request(
-                Request("POST", "/v1/customers", Customer, json=body)
-            )
-
         return await fan_out(
-            create, bodies, concurrency=concurrency, return_exceptions=return_exceptions
+            self._transport.request,
+            requests,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
         )
 
     @overload
@@ -831,7 +861,7 @@ class Customers(Resource):
             created = await self._transport.request(
                 Request(
                     "POST", "/v1/customers/importCSV", AsyncActionCreated,
-                    upload=upload, retry_safe=False,
+                    upload=upload, retry_safe=False, unsure_note=_JOB_NOTE,
                 )
             )
             return created.async_action_id
@@ -969,7 +999,10 @@ class Customers(Resource):
     def _bulk_sender(self, path: str) -> Callable[[bytes], Awaitable[str]]:
         async def send(body: bytes) -> str:
             created = await self._transport.request(
-                Request("POST", path, AsyncActionCreated, json=body, retry_safe=False)
+                Request(
+                    "POST", path, AsyncActionCreated, json=body,
+                    retry_safe=False, unsure_note=_JOB_NOTE,
+                )
             )
             return created.async_action_id
 
