@@ -257,7 +257,7 @@ async def test_bulk_post_is_not_retried_after_it_may_have_been_sent(
 
 
 @pytest.mark.parametrize(
-    "exception", [aiohttp.ServerDisconnectedError(), asyncio.TimeoutError()]
+    "exception", [aiohttp.ServerDisconnectedError(), aiohttp.SocketTimeoutError()]
 )
 async def test_unsafe_requests_not_retried_on_errors_after_sending(
     api: aioresponses, vf: AsyncVoucherify, exception: Exception

@@ -145,6 +145,11 @@ class SharedState:
         self.jitter: Callable[[], float] = random.random
 
     @property
+    def owns_session(self) -> bool:
+        """Whether the client opened its session (rather than being given one)."""
+        return self._owns_session
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` has run."""
         return self._closed
@@ -156,7 +161,9 @@ class SharedState:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
-            session = self._session = aiohttp.ClientSession(connector=connector)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=[_phase_trace()]
+            )
         elif session.closed:
             raise ClientClosedError("the aiohttp.ClientSession given to AsyncVoucherify is closed")
         return session
@@ -218,6 +225,31 @@ class SharedState:
 
 
 _NO_RATE_LIMIT = RateLimit()
+
+
+class _Phase:
+    """How far one attempt got, as the session's trace hooks report it."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+
+async def _on_connected(
+    session: aiohttp.ClientSession, context: Any, params: object
+) -> None:
+    phase = context.trace_request_ctx
+    if isinstance(phase, _Phase):
+        phase.connected = True
+
+
+def _phase_trace() -> aiohttp.TraceConfig:
+    """Trace hooks that tell a timeout while connecting from one after (nothing was sent)."""
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(_on_connected)
+    trace.on_connection_reuseconn.append(_on_connected)
+    return trace
 
 
 class _Failure:
@@ -464,6 +496,10 @@ class Transport:
         elif request.upload is not None:
             data = _form(request.upload, opened)
         secret = self._secret
+        # Sessions this client opened report when the connection is made; a timeout before
+        # that sent nothing. A caller's session cannot tell, so its timeouts may have.
+        phase = _Phase()
+        traced = self.shared.owns_session
         # The library's exception is read into a _Failure and dropped inside its except
         # block, so nothing raised later chains it (it holds the request's headers).
         try:
@@ -474,14 +510,22 @@ class Transport:
                 headers=headers,
                 timeout=self._client_timeout,
                 allow_redirects=False,
+                trace_request_ctx=phase,
             ) as response:
                 body = await response.read()
                 return response.status, response.headers, body
         except aiohttp.ConnectionTimeoutError as exc:
             # Raised while connecting (or waiting for a pooled connection): nothing was sent.
             failure = _Failure(exc, Delivery.NOT_SENT, timeout=True, secret=secret)
-        except asyncio.TimeoutError as exc:
+        except aiohttp.SocketTimeoutError as exc:
+            # A read that timed out: the request was sent.
             failure = _Failure(exc, Delivery.MAY_HAVE_ARRIVED, timeout=True, secret=secret)
+        except asyncio.TimeoutError as exc:
+            unsent = traced and not phase.connected
+            failure = _Failure(
+                exc, Delivery.NOT_SENT if unsent else Delivery.MAY_HAVE_ARRIVED,
+                timeout=True, secret=secret,
+            )
         except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
             # Refused, unreachable, DNS, TLS handshake, proxy: before the request was written.
             failure = _Failure(exc, Delivery.NOT_SENT, timeout=False, secret=secret)
