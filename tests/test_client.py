@@ -14,7 +14,14 @@ import pytest
 from aioresponses import aioresponses
 
 from tests.conftest import APP_ID, APP_TOKEN, BASE, calls, url
-from voucherify_async import CLUSTERS, AsyncVoucherify, ConfigurationError, __version__
+from voucherify_async import (
+    CLUSTERS,
+    AsyncVoucherify,
+    ClientClosedError,
+    ConfigurationError,
+    VoucherifyError,
+    __version__,
+)
 
 CUSTOMER = {"id": "cust_1", "object": "customer"}
 
@@ -77,6 +84,11 @@ def test_clusters() -> None:
         ("max_retries", 1.5),
         ("max_retries", True),
         ("max_connections", 0),
+        ("max_retry_wait", -1),
+        ("max_retry_wait", float("inf")),
+        ("max_retry_wait", float("nan")),
+        ("max_retry_wait", "60"),
+        ("max_retry_wait", True),
     ],
 )
 def test_bad_options_name_the_option(option: str, value: object) -> None:
@@ -114,6 +126,10 @@ async def test_headers(api: aioresponses, vf: AsyncVoucherify) -> None:
     assert f"aiohttp/{aiohttp.__version__}" in ua
     assert "Content-Type" not in headers
     assert put_kwargs["headers"]["Content-Type"] == "application/json"
+    assert headers["X-Voucherify-Channel"] == f"voucherify-async/{__version__}"
+    assert put_kwargs["headers"]["X-Voucherify-Channel"] == f"voucherify-async/{__version__}"
+    # The token is sent as itself, but no repr of the headers shows it.
+    assert APP_TOKEN not in repr(headers)
 
 
 async def test_default_headers_cannot_replace_credentials(api: aioresponses) -> None:
@@ -140,8 +156,11 @@ async def test_session_is_opened_lazily_and_closed(api: aioresponses) -> None:
     assert session.closed
     assert vf.is_closed
     await vf.aclose()  # a second close is harmless
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed") as info:
         await vf.customers.get("c1")
+    assert isinstance(info.value, VoucherifyError) and isinstance(info.value, RuntimeError)
+    with pytest.raises(ClientClosedError):
+        await vf.with_options(timeout=5).customers.get("c1")  # derived clients share it
 
 
 async def test_caller_session_is_left_open(api: aioresponses) -> None:
@@ -173,6 +192,11 @@ async def test_with_options_shares_the_session(api: aioresponses) -> None:
         await vf.customers.get("c1")
         with pytest.raises(ConfigurationError, match="timeout"):
             vf.with_options(timeout=-5)
+        with pytest.raises(ConfigurationError, match="max_retry_wait"):
+            vf.with_options(max_retry_wait=-1)
+        assert vf.max_retry_wait == 60.0
+        assert vf.with_options(max_retry_wait=5).max_retry_wait == 5.0
+        assert vf.with_options(timeout=1).max_retry_wait == 60.0
     assert session.closed
 
 

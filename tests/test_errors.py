@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
 from aioresponses import aioresponses
 
@@ -12,6 +14,7 @@ from voucherify_async import (
     AsyncVoucherify,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     InternalServerError,
     LockedError,
@@ -19,9 +22,12 @@ from voucherify_async import (
     NotFoundError,
     PayloadTooLargeError,
     PaymentRequiredError,
+    QuotaExceededError,
     RateLimitError,
+    RedirectError,
     VoucherifyError,
 )
+from voucherify_async._errors import redact, status_error_class
 
 PATH = "/v1/customers/c1"
 NOT_FOUND = {
@@ -185,3 +191,36 @@ async def test_no_log_line_carries_the_token(
     assert any("retry" in record.getMessage() for record in caplog.records)
     for record in caplog.records:
         assert APP_TOKEN not in record.getMessage()
+
+
+def test_new_errors_sit_in_the_tree() -> None:
+    assert issubclass(QuotaExceededError, RateLimitError)
+    assert issubclass(RedirectError, APIStatusError)
+    assert issubclass(ClientClosedError, VoucherifyError)
+    assert issubclass(ClientClosedError, RuntimeError)
+    assert not issubclass(ClientClosedError, APIError)  # not retried by job polling
+    assert status_error_class(302) is RedirectError
+    assert status_error_class(429, "api_calls_cycle") is QuotaExceededError
+    assert status_error_class(429, "api_calls") is RateLimitError
+
+
+async def test_a_server_echoing_the_token_does_not_put_it_in_the_error(
+    api: aioresponses, no_retry: AsyncVoucherify
+) -> None:
+    api.get(url(PATH), status=400, payload={
+        "code": 400, "key": "invalid", "message": f"bad header {APP_TOKEN}",
+        "details": APP_TOKEN}, headers={"X-Echo": APP_TOKEN})
+    with pytest.raises(BadRequestError) as info:
+        await no_retry.customers.get("c1")
+    error = info.value
+    texts = [str(error), repr(error), repr(vars(error)), repr(error.args)]
+    texts += traceback.format_exception(type(error), error, error.__traceback__)
+    texts += traceback.TracebackException.from_exception(error, capture_locals=True).format()
+    assert [text for text in texts if APP_TOKEN in text] == []
+    assert "***" in str(error)
+
+
+def test_redact_walks_containers() -> None:
+    value = {"a": [APP_TOKEN, (b"x" + APP_TOKEN.encode(),)], APP_TOKEN: 1}
+    assert redact(value, APP_TOKEN) == {"a": ["***", (b"x***",)], "***": 1}
+    assert redact("nothing", "") == "nothing"

@@ -359,3 +359,29 @@ async def test_job_wait_reads_the_actions_through_the_client(
     [(_, request_url)] = [key for key in api.requests if key[0] == "GET"]
     assert request_url.raw_path == "/v1/async-actions/aa%2F1"
     assert result.done_count == 2
+
+
+def test_statuses_are_the_apis() -> None:
+    assert not hasattr(models.AsyncActionStatus, "ACCEPTED")
+    assert {"DONE", "FAILED"} == models.AsyncActionStatus.FINAL
+    assert not models.AsyncAction(id="aa_1", status="ENQUEUED").is_final
+
+
+async def test_wait_keeps_waiting_through_a_long_queue(
+    vf: AsyncVoucherify, api: aioresponses
+) -> None:
+    """Behind the project's earlier jobs an action stays ENQUEUED for many polls."""
+    aa = url("/v1/async-actions/aa_1")
+    for _ in range(60):
+        api.get(aa, payload=action("aa_1", "ENQUEUED"))
+    api.get(aa, payload=action("aa_1", "IN_PROGRESS", 40))
+    api.get(aa, payload=action("aa_1", "DONE", 100, done_count=3, failed_count=0))
+    job = AsyncJob(vf.async_actions.get, [JobPart("aa_1", size=3)])
+    seen: list[str | None] = []
+    result = await job.wait(
+        timeout=30, poll_interval=0.001, max_poll_interval=0.001,
+        on_progress=lambda p: seen.append(p.actions[0].status),
+    )
+    assert gets(api) == 62
+    assert seen == ["ENQUEUED", "IN_PROGRESS", "DONE"]
+    assert result.done_count == 3 and result.succeeded

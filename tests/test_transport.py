@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import aiohttp
+import msgspec
 import pytest
 from aioresponses import aioresponses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import APP_TOKEN, Sleeps, calls, url
 from voucherify_async import (
@@ -15,12 +19,25 @@ from voucherify_async import (
     AsyncVoucherify,
     BadRequestError,
     InternalServerError,
+    MalformedResponseError,
     NotFoundError,
+    QuotaExceededError,
     RateLimit,
     RateLimitError,
 )
-from voucherify_async._ratelimit import parse_rate_limit
-from voucherify_async._retry import MAX_SERVER_WAIT, backoff_delay, retry_delay, server_wait
+from voucherify_async._pacing import Pacer
+from voucherify_async._ratelimit import MAX_AHEAD, parse_rate_limit
+from voucherify_async._retry import (
+    MAX_SERVER_WAIT,
+    Delivery,
+    backoff_delay,
+    create_is_retry_safe,
+    is_quota_spent,
+    may_resend,
+    retry_delay,
+    server_wait,
+    status_delivery,
+)
 
 CUSTOMER = {"id": "cust_1", "object": "customer"}
 JOB = {"async_action_id": "aa_1"}
@@ -335,3 +352,203 @@ async def test_bad_request_is_raised_at_once(api: aioresponses, vf: AsyncVoucher
         await vf.customers.update("c1", email="x")
     assert info.value.key == "invalid_customer"
     assert info.value.details == "email must be a string"
+
+
+# --- which failures may be sent again ------------------------------------------------------
+
+
+def test_may_resend_depends_only_on_the_call_and_what_is_known_of_the_attempt() -> None:
+    assert may_resend(True, Delivery.MAY_HAVE_ARRIVED)
+    assert may_resend(False, Delivery.NOT_SENT)
+    assert may_resend(False, Delivery.REFUSED)
+    assert not may_resend(False, Delivery.MAY_HAVE_ARRIVED)
+
+
+@pytest.mark.parametrize(
+    ("status", "delivery"),
+    [(429, Delivery.REFUSED), (500, Delivery.MAY_HAVE_ARRIVED),
+     (502, Delivery.MAY_HAVE_ARRIVED), (503, Delivery.MAY_HAVE_ARRIVED),
+     (504, Delivery.MAY_HAVE_ARRIVED), (404, Delivery.REFUSED), (302, Delivery.REFUSED)],
+)
+def test_status_delivery(status: int, delivery: Delivery) -> None:
+    assert status_delivery(status, RateLimit(type="api_calls")) is delivery
+    assert status_delivery(status, RateLimit()) is delivery
+
+
+def test_only_a_named_create_is_retry_safe() -> None:
+    assert create_is_retry_safe("cust_1", None)
+    assert create_is_retry_safe(msgspec.UNSET, "bob")
+    assert not create_is_retry_safe(None, None)
+    assert not create_is_retry_safe(msgspec.UNSET, msgspec.UNSET)
+    assert not create_is_retry_safe("", "")
+
+
+def test_quota_is_told_by_the_rate_limit_type() -> None:
+    assert is_quota_spent(429, RateLimit(type="api_calls_cycle"))
+    assert not is_quota_spent(429, RateLimit(type="api_calls"))
+    assert not is_quota_spent(200, RateLimit(type="api_calls_cycle"))
+
+
+def test_retry_delay_honours_max_wait() -> None:
+    assert retry_delay(0, 429, RateLimit(retry_after=30), 0.0, 0.0, max_wait=60) == 30
+    assert retry_delay(0, 429, RateLimit(retry_after=30), 0.0, 0.0, max_wait=10) is None
+
+
+@pytest.mark.parametrize(
+    "body", [{"email": "ann@example.com"}, {"id": None, "source_id": None, "name": "Ann"}]
+)
+async def test_keyless_create_is_not_resent_after_a_5xx(
+    api: aioresponses, vf: AsyncVoucherify, body: dict[str, object]
+) -> None:
+    api.post(url("/v1/customers"), status=503, body="", repeat=True)
+    with pytest.raises(InternalServerError) as info:
+        await vf.customers.create(body)
+    assert count(api) == 1
+    assert info.value.maybe_applied
+    assert "vf.customers.list(email=...)" in str(info.value)
+    assert "source_id" in (info.value.note or "")
+
+
+async def test_create_many_decides_per_item(api: aioresponses, vf: AsyncVoucherify) -> None:
+    api.post(url("/v1/customers"), exception=aiohttp.ServerDisconnectedError(), repeat=True)
+    results = await vf.with_options(max_retries=1).customers.create_many(
+        [{"source_id": "bob"}, {"email": "ann@example.com"}], return_exceptions=True
+    )
+    assert all(isinstance(result, APIConnectionError) for result in results)
+    keyed, keyless = results
+    assert isinstance(keyed, APIConnectionError) and not keyed.maybe_applied
+    assert isinstance(keyless, APIConnectionError) and keyless.maybe_applied
+    assert count(api) == 3  # 2 attempts for bob, 1 for the keyless one
+
+
+async def test_429_is_retried_even_for_a_bulk_job(
+    api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
+) -> None:
+    api.post(url("/v1/customers/bulk/async"), status=429,
+             payload={"code": 429, "message": "slow down"},
+             headers={"Retry-After": "2", "X-Rate-Limit-Type": "bulk_api_calls"})
+    api.post(url("/v1/customers/bulk/async"), status=202, payload=JOB)
+    job = await vf.customers.update_in_bulk([{"source_id": "s1"}])
+    assert job.async_action_id == "aa_1"
+    assert count(api) == 2 and sleeps == [pytest.approx(2.0, abs=0.05)]
+
+
+async def test_malformed_2xx_of_a_job_says_it_was_started(
+    api: aioresponses, vf: AsyncVoucherify
+) -> None:
+    api.post(url("/v1/customers/bulk/async"), status=202, body="<html>", repeat=True)
+    with pytest.raises(MalformedResponseError) as info:
+        await vf.customers.update_in_bulk([{"source_id": "s1"}])
+    assert info.value.maybe_applied and "async_actions.list()" in str(info.value)
+    assert info.value.__context__ is None and info.value.__cause__ is None
+    assert count(api) == 1
+
+
+async def test_quota_429_is_not_retried_and_does_not_pace(
+    api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
+) -> None:
+    api.get(url(PATH), status=429, payload={"code": 429, "message": "quota"}, headers={
+        "Retry-After": "3000", "X-Rate-Limit-Type": "api_calls_cycle",
+        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": str(sleeps.now + 3000)})
+    api.get(url(PATH), payload=CUSTOMER)
+    with pytest.raises(QuotaExceededError) as info:
+        await vf.customers.get("c1")
+    assert info.value.retry_after == 3000
+    assert "api_calls_cycle" in repr(info.value.rate_limit)
+    await vf.customers.get("c1")
+    assert sleeps == [] and count(api) == 2
+
+
+async def test_pacing_wait_over_max_retry_wait_raises_before_sending(
+    api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
+) -> None:
+    api.get(url(PATH), payload=CUSTOMER, headers={
+        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": str(sleeps.now + 120)})
+    api.get(url(PATH), payload=CUSTOMER, repeat=True)
+    await vf.customers.get("c1")
+    with pytest.raises(RateLimitError, match="max_retry_wait") as info:
+        await vf.customers.get("c1")
+    assert info.value.retry_after == pytest.approx(120)
+    assert count(api) == 1 and sleeps == []
+    await vf.with_options(max_retry_wait=300).customers.get("c1")
+    assert sleeps == [pytest.approx(120)]
+
+
+async def test_hostile_headers_on_a_200_do_not_break_it(
+    api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
+) -> None:
+    api.get(url(PATH), payload=CUSTOMER, headers={
+        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": "inf",
+        "X-Rate-Limit-Limit": "1e400"})
+    api.get(url(PATH), payload=CUSTOMER, headers={"X-Rate-Limit-Remaining": "1e400"})
+    api.get(url(PATH), payload=CUSTOMER)
+    for _ in range(3):
+        assert (await vf.customers.get("c1")).id == "cust_1"
+    assert sleeps == []
+
+
+def test_unreadable_headers_are_logged_once_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    reported: set[str] = set()
+    with caplog.at_level("DEBUG", logger="voucherify_async"):
+        for _ in range(3):
+            parse_rate_limit({"X-Rate-Limit-Remaining": "1e400", "Retry-After": "nan"},
+                             now=0.0, reported=reported)
+    lines = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
+    assert len(lines) == 2
+    assert all(r.levelname == "DEBUG" for r in caplog.records)
+    assert {"X-Rate-Limit-Remaining", "Retry-After"} == reported
+
+
+# --- rate-limit headers never raise, never give an absurd value ----------------------------
+
+_NOW = 1_764_000_000.0
+_HOSTILE = st.sampled_from([
+    "1e400", "inf", "-inf", "nan", "NaN", "-1", "-0.5", "1" * 400, "0x10",
+    "\u0661\u0662\u0663", "\uff11\uff12",  # Arabic-Indic and full-width digits
+    "1_000", " ", "", "10e3", "+5", "5.", ".5", "Infinity", "9" * 13, "12\x00", "\u00b2",
+])
+_HEADER_VALUE = st.one_of(_HOSTILE, st.text(max_size=40), st.integers().map(str),
+                          st.floats(allow_nan=True, allow_infinity=True).map(repr))
+_NAMES = ["X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Retry", "Retry-After",
+          "X-Rate-Limit-Type"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_NAMES), _HEADER_VALUE))
+def test_parse_rate_limit_never_raises_nor_gives_absurd_values(headers: dict[str, str]) -> None:
+    parsed = parse_rate_limit(headers, now=_NOW, reported=set())
+    for count_ in (parsed.limit, parsed.remaining):
+        assert count_ is None or (type(count_) is int and 0 <= count_ < 10**12)
+    if parsed.retry_at is not None:
+        assert math.isfinite(parsed.retry_at) and 0 <= parsed.retry_at <= _NOW + MAX_AHEAD
+    if parsed.retry_after is not None:
+        assert math.isfinite(parsed.retry_after) and 0 <= parsed.retry_after <= MAX_AHEAD
+    if parsed.type is not None:
+        assert parsed.type.isascii() and parsed.type.isprintable() and len(parsed.type) <= 64
+    wait = server_wait(429, parsed, _NOW)
+    assert wait is None or (math.isfinite(wait) and 0 <= wait <= MAX_AHEAD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=10**11), st.integers(min_value=0, max_value=10**6))
+def test_sane_numbers_are_read_exactly(value: int, ahead: int) -> None:
+    parsed = parse_rate_limit({
+        "X-Rate-Limit-Limit": str(value), "X-Rate-Limit-Remaining": f" {value}\t",
+        "X-Rate-Limit-Retry": str(int(_NOW) + ahead % 86_400), "Retry-After": str(ahead % 86_400),
+    }, now=_NOW, reported=set())
+    assert parsed.limit == value and parsed.remaining == value
+    assert parsed.retry_at == int(_NOW) + ahead % 86_400
+    assert parsed.retry_after == ahead % 86_400
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(["1e400", "inf", "nan", "-1", "١٢", "9" * 30]))
+def test_pacer_survives_hostile_headers(value: str) -> None:
+    now = [_NOW]
+    pacer = Pacer(lambda: now[0])
+    pacer.observe(parse_rate_limit({"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": value},
+                                   now=_NOW, reported=set()))
+    pacer.observe(parse_rate_limit({"X-Rate-Limit-Remaining": value, "X-Rate-Limit-Retry": value},
+                                   now=_NOW, reported=set()))
+    wait = pacer.wait_time()
+    assert math.isfinite(wait) and 0 <= wait <= MAX_AHEAD

@@ -427,7 +427,13 @@ class Transport:
                 (time.monotonic() - started) * 1000,
             )
             if 200 <= status < 300:
-                return self._decode(request, url, status, body)
+                value, malformed = self._decode(request, url, status, body)
+                if malformed is None:
+                    return value  # type: ignore[no-any-return]
+                # The answer (which a hostile server could fill with anything) is dropped
+                # from the frame, so tracebacks that record locals do not show it.
+                del outcome, headers, body
+                raise malformed
 
             quota = is_quota_spent(status, rate_limit)
             delivery = status_delivery(status, rate_limit)
@@ -464,6 +470,7 @@ class Transport:
             )
             if isinstance(error, RateLimitError):
                 error.retry_after = wait
+            del outcome, headers, body
             raise self._finish(error, request, delivery)
         raise ClientClosedError(
             f"the client was closed while {request.method} {request.path} was in flight"
@@ -552,26 +559,31 @@ class Transport:
             )
         return APIConnectionError(f"connection failed: {cause}", **common)
 
-    def _decode(self, request: Request[T], url: str, status: int, body: bytes) -> T:
+    def _decode(
+        self, request: Request[Any], url: str, status: int, body: bytes
+    ) -> tuple[Any, MalformedResponseError | None]:
+        """The decoded answer, or the error to raise (built outside any except block, so
+        no decoding error is chained as its ``__context__``)."""
         if request.response_type is _NONE_TYPE:
-            return None  # type: ignore[return-value]
+            return None, None
         if not body:
             problem = "the API answered with an empty body where JSON was expected"
         else:
             problem = ""
             try:
-                result: T = _decoder(request.response_type).decode(body)
+                result = _decoder(request.response_type).decode(body)
             except msgspec.ValidationError as exc:
                 problem = f"the JSON body does not match {request.response_type.__name__}: {exc}"
             except msgspec.DecodeError as exc:
                 problem = f"the body is not valid JSON ({exc})"
             if not problem:
-                return result
-        # Raised outside the except blocks: no decoding error chained as __context__.
+                return result, None
         error = MalformedResponseError(
             problem, status=status, body=body, method=request.method, url=url
         )
-        raise self._finish(error, request, Delivery.MAY_HAVE_ARRIVED)
+        finished = self._finish(error, request, Delivery.MAY_HAVE_ARRIVED)
+        assert isinstance(finished, MalformedResponseError)
+        return None, finished
 
 
 def _form(upload: FileUpload, opened: list[Any]) -> aiohttp.FormData:
