@@ -22,6 +22,7 @@ from voucherify_async import (
     JobProgress,
     NotFoundError,
     PartialSubmissionError,
+    QuotaExceededError,
     VoucherifyError,
     models,
 )
@@ -385,3 +386,13 @@ async def test_wait_keeps_waiting_through_a_long_queue(
     assert gets(api) == 62
     assert seen == ["ENQUEUED", "IN_PROGRESS", "DONE"]
     assert result.done_count == 3 and result.succeeded
+
+
+async def test_wait_raises_a_spent_quota_at_once(vf: AsyncVoucherify, api: aioresponses) -> None:
+    aa = url("/v1/async-actions/aa_1")
+    api.get(aa, status=429, payload={"code": 429, "message": "quota"},
+            headers={"X-Rate-Limit-Type": "api_calls_cycle"}, repeat=True)
+    job = AsyncJob(vf.async_actions.get, [JobPart("aa_1")])
+    with pytest.raises(QuotaExceededError):
+        await job.wait(**FAST)
+    assert gets(api) == 1

@@ -31,6 +31,7 @@ from ._errors import (
     InternalServerError,
     LockedError,
     MalformedResponseError,
+    QuotaExceededError,
     RateLimitError,
     VoucherifyError,
 )
@@ -434,7 +435,8 @@ class AsyncJob:
         ``poll_interval`` and grows 1.5 times per poll up to ``max_poll_interval``. A poll
         that fails with a connection error, a 5xx, a 423 or a 429 is tried again at the
         next interval (after 10 rounds in a row of nothing but such failures the last one
-        is raised); other errors (a 404 for an unknown id, a 401) are raised at once.
+        is raised); other errors (a 404 for an unknown id, a 401, a spent quota) are
+        raised at once.
 
         Args:
             timeout: seconds to wait in all (``None``: no limit).
@@ -504,7 +506,11 @@ class AsyncJob:
             if isinstance(answer, AsyncAction):
                 self._latest[async_action_id] = answer
                 answered = True
-            elif tolerant and isinstance(answer, _TRANSIENT):
+            elif (
+                tolerant
+                and isinstance(answer, _TRANSIENT)
+                and not isinstance(answer, QuotaExceededError)  # no wait brings calls back
+            ):
                 log.info("polling async action %s failed (%s); polling on", async_action_id,
                          answer)
                 self._last_error = answer
