@@ -552,3 +552,23 @@ def test_pacer_survives_hostile_headers(value: str) -> None:
                                    now=_NOW, reported=set()))
     wait = pacer.wait_time()
     assert math.isfinite(wait) and 0 <= wait <= MAX_AHEAD
+
+
+async def test_max_retry_wait_zero_still_lets_concurrent_calls_start(
+    api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
+) -> None:
+    """Until a first answer the pacer polls briefly; that is no wait the API asked for."""
+
+    async def slow(url: object, **kwargs: object) -> None:
+        await asyncio.sleep(0)
+
+    async def yielding_sleep(seconds: float) -> None:
+        await sleeps(seconds)
+        await asyncio.sleep(0)  # let the request in flight be answered
+
+    vf._transport.shared.sleep = yielding_sleep
+    api.get(url(PATH), payload=CUSTOMER, callback=slow, repeat=True)
+    eager = vf.with_options(max_retry_wait=0)
+    results = await asyncio.gather(*(eager.customers.get("c1") for _ in range(3)))
+    assert [customer.id for customer in results] == ["cust_1"] * 3
+    assert sleeps and all(pause <= 0.1 for pause in sleeps)

@@ -55,6 +55,10 @@ __all__ = ["CHANNEL", "Secret", "SharedState", "Transport", "user_agent"]
 
 #: The ``X-Voucherify-Channel`` header sent with every request, as the vendor's SDKs send one.
 CHANNEL = f"voucherify-async/{__version__}"
+# Pacing waits up to this long are polls for answers in flight, not waits the API asked for;
+# polls may add up to _POLL_BUDGET seconds even with a smaller max_retry_wait.
+_POLL_WAIT = 0.1
+_POLL_BUDGET = 2.0
 # How long aclose() waits for the calls it cancelled to unwind before closing the session.
 _CLOSE_GRACE = 5.0
 _CLOSED_MESSAGE = "this AsyncVoucherify client is closed; create a new one to make requests"
@@ -354,7 +358,10 @@ class Transport:
         waited = 0.0
         wait = pacer.wait_time()
         while wait > 0:
-            if waited + wait > self.max_retry_wait:
+            # Short polls (for answers in flight) are not waits the API asked for; they are
+            # bounded in all, by max_retry_wait or a couple of seconds, whichever is more.
+            asked = wait > _POLL_WAIT and wait > self.max_retry_wait
+            if asked or waited + wait > max(self.max_retry_wait, _POLL_BUDGET):
                 error = RateLimitError(
                     f"not sent: the rate limit asks to wait {waited + wait:.1f} s, longer"
                     f" than max_retry_wait ({self.max_retry_wait:g} s)",
