@@ -30,6 +30,7 @@ from ._errors import (
     ClientClosedError,
     MalformedResponseError,
     RateLimitError,
+    VoucherifyError,
     make_status_error,
     redact,
     redact_error,
@@ -339,17 +340,25 @@ class Transport:
             ClientClosedError: the client is closed, or was closed while the call ran.
         """
         shared = self.shared
-        scope = shared.call_started()
         try:
-            with scope:
-                return await self._attempts(request, self.url(request))
-        finally:
-            shared.call_ended(scope)
-        # Only reached when aclose() cancelled the scope: the call was cut short.
-        raise ClientClosedError(
-            f"the client was closed while {request.method} {request.path} was in flight"
-            " (the request may or may not have reached the API)"
-        )
+            scope = shared.call_started()
+            try:
+                with scope:
+                    return await self._attempts(request, self.url(request))
+            finally:
+                shared.call_ended(scope)
+            # Only reached when aclose() cancelled the scope: the call was cut short.
+            raise ClientClosedError(
+                f"the client was closed while {request.method} {request.path} was in"
+                " flight (the request may or may not have reached the API)"
+            )
+        except VoucherifyError as error:
+            # Our errors are raised outside except blocks, but Python 3.10 can still chain
+            # the exception the event loop last handled (aiohttp's, which holds the request
+            # headers) as __context__ of one raised in a resumed task. Drop it; a bare
+            # raise does not chain again.
+            error.__context__ = None
+            raise
 
     async def _pace(self, request: Request[Any], url: str) -> None:
         """Wait until the pacer lets the request go, for at most ``max_retry_wait`` in all."""
