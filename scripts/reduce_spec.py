@@ -82,7 +82,7 @@ def reduce_document(doc: dict[str, Any]) -> dict[str, Any]:
             "version": info.get("version", ""),
             "license": info.get("license", {}),
         },
-        "servers": [{"url": s["url"]} for s in doc.get("servers", []) if "url" in s],
+        "servers": reduce_node(doc.get("servers", []), parent="servers"),
     }
     out["paths"] = reduce_node(doc["paths"], parent="paths")
     out["components"] = {

@@ -40,6 +40,9 @@ __all__ = ["create_app", "get_state"]
 _log = logging.getLogger("voucherify_async.emulator")
 # Above the 10 MB API limit, so the emulator's own 413 answers, not aiohttp's.
 _CLIENT_MAX_SIZE = 64 * 1024 * 1024
+# aiohttp refuses a request line or header over 8 KB before any handler runs, with a
+# text page and a traceback in the log; long ids and filters get JSON answers instead.
+_MAX_LINE = 1024 * 1024
 _BULK_PATHS = frozenset(
     {"/v1/customers/bulk/async", "/v1/customers/metadata/async", "/v1/customers/importCSV"}
 )
@@ -99,7 +102,11 @@ def create_app(
     state = EmulatorState(settings)
     if seed:
         state.store.seed(seed, city=SEED_CITIES, activity=seed_activity)
-    app = web.Application(middlewares=[_json_errors], client_max_size=_CLIENT_MAX_SIZE)
+    app = web.Application(
+        middlewares=[_json_errors],
+        client_max_size=_CLIENT_MAX_SIZE,
+        handler_args={"max_line_size": _MAX_LINE, "max_field_size": _MAX_LINE},
+    )
     app[STATE_KEY] = state
     app.router.add_route("*", "/v1", _gateway)
     app.router.add_route("*", "/v1/{tail:.*}", _gateway)
