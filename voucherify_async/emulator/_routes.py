@@ -493,6 +493,7 @@ async def _read_file_part(request: web.Request) -> bytes:
                     if size > MAX_BODY_BYTES:
                         raise too_large()
                     chunks.append(chunk)
+                await _finish(reader)
                 return b"".join(chunks)
             await part.release()
     except (ValueError, AssertionError, KeyError, HttpProcessingError) as exc:
@@ -500,6 +501,17 @@ async def _read_file_part(request: web.Request) -> bytes:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise invalid_payload(f"The multipart body is malformed: {reason}") from None
     raise invalid_payload("The multipart body has no field named 'file'")
+
+
+async def _finish(reader: Any) -> None:
+    """Read the parts after the file, so a body cut short (no closing boundary) is a 400."""
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        await part.release()
+    if not reader.at_eof():
+        raise invalid_payload("The multipart body ends before its closing boundary")
 
 
 # -- async actions --------------------------------------------------------------------
