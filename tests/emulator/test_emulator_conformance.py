@@ -147,3 +147,18 @@ def test_the_validator_is_not_vacuous(spec: SpecValidator) -> None:
         spec.check(
             "GET", "/v1/async-actions/{asyncActionId}", Reply(200, {}, json.dumps(bad_action))
         )
+
+
+def test_the_emulator_takes_exactly_the_query_enums_the_spec_lists(spec: SpecValidator) -> None:
+    from voucherify_async.emulator import _listing, _routes
+
+    schemas = spec.docs["customers"]["components"]["schemas"]
+    pairs = {
+        "ParameterCustomerEvent": _routes.EVENT_TYPES,
+        "ParameterCampaignType": _routes.CAMPAIGN_TYPES,
+        "ParameterActivityCategory": _routes.CATEGORIES,
+        "ParameterOrder": _routes.ACTIVITIES_ORDERS,
+        "ParameterOrderListCustomers": _listing.ORDERS,
+    }
+    for name, accepted in pairs.items():
+        assert sorted(schemas[name]["enum"]) == sorted(accepted), name
