@@ -115,7 +115,9 @@ class Report:
         lines = []
         for label, tally in self.routes.items():
             statuses = ",".join(f"{s}x{n}" for s, n in sorted(tally.statuses.items()))
-            hard = sum(tally.violations[kind] for kind in HARD)
+            hard = ",".join(
+                f"{kind}={tally.violations[kind]}" for kind in HARD if tally.violations[kind]
+            ) or "0"
             soft = ",".join(
                 f"{kind}={n}" for kind, n in sorted(tally.violations.items()) if kind not in HARD
             )
