@@ -78,12 +78,16 @@ def test_cycle_quota_refills_only_when_the_cycle_ends() -> None:
     assert quota.take() is None and quota.remaining == 1
 
 
-async def test_process_mode_takes_the_limit_options() -> None:
-    async with Emulator(mode="process", quota=5, bulk_rate_limit=7, rate_limit=900) as emu:
+async def test_process_mode_takes_the_limit_and_seed_options() -> None:
+    emulator = Emulator(
+        mode="process", quota=5, bulk_rate_limit=7, rate_limit=900, seed=2, seed_activity=True
+    )
+    async with emulator as emu:
         config = await emu.config()
         assert (config["quota"], config["bulk_rate_limit"], config["rate_limit"]) == (5, 7, 900)
-        async with (
-            aiohttp.ClientSession(headers=emu.headers) as session,
-            session.get(emu.url + C) as reply,
-        ):
-            assert reply.headers["X-Rate-Limit-Limit"] == "900"
+        async with aiohttp.ClientSession(headers=emu.headers) as session:
+            async with session.get(emu.url + C) as reply:
+                assert reply.headers["X-Rate-Limit-Limit"] == "900"
+            async with session.get(emu.url + C + "/seed-2/activity") as reply:
+                events = (await reply.json())["data"]
+                assert [e["type"] for e in events][-1] == "customer.created"
