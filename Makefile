@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test demo lint typecheck pytest docs bench clean
+.PHONY: test demo lint typecheck pytest docs bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
+
+# Spec-driven property tests of the emulator, long: FUZZ_EXAMPLES requests per operation,
+# mode and id choice (the suite runs 5); FUZZ_SEED picks the hypothesis seed.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= 0
+fuzz: $(STAMP)
+	$(BIN)/python tests/emulator/spec_fuzz.py --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

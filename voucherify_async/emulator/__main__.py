@@ -38,8 +38,17 @@ def parse_args(argv: Sequence[str] | None = None, *, prog: str | None = None) ->
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="customers to create at start")
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests per period")
+    parser.add_argument(
+        "--seed-activity", action="store_true", help="give seeded customers activity, redeemables"
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=None, help="requests per period (default 1000000)"
+    )
     parser.add_argument("--rate-limit-period", type=float, default=60.0, help="seconds")
+    parser.add_argument(
+        "--bulk-rate-limit", type=int, default=None, help="bulk requests per period (100000)"
+    )
+    parser.add_argument("--quota", type=int, default=None, help="billing-cycle quota of calls")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="uniform extra latency")
     parser.add_argument("--app-id", default=DEFAULT_APP_ID)
@@ -66,6 +75,9 @@ async def _serve(args: argparse.Namespace) -> None:
         app_token=args.app_token,
         rate_limit=args.rate_limit,
         rate_limit_period=args.rate_limit_period,
+        bulk_rate_limit=args.bulk_rate_limit,
+        quota=args.quota,
+        seed_activity=args.seed_activity,
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
         starting_after_mode=args.starting_after,
