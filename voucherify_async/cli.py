@@ -172,7 +172,7 @@ class Progress:
 
 @contextmanager
 def progress(description: str, total: int | None, stream: TextIO) -> Iterator[Progress]:
-    """A :class:`Progress` that is closed however the block ends."""
+    """A `Progress` that is closed however the block ends."""
     bar = Progress(description, total, stream=stream)
     try:
         yield bar

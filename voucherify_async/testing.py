@@ -6,14 +6,16 @@ Every project that installs ``voucherify-async`` gets it (the ``pytest11`` entry
   thread so that every test's event loop can reach it.
 * ``voucherify_emulator``: the same server, its state reset before the test (customers,
   jobs, faults, counters), for seeding and fault injection (``await emu.seed_customers(10)``,
-  ``await emu.script_faults([...])``; see :class:`~voucherify_async.emulator.Emulator`).
-* ``voucherify_client`` (needs pytest-asyncio): an :class:`~voucherify_async.AsyncVoucherify`
+  ``await emu.script_faults([...])``; see `Emulator`).
+* ``voucherify_client`` (needs pytest-asyncio): an `AsyncVoucherify`
   connected to the reset emulator, closed after the test.
 
-Example:
-    >>> async def test_signup(voucherify_client):
-    ...     customer = await voucherify_client.customers.create(source_id="s1")
-    ...     assert (await voucherify_client.customers.get("s1")).id == customer.id
+Examples:
+    ```python
+    async def test_signup(voucherify_client):
+        customer = await voucherify_client.customers.create(source_id="s1")
+        assert (await voucherify_client.customers.get("s1")).id == customer.id
+    ```
 """
 
 from __future__ import annotations

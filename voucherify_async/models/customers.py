@@ -55,7 +55,7 @@ class AddressInput(RequestModel):
     """An address to send: fields not given are left out, fields given as ``None`` are null.
 
     ``create``, ``update`` and the bulk update also accept a plain mapping (checked against
-    these fields) or an :class:`Address` read from a customer.
+    these fields) or an `Address` read from a customer.
     """
 
     city: str | UnsetType | None = UNSET
@@ -153,10 +153,12 @@ class CustomerAssets(Model):
 class Customer(Model):
     """A customer, as every customer endpoint returns it.
 
-    Example:
-        >>> customer = await vf.customers.get("source_123")
-        >>> customer.id, customer.email, customer.address.city
-        ('cust_CSnYd37MXmrbS19XCrghjBsv', 'bob.smith@email.com', 'New York')
+    Examples:
+        ```python
+        customer = await vf.customers.get("source_123")
+        customer.id, customer.email, customer.address.city
+        # ('cust_CSnYd37MXmrbS19XCrghjBsv', 'bob.smith@email.com', 'New York')
+        ```
     """
 
     id: str
@@ -180,7 +182,7 @@ class Customer(Model):
 
 
 class CustomerOrder:
-    """The values of ``order`` that :meth:`~voucherify_async.resources.Customers.list` accepts."""
+    """The values of ``order`` that `list()` accepts."""
 
     CREATED_AT = "created_at"
     CREATED_AT_DESC = "-created_at"
@@ -240,16 +242,20 @@ class _CustomerBody(RequestModel):
 class CustomerUpdate(_CustomerBody):
     """The body of ``PUT /v1/customers/{id}``: only the fields given are changed.
 
-    Example:
-        >>> await vf.customers.update("source_123", CustomerUpdate(phone=None, name="Bob"))
+    Examples:
+        ```python
+        await vf.customers.update("source_123", CustomerUpdate(phone=None, name="Bob"))
+        ```
     """
 
 
 class CustomerCreate(_CustomerBody):
     """The body of ``POST /v1/customers``, an upsert by ``id`` or ``source_id``.
 
-    Example:
-        >>> await vf.customers.create(CustomerCreate(source_id="source_123", name="Bob Smith"))
+    Examples:
+        ```python
+        await vf.customers.create(CustomerCreate(source_id="source_123", name="Bob Smith"))
+        ```
     """
 
     id: str | UnsetType | None = UNSET
