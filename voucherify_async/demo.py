@@ -28,7 +28,7 @@ import anyio
 
 from ._client import AsyncVoucherify
 from ._jobs import AsyncJob
-from .cli import progress
+from ._progress import progress
 
 if TYPE_CHECKING:
     from .emulator import Emulator
