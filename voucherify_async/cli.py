@@ -359,7 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator", help="serve the local emulator (options: voucherify-async emulator -h)",
         add_help=False,
     )
-    commands.add_parser("demo", help="run the main job against the embedded emulator")
+    commands.add_parser(
+        "demo", help="run the main job against the embedded emulator (options: demo -h)",
+        add_help=False,
+    )
     customers = commands.add_parser("customers", help="customer commands", parents=[connection])
     verbs = customers.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -428,6 +431,10 @@ def main(
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["emulator"]:
         return cmd_emulator(arguments[1:])
+    if arguments[:1] == ["demo"]:
+        from .demo import main as demo_main
+
+        return demo_main(arguments[1:])
     parser = build_parser()
     try:
         with redirect_stdout(out), redirect_stderr(err):  # argparse writes to sys.std*
@@ -435,10 +442,6 @@ def main(
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
-        if args.command == "demo":
-            from .demo import main as demo_main
-
-            return demo_main([])
         return int(asyncio.run(COMMANDS[args.verb](args, out, err)))
     except Usage as usage:
         err.write(f"error: {usage}\n")
