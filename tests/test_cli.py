@@ -320,11 +320,16 @@ def test_emulator_port_in_use_is_one_line() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = emulator_cli("--port", str(port))
-    assert result.returncode == 2 and result.stdout == ""
-    assert one_line(result.stderr) == (
+        background = emulator_cli("--background", "--port", str(port))
+    expected = (
         f"error: --port: 127.0.0.1:{port} is already in use; pick another port, or --port 0"
         " for a free one"
     )
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_line(result.stderr) == expected
+    # In the background too: the server's one line, relayed, and its status.
+    assert background.returncode == 2 and background.stdout == ""
+    assert one_line(background.stderr) == expected
 
 
 def test_emulator_background_prints_export_lines_for_eval(tmp_path: Path) -> None:

@@ -22,10 +22,12 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import os
 import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -167,23 +169,29 @@ def _bind_error(args: argparse.Namespace, error: OSError) -> OptionError:
 def _background(argv: Sequence[str]) -> int:
     """Start the server in a process of its own, print ``export`` lines, return."""
     child_argv = [arg for arg in argv if arg != "--background"]
+    # Its stderr goes to a file: a pipe would break once this process is gone.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (handed to the child, closed below)
+        "w+", prefix="voucherify-emulator-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "voucherify_async.emulator", *child_argv],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
         start_new_session=True,
     )
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
-    while len(lines) < 3 and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:  # it exited: it said why on stderr
-            process.wait(timeout=10)
-            sys.stderr.write(process.stderr.read())
-            return process.returncode or 1
-        lines.append(line.strip())
-    process.stdout.close()
-    process.stderr.close()
+    with log:
+        while len(lines) < 3 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:  # it exited: it said why on stderr
+                process.wait(timeout=10)
+                log.seek(0)
+                sys.stderr.write(log.read())
+                os.unlink(log.name)
+                return process.returncode or 1
+            lines.append(line.strip())
+    process.stdout.close()  # it prints nothing more
     if len(lines) < 3:
         process.terminate()
         print("error: the emulator did not start within 60 s", file=sys.stderr)
@@ -192,7 +200,7 @@ def _background(argv: Sequence[str]) -> int:
         name, _, value = line.partition("=")
         print(f"export {name}={shlex.quote(value)}")
     print(f"export VOUCHERIFY_EMULATOR_PID={process.pid}")
-    print(f"# stop it with: kill {process.pid}", flush=True)
+    print(f"# stop it with: kill {process.pid}; its log: {log.name}", flush=True)
     return 0
 
 
