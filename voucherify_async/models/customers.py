@@ -162,23 +162,41 @@ class Customer(Model):
     """
 
     id: str
+    """The Voucherify id, ``cust_...``."""
     source_id: str | None = None
+    """Your own id of the customer; most methods accept it in place of ``id``."""
     name: str | None = None
+    """The customer's name."""
     description: str | None = None
+    """Free text about the customer."""
     email: str | None = None
+    """The email address."""
     phone: str | None = None
+    """The phone number."""
     birthday: date | None = None
+    """Deprecated by the API in favour of ``birthdate``."""
     birthdate: date | None = None
+    """The date of birth."""
     address: Address | None = None
+    """The postal address (``city``, ``country``, ...)."""
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Your own key-value data (``{}`` when none)."""
     summary: CustomerSummary | None = None
+    """Redemption and order totals, as the API computes them."""
     loyalty: CustomerLoyalty | None = None
+    """Loyalty points and referrals, in total and per campaign."""
     referrals: CustomerReferrals | None = None
+    """How often, and through which campaigns, the customer was referred."""
     system_metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Metadata the API itself stores about the customer."""
     created_at: datetime | None = None
+    """When the customer was created (UTC, millisecond resolution)."""
     updated_at: datetime | None = None
+    """When the customer was last changed (UTC)."""
     assets: CustomerAssets | None = None
+    """Links to the customer's preference center."""
     object: str = "customer"
+    """Always ``"customer"``."""
 
 
 class CustomerOrder:
