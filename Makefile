@@ -26,7 +26,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -W error -q
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 test: lint typecheck pytest docs
 
