@@ -106,7 +106,7 @@ def _check(key: str, value: Any) -> Any:
         if value is None:
             return DEFAULT_RATE_LIMIT if key == "rate_limit" else DEFAULT_BULK_RATE_LIMIT
         if not _is_int(value) or value < 1:
-            raise SettingsError(f"{key}: must be a positive integer or null (the default)")
+            raise SettingsError(f"{key}: must be a positive integer (leave it out for the default)")
         return value
     if key == "quota":
         if value is not None and (not _is_int(value) or value < 0):
