@@ -297,7 +297,10 @@ def emulator_cli(*argv: str) -> subprocess.CompletedProcess[str]:
         (["--error-rate", "2"], "error: --error-rate: must be a number between 0 and 1, got 2.0"),
         (["--port", "70000"], "error: --port: must be from 0 to 65535"),
         (["--seed", "-1"], "error: --seed: must be 0 or more customers, got -1"),
-        (["--rate-limit", "0"], "error: --rate-limit: must be a positive integer (leave it out for the default), got 0"),
+        (
+            ["--rate-limit", "0"],
+            "error: --rate-limit: must be a positive integer (leave it out for the default), got 0",
+        ),
         (["--latency-ms", "-5"], "error: --latency-ms: must be a non-negative number"),
         (["--error-rate", "0.6", "--drop-rate", "0.6"], "error: --error-rate + --drop-rate"),
         (["--port", "x"], "error: --port: invalid int value: 'x'"),
