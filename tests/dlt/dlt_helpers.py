@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from voucherify_async import CustomerUpdate
 from voucherify_async.dlt import pipeline
 from voucherify_async.emulator import Emulator
 
@@ -40,3 +41,12 @@ def rows(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
 def requests_seen(emulator: Emulator) -> int:
     count: int = run(emulator.stats())["requests_total"]
     return count
+
+
+async def change(emulator: Emulator, changed: list[str], deleted: list[str]) -> None:
+    async with emulator.client() as vf:
+        await vf.customers.update_many(
+            {cid: CustomerUpdate(name=f"renamed {cid}") for cid in changed}
+        )
+        for cid in deleted:
+            await vf.customers.delete(cid)

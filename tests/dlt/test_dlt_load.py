@@ -9,9 +9,9 @@ from typing import Any
 
 import dlt
 import pytest
-from dlt_helpers import credentials, requests_seen, rows, run, target
+from dlt_helpers import change, credentials, requests_seen, rows, run, target
 
-from voucherify_async import ConfigurationError, CustomerUpdate
+from voucherify_async import ConfigurationError
 from voucherify_async.dlt import (
     DEFAULT_MARGIN,
     DestinationUnreachableError,
@@ -53,15 +53,6 @@ def loaded_rows(info: Any, table: str = "customers") -> int:
 
 def snapshot(tmp_path: Path) -> dict[str, tuple[Any, ...]]:
     return {row[0]: row for row in rows(tmp_path, f"SELECT {CONTENT} FROM voucherify.customers")}
-
-
-async def change(emulator: Emulator, changed: list[str], deleted: list[str]) -> None:
-    async with emulator.client() as vf:
-        await vf.customers.update_many(
-            {cid: CustomerUpdate(name=f"renamed {cid}") for cid in changed}
-        )
-        for cid in deleted:
-            await vf.customers.delete(cid)
 
 
 def test_dlt_is_the_installed_package() -> None:

@@ -91,7 +91,8 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
     """Load Voucherify into the pipeline's destination: check everything, then run.
 
     The source's options and the destination are both checked before the first request
-    to the API, so a bad configuration costs one clear error and no fetching.
+    to the API, so a bad configuration costs one clear error and no fetching. Packages a
+    killed or failed run left behind are loaded first, then the source is run.
 
     Args:
         target: the pipeline (default: `pipeline()`, a ``voucherify.duckdb`` file).
@@ -114,5 +115,9 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
     source = voucherify_source(**source_options)
     target = target if target is not None else pipeline()
     check_destination(target)
+    if target.has_pending_data:
+        # A run that was killed or failed after fetching left packages behind: load them
+        # first (dlt's own run would load only those and skip the new fetch).
+        target.run()
     info: LoadInfo = target.run(source)
     return info
