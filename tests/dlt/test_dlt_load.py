@@ -157,6 +157,9 @@ def test_bad_configuration_fails_before_any_request(
     with pytest.raises(ConfigurationError, match=r"parallel must be an int in 1\.\.1000"):
         voucherify_source(parallel=0, **good)
 
+    with pytest.raises(ConfigurationError, match=r"file's name must differ from dataset_name"):
+        pipeline(duckdb_path=tmp_path / "voucherify.duckdb")
+
     nowhere = pipeline(
         duckdb_path=tmp_path / "no-such-dir" / "w.duckdb", pipelines_dir=tmp_path / "pl"
     )

@@ -8,7 +8,7 @@ Examples:
     ```python
     from voucherify_async.dlt import load, pipeline
 
-    load(pipeline(duckdb_path="voucherify.duckdb"))
+    load(pipeline(duckdb_path="customers.duckdb"))
     ```
 """
 

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Load Voucherify customers into a DuckDB file with dlt, then count them.",
     )
     parser.add_argument(
-        "--path", default="voucherify.duckdb", help="the DuckDB file (default: %(default)s)"
+        "--path", default="customers.duckdb", help="the DuckDB file (default: %(default)s)"
     )
     parser.add_argument(
         "--emulator", type=int, metavar="N", default=None,

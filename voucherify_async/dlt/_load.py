@@ -43,16 +43,25 @@ def pipeline(
         destination: a dlt destination name or object (``"duckdb"``, ``"postgres"``,
             ``"bigquery"``, ...); its credentials come from dlt's configuration.
         duckdb_path: the DuckDB file, when the destination is ``"duckdb"`` (default:
-            ``voucherify.duckdb`` in the working directory).
+            ``customers.duckdb`` in the working directory).
         dataset_name: the schema the tables land in.
         pipeline_name: the name dlt keeps the incremental state under.
         pipelines_dir: where dlt keeps its working files and local state.
 
     Returns:
         The pipeline; pass it to `load`.
+
+    Raises:
+        ConfigurationError: a DuckDB file named like the dataset, or ``duckdb_path`` with
+            another destination.
     """
     if destination == "duckdb":
-        path = Path(duckdb_path if duckdb_path is not None else "voucherify.duckdb")
+        path = Path(duckdb_path if duckdb_path is not None else "customers.duckdb")
+        if path.stem == dataset_name:
+            raise ConfigurationError(
+                f"duckdb_path {str(path)!r}: the file's name must differ from dataset_name"
+                f" {dataset_name!r} (DuckDB cannot tell the file's catalog from the schema)"
+            )
         destination = dlt.destinations.duckdb(credentials=str(path))
     elif duckdb_path is not None:
         raise ConfigurationError("duckdb_path goes with destination='duckdb' only")
@@ -95,7 +104,7 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
     killed or failed run left behind are loaded first, then the source is run.
 
     Args:
-        target: the pipeline (default: `pipeline()`, a ``voucherify.duckdb`` file).
+        target: the pipeline (default: `pipeline()`, a ``customers.duckdb`` file).
         **source_options: the arguments of `voucherify_source`.
 
     Returns:
