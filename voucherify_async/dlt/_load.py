@@ -128,5 +128,11 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
         # A run that was killed or failed after fetching left packages behind: load them
         # first (dlt's own run would load only those and skip the new fetch).
         target.run()
-    info: LoadInfo = target.run(source)
+    destination = target.destination
+    if destination is not None and destination.destination_type.endswith(".duckdb"):
+        # DuckDB parses dlt's default INSERT files slowly and with gigabytes of memory at
+        # scale; it reads JSON lines in one pass.
+        info: LoadInfo = target.run(source, loader_file_format="jsonl")
+    else:
+        info = target.run(source)
     return info
