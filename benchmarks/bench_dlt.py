@@ -55,8 +55,7 @@ async def _raw(env: dict[str, str]) -> int:
 
 
 def _dlt(env: dict[str, str], parallel: int) -> int:
-    from voucherify_async.dlt import load, pipeline
-    from voucherify_async.dlt.__main__ import count_rows
+    from voucherify_async.dlt import count_rows, load, pipeline
 
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     with tempfile.TemporaryDirectory(prefix="bench-dlt-") as folder:

@@ -15,7 +15,14 @@ Examples:
 from __future__ import annotations
 
 from ._columns import columns_from_struct
-from ._load import DEFAULT_DATASET, DestinationUnreachableError, check_destination, load, pipeline
+from ._load import (
+    DEFAULT_DATASET,
+    DestinationUnreachableError,
+    check_destination,
+    count_rows,
+    load,
+    pipeline,
+)
 from ._source import DEFAULT_MARGIN, RESOURCES, ClientFactory, customer_row, voucherify_source
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "DestinationUnreachableError",
     "check_destination",
     "columns_from_struct",
+    "count_rows",
     "customer_row",
     "load",
     "pipeline",

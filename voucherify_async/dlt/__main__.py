@@ -16,32 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._load import DEFAULT_DATASET, load, pipeline
+from ._load import count_rows, load, pipeline
 from ._source import RESOURCES
 
-__all__ = ["count_rows", "main"]
-
-
-def count_rows(
-    duckdb_path: str | os.PathLike[str], table: str = "customers",
-    dataset_name: str = DEFAULT_DATASET,
-) -> tuple[str, int]:
-    """Count a loaded table's rows in a DuckDB file, read only.
-
-    Args:
-        duckdb_path: the DuckDB file.
-        table: the table to count.
-        dataset_name: the schema the table is in.
-
-    Returns:
-        The SQL that was run and the count.
-    """
-    import duckdb
-
-    sql = f'SELECT count(*) FROM "{dataset_name}"."{table}"'
-    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
-        row = connection.execute(sql).fetchone()
-    return sql, int(row[0]) if row else 0
+__all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,8 +8,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from .__main__ import count_rows
-from ._load import load, pipeline
+from ._load import count_rows, load, pipeline
 
 __all__ = ["load_and_count"]
 

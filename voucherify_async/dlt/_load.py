@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_DATASET",
     "DestinationUnreachableError",
     "check_destination",
+    "count_rows",
     "load",
     "pipeline",
 ]
@@ -136,3 +137,25 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
     else:
         info = target.run(source)
     return info
+
+
+def count_rows(
+    duckdb_path: str | os.PathLike[str], table: str = "customers",
+    dataset_name: str = DEFAULT_DATASET,
+) -> tuple[str, int]:
+    """Count a loaded table's rows in a DuckDB file, read only.
+
+    Args:
+        duckdb_path: the DuckDB file.
+        table: the table to count.
+        dataset_name: the schema the table is in.
+
+    Returns:
+        The SQL that was run and the count.
+    """
+    import duckdb
+
+    sql = f'SELECT count(*) FROM "{dataset_name}"."{table}"'
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        row = connection.execute(sql).fetchone()
+    return sql, int(row[0]) if row else 0
