@@ -9,6 +9,7 @@ from typing import Any
 import dlt
 from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from .._errors import ConfigurationError
 from ._source import voucherify_source
@@ -37,6 +38,7 @@ def pipeline(
     dataset_name: str = DEFAULT_DATASET,
     pipeline_name: str = "voucherify",
     pipelines_dir: str | os.PathLike[str] | None = None,
+    duckdb_memory_limit: str | None = "256MB",
 ) -> dlt.Pipeline:
     """A dlt pipeline into ``destination`` (a DuckDB file by default).
 
@@ -48,6 +50,9 @@ def pipeline(
         dataset_name: the schema the tables land in.
         pipeline_name: the name dlt keeps the incremental state under.
         pipelines_dir: where dlt keeps its working files and local state.
+        duckdb_memory_limit: DuckDB's ``memory_limit`` while loading (it spills to disk
+            past it), so that a large load's memory stays flat; ``None``: DuckDB's default,
+            most of the machine's memory.
 
     Returns:
         The pipeline; pass it to `load`.
@@ -63,7 +68,10 @@ def pipeline(
                 f"duckdb_path {str(path)!r}: the file's name must differ from dataset_name"
                 f" {dataset_name!r} (DuckDB cannot tell the file's catalog from the schema)"
             )
-        destination = dlt.destinations.duckdb(credentials=str(path))
+        settings = {} if duckdb_memory_limit is None else {"memory_limit": duckdb_memory_limit}
+        destination = dlt.destinations.duckdb(
+            credentials=DuckDbCredentials(str(path), global_config=settings or None)
+        )
     elif duckdb_path is not None:
         raise ConfigurationError("duckdb_path goes with destination='duckdb' only")
     if pipelines_dir is None:
