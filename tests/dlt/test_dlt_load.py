@@ -11,7 +11,7 @@ import dlt
 import pytest
 from dlt_helpers import change, credentials, requests_seen, rows, run, target
 
-from voucherify_async import ConfigurationError
+from voucherify_async import ConfigurationError, CustomerPartition
 from voucherify_async.dlt import (
     DEFAULT_MARGIN,
     DestinationUnreachableError,
@@ -202,3 +202,24 @@ def test_backfill_by_date_ranges_keeps_no_state(
     state = json.dumps(target(tmp_path, "range").state.get("sources", {}), default=str)
     assert "last_value" not in state or '"last_value": null' in state
     assert set(ids) == {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")}
+
+
+def test_backfill_by_partitions_from_other_processes(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = seed(voucherify_emulator, 600)
+
+    async def split() -> list[CustomerPartition]:
+        async with voucherify_emulator.client() as vf:
+            return await vf.customers.partition(3)
+
+    parts = run(split())
+    for part in parts:
+        moved = CustomerPartition.loads(part.dumps())  # as another machine would get it
+        load(target(tmp_path, f"part{part.index}"), partition=moved,
+             **credentials(voucherify_emulator))
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (600, 600)
+    ]
+    assert {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")} == set(ids)
+    assert "changed_at" not in json.dumps(target(tmp_path, "part0").state, default=str)
