@@ -308,6 +308,17 @@ async def run_local(report: Report, count: int) -> None:
             await _fan_out(vf, emulator, report, ids)
             await _pacing(emulator, report)
             await _faults(vf, emulator, report)
+            await _warehouse(emulator, report)
+
+
+async def _warehouse(emulator: Emulator, report: Report) -> None:
+    """The customers into a DuckDB file with dlt, and a SQL count from it (extra ``dlt``)."""
+    try:
+        from .dlt._demo import load_and_count
+    except ImportError:
+        report.say("dlt into DuckDB: skipped (pip install 'voucherify-async[dlt]')")
+        return
+    report.say(await anyio.to_thread.run_sync(load_and_count, emulator.env))
 
 
 async def run_remote(report: Report, cap: int, base_url: str | None, flag: str) -> None:
