@@ -34,6 +34,8 @@ from ._errors import (
     VoucherifyError,
 )
 from ._fanout import fan_out
+from ._http import HTTPTransport, SendError
+from ._http_aiohttp import AiohttpTransport
 from ._jobs import (
     AsyncActionFailedError,
     AsyncActionTimeoutError,
@@ -44,9 +46,12 @@ from ._jobs import (
     JobProgress,
     PartialSubmissionError,
 )
+from ._limiter import LocalRateLimiter, RateLimiter
+from ._mock import MockRequest, MockResponse, MockTransport
 from ._pagination import Pager
 from ._partition import CustomerPartition
 from ._ratelimit import RateLimit
+from ._retry import Delivery
 from ._scan import PaginationError
 from ._version import __version__
 from .models import (
@@ -69,6 +74,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Address",
+    "AiohttpTransport",
     "AsyncAction",
     "AsyncActionCreated",
     "AsyncActionFailedError",
@@ -92,11 +98,17 @@ __all__ = [
     "CustomerPartition",
     "CustomerRedeemable",
     "CustomerUpdate",
+    "Delivery",
+    "HTTPTransport",
     "InternalServerError",
     "JobPart",
     "JobProgress",
+    "LocalRateLimiter",
     "LockedError",
     "MalformedResponseError",
+    "MockRequest",
+    "MockResponse",
+    "MockTransport",
     "NotFoundError",
     "NotGiven",
     "Pager",
@@ -107,7 +119,9 @@ __all__ = [
     "QuotaExceededError",
     "RateLimit",
     "RateLimitError",
+    "RateLimiter",
     "RedirectError",
+    "SendError",
     "VoucherifyError",
     "__version__",
     "fan_out",
