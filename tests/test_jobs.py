@@ -18,7 +18,6 @@ from voucherify_async import (
     AsyncJobResult,
     AsyncVoucherify,
     InternalServerError,
-    JobPart,
     JobProgress,
     MockRequest,
     MockResponse,
@@ -30,7 +29,7 @@ from voucherify_async import (
     models,
 )
 from voucherify_async._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges
-from voucherify_async._jobs import combine_results, job_progress, poll_delays
+from voucherify_async._jobs import JobPart, combine_results, job_progress, poll_delays
 
 FAST = {"poll_interval": 0.001, "max_poll_interval": 0.002}
 

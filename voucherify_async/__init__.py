@@ -12,7 +12,7 @@ from msgspec import UnsetType as NotGiven
 from . import models
 from ._client import CLUSTERS, AsyncVoucherify
 from ._csvio import CsvError, CsvHeaderError, CsvSizeError
-from ._errors import (
+from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -35,14 +35,12 @@ from ._errors import (
 )
 from ._fanout import fan_out
 from ._http import HTTPTransport, SendError
-from ._http_aiohttp import AiohttpTransport
 from ._jobs import (
     AsyncActionFailedError,
     AsyncActionTimeoutError,
     AsyncJob,
     AsyncJobError,
     AsyncJobResult,
-    JobPart,
     JobProgress,
     PartialSubmissionError,
 )
@@ -57,7 +55,6 @@ from ._version import __version__
 from .models import (
     Address,
     AsyncAction,
-    AsyncActionCreated,
     Customer,
     CustomerActivity,
     CustomerBulkUpdate,
@@ -74,9 +71,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Address",
-    "AiohttpTransport",
     "AsyncAction",
-    "AsyncActionCreated",
     "AsyncActionFailedError",
     "AsyncActionTimeoutError",
     "AsyncJob",
@@ -101,7 +96,6 @@ __all__ = [
     "Delivery",
     "HTTPTransport",
     "InternalServerError",
-    "JobPart",
     "JobProgress",
     "LocalRateLimiter",
     "LockedError",

@@ -13,7 +13,7 @@ import aiohttp
 import anyio
 from msgspec import UNSET, UnsetType
 
-from ._errors import ConfigurationError
+from ._exceptions import ConfigurationError
 from ._http import HTTPTransport
 from ._http_aiohttp import AiohttpTransport
 from ._limiter import LocalRateLimiter, RateLimiter

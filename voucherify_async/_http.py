@@ -13,51 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from ._exceptions import SendError
 from ._request import FileUpload
-from ._retry import Delivery
 
 __all__ = ["Body", "HTTPTransport", "SendError"]
 
 #: A request body: JSON bytes, a file for a ``multipart/form-data`` upload, or nothing.
 Body = bytes | FileUpload | None
-
-
-class SendError(Exception):
-    """An attempt that got no answer, as an `HTTPTransport` reports it.
-
-    Raise it from a `MockTransport` handler to simulate a dropped connection or a timeout.
-
-    Args:
-        message: what happened (the cause's message, already free of secrets).
-        delivery: ``Delivery.NOT_SENT`` when the request surely never left,
-            ``Delivery.MAY_HAVE_ARRIVED`` when the server may have received it.
-        timeout: whether the attempt ran out of time.
-        cause_type: the type name of the underlying error (``"ServerDisconnectedError"``).
-
-    Examples:
-        ```python
-        from voucherify_async import Delivery, SendError
-
-        raise SendError("Connection reset by peer", Delivery.MAY_HAVE_ARRIVED)
-        ```
-    """
-
-    def __init__(
-        self,
-        message: str,
-        delivery: Delivery = Delivery.MAY_HAVE_ARRIVED,
-        *,
-        timeout: bool = False,
-        cause_type: str = "SendError",
-    ) -> None:
-        super().__init__(message)
-        self.delivery = delivery
-        self.timeout = timeout
-        self.cause_type = cause_type
-        self.cause_message = message
-
-    def __repr__(self) -> str:
-        return f"<SendError {self.delivery.value}: {self.cause_type}>"
 
 
 class HTTPTransport(Protocol):

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from ._errors import ClientClosedError, redact
+from ._exceptions import ClientClosedError, redact
 from ._http import Body, SendError
 from ._request import FileUpload
 from ._retry import Delivery

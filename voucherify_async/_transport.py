@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 
-from ._errors import (
+from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -252,12 +252,14 @@ class Transport:
             error.__context__ = None
             raise
 
-    async def _reserve(self, request: Request[Any], url: str) -> None:
-        """Wait until the rate limiter counts the request, for at most ``max_retry_wait``."""
+    async def _wait_for_limiter(self, request: Request[Any], url: str, wait: float) -> None:
+        """Wait until the rate limiter counts the request, for at most ``max_retry_wait``.
+
+        ``wait`` is the limiter's first answer (> 0); the common case, 0, never gets here.
+        """
         shared = self.shared
         limiter = shared.rate_limiter
         waited = 0.0
-        wait = await limiter.reserve()
         while wait > 0:
             # Short polls (for answers in flight) are not waits the API asked for; they are
             # bounded in all, by max_retry_wait or a couple of seconds, whichever is more.
@@ -292,7 +294,9 @@ class Transport:
             if semaphore is not None:
                 await semaphore.acquire()
             try:
-                await self._reserve(request, url)
+                wait = await limiter.reserve()
+                if wait > 0:
+                    await self._wait_for_limiter(request, url, wait)
                 # Counted by the limiter: settled exactly once below, whatever happens.
                 started = time.monotonic()
                 try:

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 import msgspec
 
 from ._client import CLUSTERS, AsyncVoucherify
-from ._errors import APIStatusError, ConfigurationError, VoucherifyError
-from .models import Customer, CustomerOrder
+from ._exceptions import APIStatusError, ConfigurationError, VoucherifyError
+from .models import Customer, CustomerListOrder
 
 __all__ = ["main"]
 
@@ -344,7 +344,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--created-before", metavar="ISO")
     group.add_argument("--updated-after", metavar="ISO")
     group.add_argument("--updated-before", metavar="ISO")
-    group.add_argument("--order", choices=sorted(CustomerOrder.ALL))
+    group.add_argument("--order", choices=sorted(CustomerListOrder.ALL))
 
 
 def build_parser() -> argparse.ArgumentParser:

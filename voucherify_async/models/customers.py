@@ -22,9 +22,9 @@ __all__ = [
     "CustomerFields",
     "CustomerIdentityFields",
     "CustomerList",
+    "CustomerListOrder",
     "CustomerLoyalty",
     "CustomerMetadataBulkUpdate",
-    "CustomerOrder",
     "CustomerOrdersSummary",
     "CustomerPermanentDeletion",
     "CustomerRedemptionsSummary",
@@ -179,7 +179,7 @@ class Customer(Model):
     object: str = "customer"
 
 
-class CustomerOrder:
+class CustomerListOrder:
     """The values of ``order`` that :meth:`~voucherify_async.resources.Customers.list` accepts."""
 
     CREATED_AT = "created_at"
