@@ -116,7 +116,8 @@ class AsyncVoucherify:
         transport: the `HTTPTransport` that sends the requests, e.g. a `MockTransport` in
             tests; ``None``: aiohttp (on ``session`` if given). A transport passed in is
             not closed by the client.
-        clock: returns Unix epoch seconds; rate-limit waits are computed with it.
+        clock: returns Unix epoch seconds; rate-limit waits are computed with it (and by
+            the default `LocalRateLimiter`; a limiter passed in keeps its own clock).
         sleep: awaited for every wait (backoff, rate limit); ``anyio.sleep`` by default.
         jitter: returns a random number in ``[0, 1)`` that spreads the backoff.
 
