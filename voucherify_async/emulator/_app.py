@@ -27,7 +27,7 @@ from aiohttp.typedefs import Handler
 
 from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, Settings
 from ._control import add_control_routes
-from ._errors import ApiError, error_body
+from ._errors import EmulatorHTTPError, error_body
 from ._faults import FaultDecision, html_page
 from ._http import error_response, json_response
 from ._ratelimit import RateDecision
@@ -149,7 +149,7 @@ async def _gateway(request: web.Request) -> web.StreamResponse:
     response: web.StreamResponse | None
     if refused is not None:
         stats.rate_limited += 1
-        response = error_response(ApiError(429), request_id)
+        response = error_response(EmulatorHTTPError(429), request_id)
         response.headers.update(refused.rejection_headers())
     else:
         decision = state.faults.decide(request.method, request.rel_url.raw_path)
@@ -198,13 +198,13 @@ def _refusal(
 def _injected(decision: FaultDecision, request_id: str) -> web.Response | None:
     """The answer an error, html or rate_limit fault gives instead of the handler's."""
     if decision.kind == "error":
-        return error_response(ApiError(decision.status), request_id)
+        return error_response(EmulatorHTTPError(decision.status), request_id)
     if decision.kind == "html":
         return web.Response(
             text=html_page(decision.status), status=decision.status, content_type="text/html"
         )
     if decision.kind == "rate_limit":
-        response = error_response(ApiError(decision.status), request_id)
+        response = error_response(EmulatorHTTPError(decision.status), request_id)
         response.headers["Retry-After"] = str(decision.retry_after)
         response.headers["X-Rate-Limit-Type"] = "api_calls"
         return response
@@ -216,19 +216,19 @@ async def _answer(
 ) -> web.StreamResponse:
     try:
         if not _authorized(request, state):
-            raise ApiError(
+            raise EmulatorHTTPError(
                 401,
                 details="Missing or invalid X-App-Id / X-App-Token headers",
             )
         return await dispatch(Context(request, state, request_id))
-    except ApiError as exc:
+    except EmulatorHTTPError as exc:
         return error_response(exc, request_id)
     except (ConnectionResetError, web.HTTPException, asyncio.CancelledError):
         # The client went away mid-request (an aborted upload): nothing to answer, no bug.
         raise
     except Exception:  # an emulator bug must look like an API 500, not a text page
         _log.exception("emulator handler failed for %s %s", request.method, request.path)
-        return error_response(ApiError(500, details="The emulator failed"), request_id)
+        return error_response(EmulatorHTTPError(500, details="The emulator failed"), request_id)
 
 
 def _drop(request: web.Request) -> web.StreamResponse:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from ._errors import MAX_BODY_BYTES, ApiError, invalid_payload, payload_too_large_body
+from ._errors import MAX_BODY_BYTES, EmulatorHTTPError, invalid_payload, payload_too_large_body
 
 __all__ = ["error_response", "json_response", "read_body", "read_json", "too_large"]
 
@@ -21,16 +21,16 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     )
 
 
-def error_response(error: ApiError, request_id: str | None) -> web.Response:
-    """The JSON response for an ``ApiError``."""
+def error_response(error: EmulatorHTTPError, request_id: str | None) -> web.Response:
+    """The JSON response for an ``EmulatorHTTPError``."""
     response = json_response(error.to_body(request_id), status=error.status)
     response.headers.update(error.headers)
     return response
 
 
-def too_large() -> ApiError:
+def too_large() -> EmulatorHTTPError:
     """The 413 the bulk endpoints document, with the spec's ``BadRequest`` body."""
-    return ApiError(413, body=payload_too_large_body())
+    return EmulatorHTTPError(413, body=payload_too_large_body())
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:

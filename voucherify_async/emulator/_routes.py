@@ -17,10 +17,10 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ._activity import ActivityFilter
-from ._csv import CsvHeaderError, parse_csv
+from ._csv import CsvUploadError, parse_csv
 from ._errors import (
     MAX_BODY_BYTES,
-    ApiError,
+    EmulatorHTTPError,
     invalid_customer,
     invalid_payload,
     invalid_query,
@@ -134,7 +134,7 @@ class Route:
 
 
 def resolve(method: str, raw_path: str) -> tuple[Handler, tuple[str, ...]]:
-    """Find the handler for a request; raises a 404 or 405 ``ApiError``.
+    """Find the handler for a request; raises a 404 or 405 ``EmulatorHTTPError``.
 
     Example: ``resolve("GET", "/v1/customers/a%2Fb")`` -> ``(get_customer, ("a/b",))``.
     """
@@ -149,12 +149,14 @@ def resolve(method: str, raw_path: str) -> tuple[Handler, tuple[str, ...]]:
         allowed.add(route.method)
     if allowed:
         allow = ", ".join(sorted(allowed))
-        raise ApiError(
+        raise EmulatorHTTPError(
             405,
             details=f"Method {method} is not allowed for {raw_path}; use {allow}",
             headers={"Allow": allow},
         )
-    raise ApiError(404, details=f"Cannot {method} {raw_path}", message="Resource not found")
+    raise EmulatorHTTPError(
+        404, details=f"Cannot {method} {raw_path}", message="Resource not found"
+    )
 
 
 async def dispatch(context: Context) -> web.StreamResponse:
@@ -174,8 +176,8 @@ def _customer_or_404(context: Context, ref: str) -> Customer:
     return customer
 
 
-def _duplicate(source_id: str) -> ApiError:
-    return ApiError(
+def _duplicate(source_id: str) -> EmulatorHTTPError:
+    return EmulatorHTTPError(
         409,
         key="duplicate_found",
         message="Duplicated resource found",
@@ -468,7 +470,7 @@ async def import_csv(context: Context, _params: tuple[str, ...]) -> web.StreamRe
     data = await _read_file_part(request)
     try:
         document = parse_csv(data)
-    except CsvHeaderError as exc:
+    except CsvUploadError as exc:
         raise invalid_payload(f"Invalid CSV file: {exc}") from None
     return _accepted(context, CsvImportWork(document))
 

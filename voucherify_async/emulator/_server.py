@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import queue
 import subprocess
@@ -26,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -34,6 +33,9 @@ from aiohttp import web
 from ._app import create_app, get_state
 from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN
 from ._store import Store
+
+if TYPE_CHECKING:  # the emulator does not import the client at run time
+    from .. import AsyncVoucherify
 
 __all__ = ["Emulator", "EmulatorControlError"]
 
@@ -181,7 +183,7 @@ class Emulator:
             )
         return get_state(self._app).store
 
-    def client(self, **options: Any) -> Any:
+    def client(self, **options: Any) -> AsyncVoucherify:
         """An ``AsyncVoucherify`` pointed at this emulator with its credentials.
 
         ``options`` go to the constructor (``timeout``, ``max_retries`` ...).
@@ -190,8 +192,9 @@ class Emulator:
         """
         # Looked up at call time: the SDK imports this package (its pytest plugin does),
         # and the emulator must stay usable, and type-check, on its own.
-        sdk = importlib.import_module("voucherify_async")
-        return sdk.AsyncVoucherify(
+        from .. import AsyncVoucherify
+
+        return AsyncVoucherify(
             app_id=self.app_id, app_token=self.app_token, base_url=self.url, **options
         )
 
