@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import aiohttp
 import pytest
 
 from voucherify_async.emulator import Emulator, Settings, create_app, get_state
@@ -77,3 +78,20 @@ def test_process_mode_passes_every_setting_to_the_subprocess() -> None:
         assert emu.env["VOUCHERIFY_APP_TOKEN"] == "token-2"
     expected = {k: v for k, v in CHANGED.items() if k not in ("app_id", "app_token")}
     assert config == expected
+
+
+async def _status(emu: Emulator) -> int:
+    async with (
+        aiohttp.ClientSession(headers=emu.headers) as http,
+        http.get(emu.url + "/v1/customers") as response,
+    ):
+        return response.status
+
+
+def test_a_restart_serves_the_credentials_changed_at_run_time() -> None:
+    emu = Emulator(mode="thread")
+    with emu:
+        asyncio.run(emu.configure(app_id="id-3", app_token="token-3"))
+    with emu:
+        assert emu.env["VOUCHERIFY_APP_ID"] == "id-3"
+        assert asyncio.run(_status(emu)) == 200

@@ -175,9 +175,9 @@ class ThreadRunner(Runner):
 
 
 class ProcessRunner(Runner):
-    """Serves from a subprocess started with ``command``; reads its URL from its stdout."""
+    """Serves from a subprocess started with ``command()``; reads its URL from its stdout."""
 
-    def __init__(self, command: list[str], startup_timeout: float) -> None:
+    def __init__(self, command: Callable[[], list[str]], startup_timeout: float) -> None:
         self._command = command
         self._timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
@@ -192,7 +192,7 @@ class ProcessRunner(Runner):
         )
         env["PYTHONUNBUFFERED"] = "1"
         process = subprocess.Popen(
-            self._command,
+            self._command(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,

@@ -97,7 +97,7 @@ class Emulator:
         elif mode == "thread":
             self._runner = ThreadRunner(self._make_app, port, startup_timeout)
         else:
-            self._runner = ProcessRunner(self._command(port), startup_timeout)
+            self._runner = ProcessRunner(lambda: self._command(port), startup_timeout)
 
     def __repr__(self) -> str:
         where = self._runner.url or "not running"
@@ -315,6 +315,8 @@ class Emulator:
     def _remember_credentials(self, changed: dict[str, Any]) -> None:
         self.app_id = changed.get("app_id", self.app_id)
         self.app_token = changed.get("app_token", self.app_token)
+        # A restart serves the credentials in use, as the server had them.
+        self.settings.app_id, self.settings.app_token = self.app_id, self.app_token
 
     async def config(self) -> dict[str, Any]:
         """The current settings."""
