@@ -14,6 +14,9 @@ returns, so ``eval "$(voucherify-async emulator --background --port 0)"`` sets u
 ``kill $VOUCHERIFY_EMULATOR_PID`` stops the server.
 
 A bad option or a port in use prints one line naming the option, and exits 2.
+
+The settings' options (``--rate-limit``, ``--error-rate`` ...) are made from ``Settings``;
+only the start-up options (``--host``, ``--port``, ``--seed`` ...) are declared here.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from aiohttp import web
 
 from .._argparse import OneLineParser
 from ._app import create_app
-from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, SettingsError
+from ._config import SettingsError, add_arguments, flag_of, settings_from_args
 
 __all__ = ["main", "parse_args"]
 
@@ -59,54 +62,13 @@ def parse_args(argv: Sequence[str] | None = None, *, prog: str | None = None) ->
     parser.add_argument(
         "--seed-activity", action="store_true", help="give seeded customers activity, redeemables"
     )
-    parser.add_argument(
-        "--rate-limit", type=int, default=None, help="requests per period (default 1000000)"
-    )
-    parser.add_argument("--rate-limit-period", type=float, default=60.0, help="seconds")
-    parser.add_argument(
-        "--bulk-rate-limit", type=int, default=None, help="bulk requests per period (100000)"
-    )
-    parser.add_argument("--quota", type=int, default=None, help="billing-cycle quota of calls")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
-    parser.add_argument("--jitter-ms", type=float, default=0.0, help="uniform extra latency")
-    parser.add_argument("--app-id", default=DEFAULT_APP_ID)
-    parser.add_argument("--app-token", default=DEFAULT_APP_TOKEN)
-    parser.add_argument(
-        "--starting-after",
-        choices=("exclusive", "inclusive"),
-        default="exclusive",
-        help="how GET /v1/customers compares the starting_after cursor",
-    )
-    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG")
-    parser.add_argument("--job-item-delay-ms", type=float, default=0.0, help="per bulk item")
-    faults = parser.add_argument_group("faults (shares of /v1 requests, 0..1)")
-    faults.add_argument("--error-rate", type=float, default=0.0, help="500/503 JSON answers")
-    faults.add_argument("--drop-rate", type=float, default=0.0, help="dropped connections")
-    faults.add_argument("--truncate-rate", type=float, default=0.0, help="bodies cut short")
-    faults.add_argument("--html-rate", type=float, default=0.0, help="HTML gateway pages")
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    app = create_app(
-        app_id=args.app_id,
-        app_token=args.app_token,
-        rate_limit=args.rate_limit,
-        rate_limit_period=args.rate_limit_period,
-        bulk_rate_limit=args.bulk_rate_limit,
-        quota=args.quota,
-        seed_activity=args.seed_activity,
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        starting_after_mode=args.starting_after,
-        job_item_delay_ms=args.job_item_delay_ms,
-        fault_seed=args.fault_seed,
-        seed=args.seed,
-        error_rate=args.error_rate,
-        drop_rate=args.drop_rate,
-        truncate_rate=args.truncate_rate,
-        html_rate=args.html_rate,
-    )
+    settings = settings_from_args(args)
+    app = create_app(settings, seed=args.seed, seed_activity=args.seed_activity)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
@@ -125,8 +87,8 @@ async def _serve(args: argparse.Namespace) -> None:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         print(f"VOUCHERIFY_BASE_URL=http://{host}:{port}")
-        print(f"VOUCHERIFY_APP_ID={args.app_id}")
-        print(f"VOUCHERIFY_APP_TOKEN={args.app_token}", flush=True)
+        print(f"VOUCHERIFY_APP_ID={settings.app_id}")
+        print(f"VOUCHERIFY_APP_TOKEN={settings.app_token}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -136,26 +98,16 @@ class OptionError(Exception):
     """An option's value cannot be used; the message names the option and what is allowed."""
 
 
-#: Settings whose flag is not simply ``--`` and the name with dashes.
-_FLAGS = {"starting_after_mode": "--starting-after", "seed": "--seed"}
-
-
-def _flag(setting: str) -> str:
-    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
-
-
 def _settings_message(error: SettingsError, args: argparse.Namespace) -> str:
     """The message of a settings error with each setting's name as its command-line flag."""
     names, _, rest = str(error).partition(": ")
     if not rest:
         return str(error)
     keys = [name.strip() for name in names.split("+")]
-    flags = " + ".join(_flag(key) for key in keys)
+    flags = " + ".join(flag_of(key) for key in keys)
     rest = rest.removesuffix(" or null")
-    if len(keys) == 1:
-        dest = _flag(keys[0]).removeprefix("--").replace("-", "_")
-        if hasattr(args, dest):
-            rest += f", got {getattr(args, dest)}"
+    if len(keys) == 1 and getattr(args, keys[0], None) is not None:
+        rest += f", got {getattr(args, keys[0])}"
     return f"{flags}: {rest}"
 
 

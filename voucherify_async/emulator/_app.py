@@ -21,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, Settings
+from ._config import Settings
 from ._control import add_control_routes
-from ._errors import ApiError, error_body
+from ._errors import EmulatorHTTPError, error_body
 from ._faults import FaultDecision, html_page
 from ._http import error_response, json_response
 from ._ratelimit import RateDecision
@@ -49,56 +50,36 @@ _BULK_PATHS = frozenset(
 
 
 def create_app(
+    settings: Settings | None = None,
     *,
-    app_id: str = DEFAULT_APP_ID,
-    app_token: str = DEFAULT_APP_TOKEN,
-    rate_limit: int | None = None,
-    rate_limit_period: float = 60.0,
-    bulk_rate_limit: int | None = None,
-    quota: int | None = None,
-    seed_activity: bool = False,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    starting_after_mode: str = "exclusive",
-    job_item_delay_ms: float = 0.0,
-    fault_seed: int | None = 0,
     seed: int = 0,
-    error_rate: float = 0.0,
-    drop_rate: float = 0.0,
-    truncate_rate: float = 0.0,
-    html_rate: float = 0.0,
+    seed_activity: bool = False,
+    **options: Any,
 ) -> web.Application:
     """Build the emulator as an ``aiohttp.web.Application``, for embedding.
 
-    ``seed`` customers are created at once (see ``/_emulator/seed/customers`` for their
-    shape), living in turn in the ``SEED_CITIES`` (Warsaw first); ``seed_activity`` gives
-    them activity and redeemables too. ``rate_limit`` (default ``DEFAULT_RATE_LIMIT``) and
-    ``bulk_rate_limit`` are requests per ``rate_limit_period``; ``quota`` is the billing
-    cycle's quota (none by default). The job worker starts and stops with the application.
+    Args:
+        settings: the start-up settings (the defaults when left out); copied.
+        seed: customers created at once (see ``/_emulator/seed/customers`` for their
+            shape), living in turn in the ``SEED_CITIES`` (Warsaw first).
+        seed_activity: give the seeded customers activity and redeemables too.
+        **options: settings by name (any field of ``Settings``: ``rate_limit``,
+            ``error_rate`` ...), applied over ``settings``.
 
-    Example::
+    Returns:
+        The application; its job worker starts and stops with it.
 
+    Raises:
+        SettingsError: an option is unknown or its value is not allowed.
+
+    Examples:
+        ```python
         app = create_app(rate_limit=100, seed=1000)
         web.run_app(app, host="127.0.0.1", port=8080)
+        ```
     """
-    settings = Settings(app_id=app_id, app_token=app_token)
-    settings.apply(
-        {
-            "rate_limit": rate_limit,
-            "rate_limit_period": rate_limit_period,
-            "bulk_rate_limit": bulk_rate_limit,
-            "quota": quota,
-            "latency_ms": latency_ms,
-            "jitter_ms": jitter_ms,
-            "starting_after_mode": starting_after_mode,
-            "job_item_delay_ms": job_item_delay_ms,
-            "fault_seed": fault_seed,
-            "error_rate": error_rate,
-            "drop_rate": drop_rate,
-            "truncate_rate": truncate_rate,
-            "html_rate": html_rate,
-        }
-    )
+    settings = Settings() if settings is None else settings.copy()
+    settings.apply(options)
     state = EmulatorState(settings)
     if seed:
         state.store.seed(seed, city=SEED_CITIES, activity=seed_activity)
@@ -149,7 +130,7 @@ async def _gateway(request: web.Request) -> web.StreamResponse:
     response: web.StreamResponse | None
     if refused is not None:
         stats.rate_limited += 1
-        response = error_response(ApiError(429), request_id)
+        response = error_response(EmulatorHTTPError(429), request_id)
         response.headers.update(refused.rejection_headers())
     else:
         decision = state.faults.decide(request.method, request.rel_url.raw_path)
@@ -198,13 +179,13 @@ def _refusal(
 def _injected(decision: FaultDecision, request_id: str) -> web.Response | None:
     """The answer an error, html or rate_limit fault gives instead of the handler's."""
     if decision.kind == "error":
-        return error_response(ApiError(decision.status), request_id)
+        return error_response(EmulatorHTTPError(decision.status), request_id)
     if decision.kind == "html":
         return web.Response(
             text=html_page(decision.status), status=decision.status, content_type="text/html"
         )
     if decision.kind == "rate_limit":
-        response = error_response(ApiError(decision.status), request_id)
+        response = error_response(EmulatorHTTPError(decision.status), request_id)
         response.headers["Retry-After"] = str(decision.retry_after)
         response.headers["X-Rate-Limit-Type"] = "api_calls"
         return response
@@ -216,19 +197,19 @@ async def _answer(
 ) -> web.StreamResponse:
     try:
         if not _authorized(request, state):
-            raise ApiError(
+            raise EmulatorHTTPError(
                 401,
                 details="Missing or invalid X-App-Id / X-App-Token headers",
             )
         return await dispatch(Context(request, state, request_id))
-    except ApiError as exc:
+    except EmulatorHTTPError as exc:
         return error_response(exc, request_id)
     except (ConnectionResetError, web.HTTPException, asyncio.CancelledError):
         # The client went away mid-request (an aborted upload): nothing to answer, no bug.
         raise
     except Exception:  # an emulator bug must look like an API 500, not a text page
         _log.exception("emulator handler failed for %s %s", request.method, request.path)
-        return error_response(ApiError(500, details="The emulator failed"), request_id)
+        return error_response(EmulatorHTTPError(500, details="The emulator failed"), request_id)
 
 
 def _drop(request: web.Request) -> web.StreamResponse:

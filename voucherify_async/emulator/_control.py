@@ -14,7 +14,7 @@ import msgspec
 from aiohttp import web
 
 from ._config import SettingsError
-from ._errors import ApiError, invalid_payload, not_found
+from ._errors import EmulatorHTTPError, invalid_payload, not_found
 from ._faults import parse_script
 from ._http import error_response, json_response, read_body
 from ._redeemables import build_redeemable
@@ -35,7 +35,7 @@ def _control(handler: ControlHandler) -> Callable[[web.Request], Awaitable[web.S
         try:
             payload = await _payload(request)
             result = await handler(request, state, payload)
-        except ApiError as exc:
+        except EmulatorHTTPError as exc:
             return error_response(exc, None)
         except (ValueError, SettingsError, DuplicateSourceId) as exc:
             return error_response(invalid_payload(str(exc)), None)

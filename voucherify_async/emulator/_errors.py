@@ -3,6 +3,11 @@
 Every 4xx/5xx body the emulator writes is ``{code, key, message, details, request_id,
 resource_id?, resource_type?}`` (the spec's ``Error`` schema), except the 413 for
 oversized bulk bodies, which the spec documents with its own ``BadRequest`` shape.
+
+Written apart from the client's error classes on purpose: this module imports nothing of
+the client's protocol code (``voucherify_async._errors``), so the emulator stays an
+independent check of how the client reads error fields. ``EmulatorHTTPError`` is the
+emulator's internal way to answer with an error; it is not the client's ``APIError``.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 
 __all__ = [
     "MAX_BODY_BYTES",
-    "ApiError",
+    "EmulatorHTTPError",
     "error_body",
     "invalid_customer",
     "invalid_payload",
@@ -91,12 +96,12 @@ def payload_too_large_body() -> dict[str, Any]:
     }
 
 
-class ApiError(Exception):
+class EmulatorHTTPError(Exception):
     """Raised inside a handler to answer with an API error object.
 
     ``body`` replaces the standard ``Error`` object when given (the 413 case).
 
-    Example: ``raise ApiError(404, details="Cannot find customer with id x")``.
+    Example: ``raise EmulatorHTTPError(404, details="Cannot find customer with id x")``.
     """
 
     def __init__(
@@ -136,13 +141,13 @@ class ApiError(Exception):
         )
 
 
-def not_found(resource_type: str, resource_id: str) -> ApiError:
+def not_found(resource_type: str, resource_id: str) -> EmulatorHTTPError:
     """A 404 for a missing resource, worded like the API.
 
     Example: ``not_found("customer", "cust_x")`` has details
     ``"Cannot find customer with id cust_x"``.
     """
-    return ApiError(
+    return EmulatorHTTPError(
         404,
         key="not_found",
         message="Resource not found",
@@ -152,18 +157,20 @@ def not_found(resource_type: str, resource_id: str) -> ApiError:
     )
 
 
-def invalid_query(details: str) -> ApiError:
+def invalid_query(details: str) -> EmulatorHTTPError:
     """A 400 ``invalid_query_params``, e.g. for ``limit=abc`` or ``page=100``."""
-    return ApiError(
+    return EmulatorHTTPError(
         400, key="invalid_query_params", message="Invalid query params", details=details
     )
 
 
-def invalid_payload(details: str) -> ApiError:
+def invalid_payload(details: str) -> EmulatorHTTPError:
     """A 400 ``invalid_payload`` for a body that is not what the endpoint takes."""
-    return ApiError(400, key="invalid_payload", message="Invalid payload", details=details)
+    return EmulatorHTTPError(400, key="invalid_payload", message="Invalid payload", details=details)
 
 
-def invalid_customer(details: str) -> ApiError:
+def invalid_customer(details: str) -> EmulatorHTTPError:
     """A 400 ``invalid_customer`` for a customer field of the wrong type or format."""
-    return ApiError(400, key="invalid_customer", message="Invalid customer", details=details)
+    return EmulatorHTTPError(
+        400, key="invalid_customer", message="Invalid customer", details=details
+    )

@@ -1,15 +1,24 @@
-"""Small aiohttp helpers: JSON responses, error responses and size-limited bodies."""
+"""Small aiohttp helpers: JSON responses, error responses and size-limited bodies
+(JSON, and the ``file`` part of a multipart upload)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from ._errors import MAX_BODY_BYTES, ApiError, invalid_payload, payload_too_large_body
+from ._errors import MAX_BODY_BYTES, EmulatorHTTPError, invalid_payload, payload_too_large_body
 
-__all__ = ["error_response", "json_response", "read_body", "read_json", "too_large"]
+__all__ = [
+    "error_response",
+    "json_response",
+    "read_body",
+    "read_file_part",
+    "read_json",
+    "too_large",
+]
 
 _decoder = msgspec.json.Decoder()
 
@@ -21,16 +30,16 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     )
 
 
-def error_response(error: ApiError, request_id: str | None) -> web.Response:
-    """The JSON response for an ``ApiError``."""
+def error_response(error: EmulatorHTTPError, request_id: str | None) -> web.Response:
+    """The JSON response for an ``EmulatorHTTPError``."""
     response = json_response(error.to_body(request_id), status=error.status)
     response.headers.update(error.headers)
     return response
 
 
-def too_large() -> ApiError:
+def too_large() -> EmulatorHTTPError:
     """The 413 the bulk endpoints document, with the spec's ``BadRequest`` body."""
-    return ApiError(413, body=payload_too_large_body())
+    return EmulatorHTTPError(413, body=payload_too_large_body())
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -61,3 +70,53 @@ async def read_json(request: web.Request) -> Any:
         return _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise invalid_payload(f"The request body is not valid JSON: {exc}") from None
+
+
+async def read_file_part(request: web.Request) -> bytes:
+    """The bytes of the multipart field ``file`` (at most ``MAX_BODY_BYTES``).
+
+    Raises:
+        EmulatorHTTPError: a 400 for a body that is not multipart, is malformed or has no
+            ``file`` field; a 413 for a file over the limit.
+    """
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError, KeyError, HttpProcessingError):
+        raise invalid_payload(
+            "The request must be multipart/form-data with the CSV in a field named 'file'"
+        ) from None
+    try:
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                chunks: list[bytes] = []
+                size = 0
+                # One read may take the whole allowed body: aiohttp pushes the excess of a
+                # read larger than the size asked back with its deprecated unread_data(),
+                # whose DeprecationWarning is an error (a 500) under `-W error`.
+                while chunk := await part.read_chunk(MAX_BODY_BYTES + 1):
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise too_large()
+                    chunks.append(chunk)
+                await _finish(reader)
+                return b"".join(chunks)
+            await part.release()
+    except (ValueError, AssertionError, KeyError, HttpProcessingError) as exc:
+        # A part header that is not a header (aiohttp's InvalidHeader), a bad boundary...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise invalid_payload(f"The multipart body is malformed: {reason}") from None
+    raise invalid_payload("The multipart body has no field named 'file'")
+
+
+async def _finish(reader: Any) -> None:
+    """Read the parts after the file, so a body cut short (no closing boundary) is a 400."""
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        await part.release()
+    if not reader.at_eof():
+        raise invalid_payload("The multipart body ends before its closing boundary")

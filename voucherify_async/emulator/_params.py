@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._errors import ApiError, invalid_query
+from ._errors import EmulatorHTTPError, invalid_query
 from ._time import parse_datetime_ms
 
 __all__ = ["get_choice", "get_datetime", "get_int", "get_text", "parse_deep_object"]
@@ -120,5 +120,5 @@ def _assign(root: dict[str, Any], segments: list[str], value: str, key: str) -> 
         node = child
 
 
-def _conflict(key: str) -> ApiError:
+def _conflict(key: str) -> EmulatorHTTPError:
     return invalid_query(f"Property .{key} conflicts with another parameter")

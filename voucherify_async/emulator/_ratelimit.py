@@ -8,6 +8,11 @@ a request over a limit gets 429 with ``Retry-After`` and ``X-Rate-Limit-Type`` n
 limit: ``api_calls`` (every request), ``bulk_api_calls`` (the bulk endpoints) or
 ``api_calls_cycle`` (the billing cycle's quota, which no wait short of the cycle's end
 refills).
+
+Written apart from the client's own reading of these headers on purpose: this module
+imports nothing of the client's protocol code (``voucherify_async._ratelimit``), so the
+emulator stays an independent check of the client; a misreading of the protocol on one
+side shows up as a failing test instead of being shared by both.
 """
 
 from __future__ import annotations
