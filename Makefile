@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict voucherify_async
+	# The tests, strict as well. Three runs: each test directory has its own conftest, and
+	# the e2e helpers are reached through the tests' imports, under the names they use.
+	$(BIN)/mypy tests/*.py tests/e2e/test_*.py examples benchmarks
+	$(BIN)/mypy tests/emulator
+	$(BIN)/mypy tests/dlt
 
 # Warnings are errors, markers and xfails strict: see [tool.pytest.ini_options].
 pytest: $(STAMP)

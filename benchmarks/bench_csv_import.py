@@ -102,7 +102,7 @@ def generate(path: Path, size_bytes: int) -> int:
 
 async def measure(emulator: Emulator, path: Path, part_bytes: int | None) -> dict[str, Any]:
     """Import ``path`` through the SDK; return the RSS growth and timings."""
-    options = {} if part_bytes is None else {"max_part_bytes": part_bytes}
+    options: dict[str, Any] = {} if part_bytes is None else {"max_part_bytes": part_bytes}
     async with AsyncVoucherify(
         app_id=emulator.app_id, app_token=emulator.app_token, base_url=emulator.url,
         timeout=300,

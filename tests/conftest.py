@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientSession
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from voucherify_async import AsyncVoucherify, MockTransport
+from voucherify_async._http_aiohttp import AiohttpTransport
 from voucherify_async._mock import Handler
 
 BASE = "https://api.test.local"
@@ -53,6 +54,19 @@ class Sleeps(list[float]):
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
         self.now += seconds
+
+    # Declared so that mypy's strict equality lets a list of `pytest.approx` be compared.
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other)
+
+    __hash__ = None  # a list, unhashable
+
+
+def session_of(vf: AsyncVoucherify) -> ClientSession | None:
+    """The aiohttp session of a client on the default transport, if it has one open."""
+    transport = vf.transport
+    assert isinstance(transport, AiohttpTransport)
+    return transport.session
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from aioresponses import aioresponses
 
-from tests.conftest import APP_ID, APP_TOKEN, BASE, calls, url
+from tests.conftest import APP_ID, APP_TOKEN, BASE, calls, session_of, url
 from voucherify_async import (
     CLUSTERS,
     AsyncVoucherify,
@@ -147,11 +147,11 @@ async def test_default_headers_cannot_replace_credentials(api: aioresponses) -> 
 async def test_session_is_opened_lazily_and_closed(api: aioresponses) -> None:
     api.get(url("/v1/customers/c1"), payload=CUSTOMER)
     vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
-    assert vf.transport.session is None
+    assert session_of(vf) is None
     async with vf:
-        assert vf.transport.session is None
+        assert session_of(vf) is None
         await vf.customers.get("c1")
-        session = vf.transport.session
+        session = session_of(vf)
         assert session is not None and not session.closed
     assert session.closed
     assert vf.is_closed
@@ -170,7 +170,7 @@ async def test_caller_session_is_left_open(api: aioresponses) -> None:
             app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, session=session
         ) as vf:
             await vf.customers.get("c1")
-            assert vf.transport.session is session
+            assert session_of(vf) is session
         assert not session.closed
 
 
@@ -186,7 +186,7 @@ async def test_with_options_shares_the_session(api: aioresponses) -> None:
         await vf.customers.get("c1")
         await patient.customers.get("c1")
         assert patient.transport is vf.transport and patient.rate_limiter is vf.rate_limiter
-        session = vf.transport.session
+        session = session_of(vf)
         await patient.aclose()  # the derived client does not own the session
         assert session is not None and not session.closed
         await vf.customers.get("c1")
@@ -219,7 +219,7 @@ async def test_cancelled_request_leaves_no_open_session(api: aioresponses) -> No
 
             tg.start_soon(use)
             await started.wait()
-            session = vf.transport.session
+            session = session_of(vf)
             tg.cancel_scope.cancel()
         assert vf.is_closed
         assert session is not None and session.closed
@@ -231,7 +231,7 @@ async def test_close_from_a_cancelled_scope_still_closes(api: aioresponses) -> N
     api.get(url("/v1/customers/c1"), payload=CUSTOMER)
     vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
     await vf.customers.get("c1")
-    session = vf.transport.session
+    session = session_of(vf)
     assert session is not None
     with anyio.CancelScope() as scope:
         scope.cancel()

@@ -7,7 +7,7 @@ import io
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -181,7 +181,7 @@ def test_splitting_keeps_every_row_whole_whatever_the_chunks(
     buffer = io.StringIO()
     # With "\n" rows, quote every field: Python's writer leaves a bare "\r" unquoted then,
     # and a bare "\r" outside quotes is not a row end for the splitter.
-    quoting = csv.QUOTE_ALL if newline == "\n" else csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_ALL if newline == "\n" else csv.QUOTE_MINIMAL
     writer = csv.writer(buffer, lineterminator=newline, quoting=quoting)
     writer.writerows([["Source_id", "Name"], *cells])
     text = buffer.getvalue()
@@ -339,7 +339,7 @@ async def test_records_and_rows_are_checked_before_sending(
     with pytest.raises(ValueError, match="at least one record"):
         await vf.customers.import_csv([])
     with pytest.raises(TypeError, match="iterable of customer records"):
-        await vf.customers.import_csv({"source_id": "a"})  # type: ignore[arg-type]
+        await vf.customers.import_csv({"source_id": "a"})
     huge_first_row = b"Source_id,Note\na," + b"x" * 5_000 + b"\n"
     with pytest.raises(CsvSizeError, match="row 1 of the CSV"):
         await vf.customers.import_csv(huge_first_row, max_part_bytes=4_096)

@@ -129,7 +129,7 @@ async def test_empty_input_and_fewer_items_than_concurrency() -> None:
 async def test_bad_concurrency_is_refused(concurrency: object, error: type[Exception]) -> None:
     probe = Probe()
     with pytest.raises(error, match="concurrency must be an int >= 1"):
-        await fan_out(probe, range(3), concurrency=concurrency)  # type: ignore[arg-type]
+        await fan_out(probe, range(3), concurrency=concurrency)  # type: ignore[call-overload]
     assert not probe.started
 
 
@@ -152,5 +152,5 @@ async def test_get_many_checks_its_arguments_before_sending(
     error: type[Exception], message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
-        await vf.customers.get_many(ids, **options)  # type: ignore[arg-type,call-overload]
+        await vf.customers.get_many(ids, **options)  # type: ignore[call-overload]
     assert not api.requests

@@ -31,7 +31,7 @@ from voucherify_async import (
 from voucherify_async._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges
 from voucherify_async._jobs import JobPart, combine_results, job_progress, poll_delays
 
-FAST = {"poll_interval": 0.001, "max_poll_interval": 0.002}
+FAST: dict[str, Any] = {"poll_interval": 0.001, "max_poll_interval": 0.002}
 
 
 def action(action_id: str, status: str, progress: int = 0, **result: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import duckdb
 
@@ -21,7 +21,13 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-def credentials(emulator: Emulator) -> dict[str, str]:
+class Credentials(TypedDict):
+    app_id: str
+    app_token: str
+    base_url: str
+
+
+def credentials(emulator: Emulator) -> Credentials:
     return {"app_id": emulator.app_id, "app_token": emulator.app_token, "base_url": emulator.url}
 
 

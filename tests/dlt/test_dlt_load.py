@@ -211,7 +211,8 @@ def test_backfill_by_partitions_from_other_processes(
 
     async def split() -> list[CustomerPartition]:
         async with voucherify_emulator.client() as vf:
-            return await vf.customers.partition(3)
+            parts: list[CustomerPartition] = await vf.customers.partition(3)
+            return parts
 
     parts = run(split())
     for part in parts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from voucherify_async import (
 )
 from voucherify_async.emulator import Emulator
 
-FAST = {"poll_interval": 0.02, "max_poll_interval": 0.1}
+FAST: dict[str, Any] = {"poll_interval": 0.02, "max_poll_interval": 0.1}
 PADDING = "p" * 4_300  # makes 5,000 customers about 22 MB of JSON: three requests
 
 
@@ -157,7 +158,7 @@ async def test_a_failed_action_raises_with_its_result(
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("disk full")
 
-    store.create = broken  # type: ignore[method-assign]
+    store.create = broken  # type: ignore[method-assign,assignment]
     try:
         with pytest.raises(AsyncActionFailedError, match="disk full") as caught:
             await job.wait(timeout=30, **FAST)

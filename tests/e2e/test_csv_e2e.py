@@ -20,7 +20,7 @@ from voucherify_async import (
 )
 from voucherify_async.emulator import Emulator
 
-FAST = {"poll_interval": 0.02, "max_poll_interval": 0.1}
+FAST: dict[str, Any] = {"poll_interval": 0.02, "max_poll_interval": 0.1}
 CSV = (
     b"Source_id,Name,Email,Address_City,tier\n"
     b'a1,"Ann, the first",ann@example.com,Paris,gold\n'
@@ -164,7 +164,7 @@ async def test_bad_headers_are_refused_before_upload(
             source = chunks_of(spaced)
         elif kind == "binary file":
             source.close()
-            source = io.BufferedReader(io.BytesIO(spaced))  # type: ignore[arg-type]
+            source = io.BufferedReader(io.BytesIO(spaced))
         with pytest.raises(CsvHeaderError, match="'Address City': spaces") as caught:
             await voucherify_client.customers.import_csv(source)
         assert caught.value.column == "Address City", kind

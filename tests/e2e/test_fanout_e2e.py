@@ -22,7 +22,7 @@ async def quick_sleep(seconds: float) -> None:
 try:
     import psutil
 except ImportError:  # psutil comes with the bench extra; the check below is then skipped
-    psutil = None
+    psutil = None  # type: ignore[assignment]
 
 
 def client_sockets(port: int) -> int:
@@ -93,10 +93,10 @@ async def test_a_cancelled_fan_out_leaves_nothing_open(voucherify_emulator: Emul
         assert vf.in_flight == 0
         limiter = vf.rate_limiter
         assert isinstance(limiter, LocalRateLimiter) and limiter.pacer.in_flight == 0
-        session = vf.transport.session  # type: ignore[attr-defined]
+        session = vf.transport.session
         assert session is not None
         connector = session.connector
-        assert connector is not None and not connector._acquired  # type: ignore[attr-defined]
+        assert connector is not None and not connector._acquired
         assert len(asyncio.all_tasks()) == before_tasks
         await anyio.sleep(0.5)
         assert (await emu.stats())["requests_total"] - sent_before == sent  # nothing new

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.conftest import APP_ID, APP_TOKEN, Sleeps
+from tests.conftest import APP_ID, APP_TOKEN, Sleeps, session_of
 from tests.e2e.reliability_helpers import FakeResolver, FaultServer, assert_token_free
 from voucherify_async import (
     APIConnectionError,
@@ -291,7 +291,7 @@ async def test_close_during_a_call(call: str, sleeps: Sleeps) -> None:
         vf = client(server.url, sleeps, timeout=30)
         task = asyncio.create_task(outcome(call, vf))
         await asyncio.wait_for(server.arrived.wait(), timeout=5)
-        session = vf.transport.session
+        session = session_of(vf)
         await asyncio.wait_for(vf.aclose(), timeout=5)
         error = await asyncio.wait_for(task, timeout=5)
         assert isinstance(error, ClientClosedError), repr(error)

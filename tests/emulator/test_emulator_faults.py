@@ -213,7 +213,7 @@ async def test_a_dropped_get_is_retried_once_by_aiohttp(http: Http, emu: Emulato
 
 
 async def test_bad_config_and_scripts_are_rejected(emu: Emulator) -> None:
-    bad_configs = [
+    bad_configs: list[dict[str, object]] = [
         {"error_rate": 2},
         {"drop_rate": 0.6, "error_rate": 0.6},
         {"rate_limit": 0},

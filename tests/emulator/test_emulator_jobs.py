@@ -90,6 +90,7 @@ async def test_metadata_update_merges_and_upserts(http: Http) -> None:
 
 async def test_bulk_bodies_of_the_wrong_shape_are_400(http: Http) -> None:
     assert (await http.post(f"{C}/bulk/async", json={"source_id": "x"})).status == 400
+    body: object
     for body in ([], {"source_ids": "x", "metadata": {}}, {"source_ids": [], "metadata": 1}):
         reply = await http.post(f"{C}/metadata/async", json=body)
         assert reply.status == 400, body

@@ -146,7 +146,10 @@ def test_cli_prints_the_url_and_stops_on_sigterm() -> None:
                 return total
 
         assert asyncio.run(check()) == 5
-        process.send_signal(signal.SIGTERM if sys.platform != "win32" else signal.CTRL_C_EVENT)
+        if sys.platform == "win32":
+            process.send_signal(signal.CTRL_C_EVENT)
+        else:
+            process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
