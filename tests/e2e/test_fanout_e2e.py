@@ -10,6 +10,7 @@ import aiohttp
 import anyio
 import pytest
 
+from tests.conftest import session_of
 from voucherify_async import AsyncVoucherify, LocalRateLimiter, NotFoundError, fan_out
 from voucherify_async.emulator import Emulator
 
@@ -93,7 +94,7 @@ async def test_a_cancelled_fan_out_leaves_nothing_open(voucherify_emulator: Emul
         assert vf.in_flight == 0
         limiter = vf.rate_limiter
         assert isinstance(limiter, LocalRateLimiter) and limiter.pacer.in_flight == 0
-        session = vf.transport.session
+        session = session_of(vf)
         assert session is not None
         connector = session.connector
         assert connector is not None and not connector._acquired

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import aiohttp
 import pytest
@@ -12,7 +13,7 @@ from voucherify_async.emulator import Emulator, Settings, create_app, get_state
 from voucherify_async.emulator.__main__ import parse_args
 from voucherify_async.emulator._config import SettingsError, flag_of, settings_from_args
 
-CHANGED = {
+CHANGED: dict[str, Any] = {
     "app_id": "id-2",
     "app_token": "token-2",
     "rate_limit": 7,
