@@ -11,20 +11,31 @@ document whether its ``created_at`` filters are strict).
 from __future__ import annotations
 
 import bisect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 if TYPE_CHECKING:
-    from ._client import AsyncVoucherify
     from .models import Customer
 
 __all__ = ["CustomerPartition", "find_cuts"]
 
 _MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class _CustomerLister(Protocol):
+    @property
+    def list(self) -> Callable[..., AsyncIterable[Customer]]: ...
+
+
+class _Client(Protocol):
+    # What `stream()` needs of `AsyncVoucherify`: naming the client itself would make an
+    # import cycle (the client imports the resources, which import this module).
+    @property
+    def customers(self) -> _CustomerLister: ...
 
 
 def _to_ms(value: datetime) -> int:
@@ -74,7 +85,7 @@ class CustomerPartition(msgspec.Struct, frozen=True, kw_only=True):
             return False
         return self.end is None or created_at < self.end
 
-    async def stream(self, client: AsyncVoucherify, **options: Any) -> AsyncIterator[Customer]:
+    async def stream(self, client: _Client, **options: Any) -> AsyncIterator[Customer]:
         """Yield every customer of this window once (``options`` go to ``customers.list``)."""
         async for customer in client.customers.list(**self.list_arguments(), **options):
             if self.contains(customer.created_at):
