@@ -352,9 +352,9 @@ def voucherify_source(
             partitions at once (``vf.customers.partition``).
         partition: load only this `CustomerPartition` (no incremental state): for a
             backfill split across processes or machines.
-        initial_value, end_value: load only customers changed in ``[initial_value,
-            end_value)``; with ``end_value`` the run keeps no incremental state, so several
-            ranges can be loaded side by side.
+        initial_value: load only customers changed at or after this time.
+        end_value: load only customers changed before this time; with it the run keeps no
+            incremental state, so several ranges can be loaded side by side.
         margin: how far before the last run's newest change a later run asks again.
         client_options: more keyword arguments of `AsyncVoucherify` (``timeout``,
             ``max_retries``, ...).

@@ -6,7 +6,7 @@ import builtins
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
 
 import msgspec
 from msgspec.structs import replace
@@ -17,6 +17,7 @@ from .._csvimport import import_csv as upload_csv
 from .._csvio import DEFAULT_PART_BYTES
 from .._errors import NotFoundError
 from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
+from .._filters import Filter, filter_query
 from .._jobs import AsyncJob, submit_in_parts
 from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager, PagingWalk
 from .._partition import CustomerPartition, find_cuts
@@ -58,7 +59,36 @@ if TYPE_CHECKING:
 
     from ..models import CustomerFields, CustomerIdentityFields
 
-__all__ = ["BULK_BODY_LIMIT", "CsvInput", "CsvSource", "Customers"]
+__all__ = ["BULK_BODY_LIMIT", "CsvInput", "CsvSource", "CustomerListFilters", "Customers"]
+
+
+class CustomerListFilters(TypedDict, total=False):
+    """The filters of ``vf.customers.list`` and ``vf.customers.partition``, declared once.
+
+    Each is left out of the query when ``None``. The CLI's ``customers list`` and
+    ``customers export`` take the same filters as options (``--email``, ``--created-after``).
+    """
+
+    email: Annotated[str | None, Filter("keep only customers with this email address")]
+    city: Annotated[str | None, Filter("keep only customers whose address is in this city")]
+    name: Annotated[str | None, Filter("keep only customers with this name")]
+    segment_id: Annotated[str | None, Filter("keep only customers in this segment (seg_...)")]
+    created_at_before: Annotated[
+        datetime | None,
+        Filter("created before this time", wire="created_at[before]", flag="--created-before"),
+    ]
+    created_at_after: Annotated[
+        datetime | None,
+        Filter("created after this time", wire="created_at[after]", flag="--created-after"),
+    ]
+    updated_at_before: Annotated[
+        datetime | None,
+        Filter("last updated before this time", wire="updated_at[before]", flag="--updated-before"),
+    ]
+    updated_at_after: Annotated[
+        datetime | None,
+        Filter("last updated after this time", wire="updated_at[after]", flag="--updated-after"),
+    ]
 
 ACTIVITY_ORDERS = frozenset({"created_at", "-created_at"})
 ACTIVITIES_ORDERS = frozenset(
@@ -241,32 +271,17 @@ class Customers(Resource):
         *,
         limit: int | None = None,
         page: int | None = None,
-        email: str | None = None,
-        city: str | None = None,
-        name: str | None = None,
-        segment_id: str | None = None,
-        created_at_before: datetime | None = None,
-        created_at_after: datetime | None = None,
-        updated_at_before: datetime | None = None,
-        updated_at_after: datetime | None = None,
         order: str | None = None,
         starting_after: datetime | None = None,
         resume_from: str | None = None,
         prefetch: bool = True,
+        **filters: Unpack[CustomerListFilters],
     ) -> Pager[CustomerList, Customer]:
         """List customers: await it for one page, ``async for`` it for every customer.
 
         Args:
             limit: customers per page, 1..100 (the API's default is 10).
             page: the page to start at, 1..99.
-            email: keep only customers with this email address.
-            city: keep only customers whose address is in this city.
-            name: keep only customers with this name.
-            segment_id: keep only customers in this segment (``seg_...``).
-            created_at_before: keep customers created before this aware datetime.
-            created_at_after: keep customers created after this aware datetime.
-            updated_at_before: keep customers last updated before this aware datetime.
-            updated_at_after: keep customers last updated after this aware datetime.
             order: one of ``created_at``, ``-created_at`` (the default), ``updated_at``,
                 ``-updated_at``, ``source_id``, ``-source_id``.
             starting_after: a ``created_at`` cursor: customers created before it (descending
@@ -274,6 +289,22 @@ class Customers(Resource):
             resume_from: a ``pager.position`` token from an earlier scan with the same
                 filters: the scan goes on after the last customer that one yielded.
             prefetch: fetch the next page while the caller works on this one (default).
+            **filters: the filters declared by `CustomerListFilters`, each left out when
+                ``None`` (below).
+
+        Other Parameters:
+            email (str | None): keep only customers with this email address.
+            city (str | None): keep only customers whose address is in this city.
+            name (str | None): keep only customers with this name.
+            segment_id (str | None): keep only customers in this segment (``seg_...``).
+            created_at_before (datetime | None): keep customers created before this aware
+                datetime.
+            created_at_after (datetime | None): keep customers created after this aware
+                datetime.
+            updated_at_before (datetime | None): keep customers last updated before this
+                aware datetime.
+            updated_at_after (datetime | None): keep customers last updated after this aware
+                datetime.
 
         Iterating yields every matching customer exactly once, past the API's page 99: with
         the ``created_at`` orders (and the default) the pager moves on with the
@@ -290,12 +321,8 @@ class Customers(Resource):
         if page is not None:
             check_int_range(page, "page", 1, 99)
         _order(order, CustomerOrder.ALL)
-        _strings(email=email, city=city, name=name, segment_id=segment_id)
-        _dates(
-            created_at_before=created_at_before, created_at_after=created_at_after,
-            updated_at_before=updated_at_before, updated_at_after=updated_at_after,
-            starting_after=starting_after,
-        )
+        _dates(starting_after=starting_after)
+        query = filter_query(CustomerListFilters, filters, "list")
         by_created_at = order in (None, CustomerOrder.CREATED_AT, CustomerOrder.CREATED_AT_DESC)
         position = None
         if resume_from is not None:
@@ -304,30 +331,19 @@ class Customers(Resource):
                 raise ValueError("resume_from works with the created_at orders only")
             if page is not None or starting_after is not None:
                 raise ValueError("resume_from cannot be combined with page or starting_after")
-        filters = params(
-            [
-                ("email", "email", email),
-                ("city", "city", city),
-                ("name", "name", name),
-                ("segment_id", "segment_id", segment_id),
-                ("created_at[before]", "created_at_before", created_at_before),
-                ("created_at[after]", "created_at_after", created_at_after),
-                ("updated_at[before]", "updated_at_before", updated_at_before),
-                ("updated_at[after]", "updated_at_after", updated_at_after),
-                ("order", "order", order),
-            ]
-        )
+        filters_query = query + params([("order", "order", order)])
         cursor = params([("starting_after", "starting_after", starting_after)])
-        one_page = params([("limit", "limit", limit), ("page", "page", page)]) + filters + cursor
+        one_page = params([("limit", "limit", limit), ("page", "page", page)])
+        one_page += filters_query + cursor
         if position is not None and position.boundary is not None:
-            one_page = [("limit", str(limit or 10)), *filters]
+            one_page = [("limit", str(limit or 10)), *filters_query]
             one_page.append(("starting_after", _resume_cursor(position, order)))
         page_size = limit or 100
 
         def walk(_: Query) -> CreatedAtPages[CustomerList, Customer] | PagingWalk[
             CustomerList, Customer
         ]:
-            base = [("limit", str(page_size)), *filters]
+            base = [("limit", str(page_size)), *filters_query]
             if by_created_at:
                 return CreatedAtPages(
                     CreatedAtWalk(
@@ -361,15 +377,7 @@ class Customers(Resource):
     async def partition(
         self,
         parts: int,
-        *,
-        email: str | None = None,
-        city: str | None = None,
-        name: str | None = None,
-        segment_id: str | None = None,
-        created_at_after: datetime | None = None,
-        created_at_before: datetime | None = None,
-        updated_at_after: datetime | None = None,
-        updated_at_before: datetime | None = None,
+        **filters: Unpack[CustomerListFilters],
     ) -> builtins.list[CustomerPartition]:
         """Split the matching customers into ``parts`` disjoint ``created_at`` windows.
 
@@ -387,30 +395,21 @@ class Customers(Resource):
             ```
         """
         check_int_range(parts, "parts", 1, 10_000)
-        _strings(email=email, city=city, name=name, segment_id=segment_id)
-        _dates(
-            created_at_after=created_at_after, created_at_before=created_at_before,
-            updated_at_after=updated_at_after, updated_at_before=updated_at_before,
-        )
-        filters: dict[str, Any] = {
-            key: value
-            for key, value in (
-                ("email", email), ("city", city), ("name", name), ("segment_id", segment_id),
-                ("updated_at_after", updated_at_after), ("updated_at_before", updated_at_before),
-            )
-            if value is not None
-        }
+        filter_query(CustomerListFilters, filters, "partition")
+        given: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+        created_at_after = given.pop("created_at_after", None)
+        created_at_before = given.pop("created_at_before", None)
         bounds: dict[str, Any] = {
             "created_at_after": created_at_after, "created_at_before": created_at_before
         }
 
         async def first(order: str) -> CustomerList:
-            return await self.list(limit=1, order=order, **filters, **bounds)
+            return await self.list(limit=1, order=order, **given, **bounds)
 
         async def count_before(moment: datetime) -> int:
             before = moment if created_at_before is None else min(moment, created_at_before)
             page = await self.list(
-                limit=1, **filters, created_at_after=created_at_after, created_at_before=before
+                limit=1, **given, created_at_after=created_at_after, created_at_before=before
             )
             return page.total or 0
 
@@ -419,7 +418,7 @@ class Customers(Resource):
         start = None if created_at_after is None else created_at_after + timedelta(milliseconds=1)
         end = created_at_before
         if parts == 1 or total <= 1 or not oldest.customers:
-            return [CustomerPartition(index=0, count=total, start=start, end=end, filters=filters)]
+            return [CustomerPartition(index=0, count=total, start=start, end=end, filters=given)]
         newest = await first(CustomerOrder.CREATED_AT_DESC)
         low, high = oldest.customers[0].created_at, newest.customers[0].created_at
         if low is None or high is None:
@@ -429,7 +428,7 @@ class Customers(Resource):
         return [
             CustomerPartition(
                 index=index, count=edges[index + 1][1] - edges[index][1],
-                start=edges[index][0], end=edges[index + 1][0], filters=filters,
+                start=edges[index][0], end=edges[index + 1][0], filters=given,
             )
             for index in range(len(edges) - 1)
         ]
