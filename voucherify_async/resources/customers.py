@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
 
 import msgspec
@@ -19,10 +19,10 @@ from .._errors import NotFoundError
 from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
 from .._filters import Filter, filter_query
 from .._jobs import AsyncJob, submit_in_parts
-from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager, PagingWalk
-from .._partition import CustomerPartition, find_cuts
+from .._listing import ListShape, created_at_listing
+from .._pagination import CursorPaging, LastItemPaging, Pager, PagingWalk
+from .._partition import CustomerPartition, split_into_partitions
 from .._query import (
-    Query,
     check_choice,
     check_int_range,
     check_str,
@@ -33,7 +33,6 @@ from .._query import (
 )
 from .._request import FileUpload, Request
 from .._retry import create_is_retry_safe
-from .._scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ..models import (
     AsyncAction,
     AsyncActionCreated,
@@ -167,11 +166,12 @@ def _with_data(page: Any, kept: builtins.list[Any]) -> Any:
     return replace(page, data=kept)
 
 
-def _resume_cursor(position: ScanPosition, order: str | None) -> str:
-    # One millisecond back from the boundary in scan order, as the walk itself would ask.
-    assert position.boundary is not None
-    step = timedelta(milliseconds=1 if order != CustomerOrder.CREATED_AT else -1)
-    return format_datetime(position.boundary + step, "resume_from")
+_CUSTOMER_PAGE: ListShape[CustomerList, Customer] = ListShape(
+    items=lambda page: page.customers,
+    has_more=lambda page: page.has_more,
+    rebuild=lambda page, kept: replace(page, customers=kept),
+    key=_customer_key,
+)
 
 
 class Customers(Resource):
@@ -323,54 +323,13 @@ class Customers(Resource):
         _order(order, CustomerOrder.ALL)
         _dates(starting_after=starting_after)
         query = filter_query(CustomerListFilters, filters, "list")
-        by_created_at = order in (None, CustomerOrder.CREATED_AT, CustomerOrder.CREATED_AT_DESC)
-        position = None
-        if resume_from is not None:
-            position = ScanPosition.loads(resume_from)
-            if not by_created_at:
-                raise ValueError("resume_from works with the created_at orders only")
-            if page is not None or starting_after is not None:
-                raise ValueError("resume_from cannot be combined with page or starting_after")
-        filters_query = query + params([("order", "order", order)])
-        cursor = params([("starting_after", "starting_after", starting_after)])
-        one_page = params([("limit", "limit", limit), ("page", "page", page)])
-        one_page += filters_query + cursor
-        if position is not None and position.boundary is not None:
-            one_page = [("limit", str(limit or 10)), *filters_query]
-            one_page.append(("starting_after", _resume_cursor(position, order)))
-        page_size = limit or 100
-
-        def walk(_: Query) -> CreatedAtPages[CustomerList, Customer] | PagingWalk[
-            CustomerList, Customer
-        ]:
-            base = [("limit", str(page_size)), *filters_query]
-            if by_created_at:
-                return CreatedAtPages(
-                    CreatedAtWalk(
-                        base,
-                        descending=order != CustomerOrder.CREATED_AT,
-                        limit=page_size,
-                        key=_customer_key,
-                        start=position,
-                        starting_after=cursor[0][1] if cursor else None,
-                        first_page=page or 1,
-                    ),
-                    items=lambda p: p.customers,
-                    has_more=lambda p: p.has_more,
-                    rebuild=lambda p, kept: replace(p, customers=kept),
-                    key=_customer_key,
-                )
-            first = base + ([("page", str(page))] if page else []) + cursor
-            paging: PageNumberPaging[CustomerList, Customer] = PageNumberPaging(
-                lambda p: p.customers,
-                lambda p: p.has_more,
-                past_last_page=lambda n: PaginationError(
-                    f"order={order!r} cannot be listed past page {n}: the API's only cursor"
-                    " is on created_at; order by created_at or narrow the filters"
-                ),
-            )
-            return PagingWalk(first, paging)
-
+        one_page, walk = created_at_listing(
+            _CUSTOMER_PAGE, query + params([("order", "order", order)]), order=order,
+            limit=limit, page=page, resume_from=resume_from,
+            starting_after=None if starting_after is None else format_datetime(
+                starting_after, "starting_after"
+            ),
+        )
         fetch = self._page_getter("/v1/customers", CustomerList)
         return Pager(fetch, one_page, walk, prefetch=prefetch)
 
@@ -396,42 +355,11 @@ class Customers(Resource):
         """
         check_int_range(parts, "parts", 1, 10_000)
         filter_query(CustomerListFilters, filters, "partition")
-        given: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
-        created_at_after = given.pop("created_at_after", None)
-        created_at_before = given.pop("created_at_before", None)
-        bounds: dict[str, Any] = {
-            "created_at_after": created_at_after, "created_at_before": created_at_before
-        }
 
-        async def first(order: str) -> CustomerList:
-            return await self.list(limit=1, order=order, **given, **bounds)
+        async def first_page(**arguments: Any) -> CustomerList:
+            return await self.list(limit=1, **arguments)
 
-        async def count_before(moment: datetime) -> int:
-            before = moment if created_at_before is None else min(moment, created_at_before)
-            page = await self.list(
-                limit=1, **given, created_at_after=created_at_after, created_at_before=before
-            )
-            return page.total or 0
-
-        oldest = await first(CustomerOrder.CREATED_AT)
-        total = oldest.total or 0
-        start = None if created_at_after is None else created_at_after + timedelta(milliseconds=1)
-        end = created_at_before
-        if parts == 1 or total <= 1 or not oldest.customers:
-            return [CustomerPartition(index=0, count=total, start=start, end=end, filters=given)]
-        newest = await first(CustomerOrder.CREATED_AT_DESC)
-        low, high = oldest.customers[0].created_at, newest.customers[0].created_at
-        if low is None or high is None:
-            raise PaginationError("customers without created_at cannot be partitioned")
-        cuts = await find_cuts(parts, total, low, high, count_before)
-        edges = [(start, 0), *cuts, (end, total)]
-        return [
-            CustomerPartition(
-                index=index, count=edges[index + 1][1] - edges[index][1],
-                start=edges[index][0], end=edges[index + 1][0], filters=given,
-            )
-            for index in range(len(edges) - 1)
-        ]
+        return await split_into_partitions(first_page, parts, dict(filters))
 
     def list_activity(
         self,
