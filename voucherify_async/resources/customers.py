@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
 import msgspec
 from msgspec.structs import replace
 
-from .._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges, json_array
+from .._chunking import BULK_BODY_LIMIT
 from .._csvimport import CsvInput, CsvSource
 from .._csvimport import import_csv as upload_csv
 from .._csvio import DEFAULT_PART_BYTES
@@ -43,7 +43,6 @@ from ..models import (
     CustomerBulkUpdate,
     CustomerCreate,
     CustomerList,
-    CustomerMetadataBulkUpdate,
     CustomerOrder,
     CustomerPermanentDeletion,
     CustomerRedeemable,
@@ -52,6 +51,7 @@ from ..models import (
     CustomerUpdate,
 )
 from ._base import Resource, build_body
+from ._bulk import bulk_update_parts, metadata_update_parts
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -861,36 +861,9 @@ class Customers(Resource):
             # 50000
             ```
         """
-        if isinstance(customers, (str, bytes, Mapping)) or not isinstance(customers, Iterable):
-            raise TypeError("update_in_bulk() customers must be an iterable of customer updates")
-        _check_batch_size(batch_size)
-        encoded: builtins.list[bytes] = []
-        for index, item in enumerate(customers):
-            if not isinstance(item, (CustomerBulkUpdate, Mapping)):
-                raise TypeError(
-                    f"update_in_bulk() customers[{index}] must be a CustomerBulkUpdate or a"
-                    f" mapping, got {type(item).__name__}"
-                )
-            body = build_body(
-                CustomerBulkUpdate, item, {},
-                method="update_in_bulk", argument=f"customers[{index}]",
-            )
-            encoded.append(msgspec.json.encode(body))
-        if not encoded:
-            raise ValueError("update_in_bulk() needs at least one customer")
-        try:
-            parts = chunk_ranges(
-                [len(item) for item in encoded], budget=BULK_BODY_LIMIT - 2, max_items=batch_size
-            )
-        except ChunkTooLargeError as exc:
-            raise ValueError(
-                f"update_in_bulk() customers[{exc.index}] alone makes a body of"
-                f" {exc.size + 2:,} bytes, over the API's limit of {BULK_BODY_LIMIT:,} bytes"
-                " (10 MB)"
-            ) from None
+        parts, body = bulk_update_parts(customers, batch_size)
         return await submit_in_parts(
-            self._bulk_sender("/v1/customers/bulk/async"), self._get_action, parts,
-            lambda part: json_array(encoded[part.start : part.stop]),
+            self._bulk_sender("/v1/customers/bulk/async"), self._get_action, parts, body
         )
 
     async def update_metadata_in_bulk(
@@ -918,42 +891,9 @@ class Customers(Resource):
             # True
             ```
         """
-        if isinstance(source_ids, (str, bytes)) or not isinstance(source_ids, Iterable):
-            raise TypeError("update_metadata_in_bulk() source_ids must be an iterable of str")
-        ids = builtins.list(source_ids)
-        for index, source_id in enumerate(ids):
-            check_str(source_id, f"source_ids[{index}]")
-        if not ids:
-            raise ValueError("update_metadata_in_bulk() needs at least one source id")
-        if not isinstance(metadata, Mapping):
-            raise TypeError(
-                f"update_metadata_in_bulk() metadata must be a mapping, got"
-                f" {type(metadata).__name__}"
-            )
-        _check_batch_size(batch_size)
-        values = dict(metadata)
-        empty = CustomerMetadataBulkUpdate(source_ids=[], metadata=values)
-        envelope = len(msgspec.json.encode(empty))
-        if envelope > BULK_BODY_LIMIT:
-            raise ValueError(
-                f"update_metadata_in_bulk() metadata alone makes a body of {envelope:,} bytes,"
-                f" over the API's limit of {BULK_BODY_LIMIT:,} bytes (10 MB)"
-            )
-        try:
-            parts = chunk_ranges(
-                [len(msgspec.json.encode(source_id)) for source_id in ids],
-                budget=BULK_BODY_LIMIT - envelope, max_items=batch_size,
-            )
-        except ChunkTooLargeError as exc:
-            raise ValueError(
-                f"update_metadata_in_bulk() source_ids[{exc.index}] makes a body over the"
-                f" API's limit of {BULK_BODY_LIMIT:,} bytes (10 MB)"
-            ) from None
+        parts, body = metadata_update_parts(source_ids, metadata, batch_size)
         return await submit_in_parts(
-            self._bulk_sender("/v1/customers/metadata/async"), self._get_action, parts,
-            lambda part: msgspec.json.encode(
-                CustomerMetadataBulkUpdate(source_ids=ids[part.start : part.stop], metadata=values)
-            ),
+            self._bulk_sender("/v1/customers/metadata/async"), self._get_action, parts, body
         )
 
     def _bulk_sender(self, path: str) -> Callable[[bytes], Awaitable[str]]:
@@ -973,11 +913,6 @@ class Customers(Resource):
         return await self._transport.request(
             Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
         )
-
-
-def _check_batch_size(batch_size: int | None) -> None:
-    if batch_size is not None:
-        check_int_range(batch_size, "batch_size", 1, 10_000_000)
 
 
 def _list_of_str(values: Iterable[str], method: str, name: str) -> builtins.list[str]:
