@@ -6,7 +6,7 @@ import builtins
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, overload
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import msgspec
 from msgspec.structs import replace
@@ -15,8 +15,6 @@ from .._chunking import BULK_BODY_LIMIT
 from .._csvimport import CsvInput, CsvSource
 from .._csvimport import import_csv as upload_csv
 from .._csvio import DEFAULT_PART_BYTES
-from .._errors import NotFoundError
-from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
 from .._filters import Filter, filter_query
 from .._jobs import AsyncJob, submit_in_parts
 from .._listing import ListShape, created_at_listing
@@ -32,7 +30,6 @@ from .._query import (
     path_segment,
 )
 from .._request import FileUpload, Request
-from .._retry import create_is_retry_safe
 from ..models import (
     AsyncAction,
     AsyncActionCreated,
@@ -50,8 +47,9 @@ from ..models import (
     CustomerSegmentList,
     CustomerUpdate,
 )
-from ._base import Resource, build_body
+from ._base import build_body
 from ._bulk import bulk_update_parts, metadata_update_parts
+from ._fanout import CustomerFanOut, create_request
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -98,13 +96,6 @@ ACTIVITIES_ORDERS = frozenset(
 )
 REDEEMABLE_ORDERS = frozenset({"id", "-id"})
 
-# What an error says when a request that is not sent twice may have been carried out.
-_KEYLESS_CREATE_NOTE = (
-    "the customer may have been created: a create without id or source_id is not sent"
-    " again, as each arrival makes another customer; look it up with"
-    " vf.customers.list(email=...) before creating it again, or give it a source_id so"
-    " that a retry updates it instead"
-)
 _JOB_NOTE = (
     "the job may have been started: it is not sent again, as each arrival starts another"
     " one; look for it in vf.async_actions.list() before sending it again"
@@ -113,15 +104,6 @@ _PERMANENT_DELETION_NOTE = (
     "the permanent deletion may have been requested: it is not sent again; check with"
     " vf.customers.get(customer_id) before asking again"
 )
-
-
-def _create_request(body: CustomerCreate) -> Request[Customer]:
-    """``POST /v1/customers``: retried after it may have arrived only if it names its customer."""
-    safe = create_is_retry_safe(body.id, body.source_id)
-    return Request(
-        "POST", "/v1/customers", Customer, json=msgspec.json.encode(body),
-        retry_safe=safe, unsure_note=None if safe else _KEYLESS_CREATE_NOTE,
-    )
 
 
 def _limit(limit: int | None) -> int | None:
@@ -174,7 +156,7 @@ _CUSTOMER_PAGE: ListShape[CustomerList, Customer] = ListShape(
 )
 
 
-class Customers(Resource):
+class Customers(CustomerFanOut):
     """The Customers API. Every ``customer_id`` is a Voucherify id (``cust_...``) or a source id.
 
     Examples:
@@ -213,7 +195,7 @@ class Customers(Resource):
             ```
         """
         body = build_body(CustomerCreate, customer, fields, method="create", argument="customer")
-        return await self._transport.request(_create_request(body))
+        return await self._transport.request(create_request(body))
 
     async def get(self, customer_id: str) -> Customer:
         """Return the customer with this id or source id.
@@ -529,236 +511,6 @@ class Customers(Resource):
             Request("GET", self._path(customer_id, "/segments"), CustomerSegmentList)
         )
 
-    # -- fan-out -------------------------------------------------------------------------
-
-    @overload
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = ...,
-        missing_ok: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[Customer | None]: ...
-
-    @overload
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = ...,
-        missing_ok: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Customer | Exception | None]: ...
-
-    @overload
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = ...,
-        missing_ok: bool = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Customer | None] | builtins.list[Customer | Exception | None]: ...
-
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        missing_ok: bool = True,
-        return_exceptions: bool = False,
-    ) -> builtins.list[Customer | None] | builtins.list[Customer | Exception | None]:
-        """Look up many customers at once, ``concurrency`` at a time, in the order asked.
-
-        Args:
-            customer_ids: ids or source ids; each distinct one is looked up once.
-            concurrency: the most lookups in flight at once for this call (the client's
-                ``max_concurrency`` still bounds all its requests).
-            missing_ok: ``True`` (the default): a customer that does not exist is ``None``.
-                ``False``: it is a `NotFoundError`.
-            return_exceptions: ``False`` (the default): the first error cancels the lookups
-                in flight and is raised. ``True``: an id whose lookup failed gets its
-                exception in its place and the others go on.
-
-        Raises:
-            TypeError, ValueError: an id is not a non-empty str (the message names its
-                index), before any request is sent.
-
-        Examples:
-            ```python
-            customers = await vf.customers.get_many(["bob", "alice", "nobody"])
-            [c.id if c else None for c in customers]
-            # ['cust_1', 'cust_2', None]
-            ```
-        """
-        ids = _list_of_str(customer_ids, "get_many", "customer_ids")
-        check_concurrency(concurrency)
-
-        async def lookup(customer_id: str) -> Customer | None:
-            try:
-                return await self.get(customer_id)
-            except NotFoundError:
-                if missing_ok:
-                    return None
-                raise
-
-        unique = builtins.list(dict.fromkeys(ids))
-        found = await fan_out(
-            lookup, unique, concurrency=concurrency, return_exceptions=return_exceptions
-        )
-        by_id = dict(zip(unique, found, strict=True))
-        return [by_id[customer_id] for customer_id in ids]
-
-    @overload
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[Customer]: ...
-
-    @overload
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Customer | Exception]: ...
-
-    @overload
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]: ...
-
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        return_exceptions: bool = False,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
-        """Create (or upsert) many customers at once, one request each, in the order given.
-
-        Each is retried as `create` would be: an item without ``id`` or ``source_id`` is not
-        sent again once it may have reached the API.
-
-        Every item is checked before anything is sent. For thousands of customers where
-        the answers are not needed at once, `update_in_bulk()` takes fewer requests.
-
-        Args:
-            customers: `CustomerCreate` models or mappings.
-            concurrency: the most requests in flight at once for this call.
-            return_exceptions: ``False`` (the default): the first error cancels the rest and
-                is raised. ``True``: a failed item gets its exception in its place.
-
-        Examples:
-            ```python
-            created = await vf.customers.create_many(
-                [{"source_id": "bob"}, {"source_id": "alice", "name": "Alice"}]
-            )
-            ```
-        """
-        items = _items(customers, "create_many", "customers")
-        check_concurrency(concurrency)
-        requests = [
-            _create_request(
-                build_body(
-                    CustomerCreate, item, {}, method="create_many", argument=f"customers[{i}]"
-                )
-            )
-            for i, item in enumerate(items)
-        ]
-        return await fan_out(
-            self._transport.request,
-            requests,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-        )
-
-    @overload
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[Customer]: ...
-
-    @overload
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Customer | Exception]: ...
-
-    @overload
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]: ...
-
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        return_exceptions: bool = False,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
-        """Update many customers at once (``PUT`` each), in the order given.
-
-        Args:
-            changes: ``{customer_id: changes}`` or ``(customer_id, changes)`` pairs, each
-                ``changes`` a `CustomerUpdate` or a mapping
-                of the fields to change (``None`` sends null).
-            concurrency: the most requests in flight at once for this call.
-            return_exceptions: ``False`` (the default): the first error cancels the rest and
-                is raised. ``True``: a failed item gets its exception in its place.
-
-        Every pair is checked before anything is sent.
-
-        Examples:
-            ```python
-            await vf.customers.update_many(
-                {"bob": {"name": "Robert"}, "alice": {"phone": None}}
-            )
-            ```
-        """
-        pairs = _pairs(changes)
-        check_concurrency(concurrency)
-        requests: builtins.list[Request[Customer]] = []
-        for index, (customer_id, change) in enumerate(pairs):
-            segment = path_segment(customer_id, f"update_many() changes[{index}] customer id")
-            body = build_body(
-                CustomerUpdate, change, {}, method="update_many", argument=f"changes[{index}]"
-            )
-            requests.append(
-                Request(
-                    "PUT", f"/v1/customers/{segment}", Customer, json=msgspec.json.encode(body)
-                )
-            )
-        return await fan_out(
-            self._transport.request,
-            requests,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-        )
-
     # -- bulk jobs -----------------------------------------------------------------------
 
     async def import_csv(
@@ -913,38 +665,3 @@ class Customers(Resource):
         return await self._transport.request(
             Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
         )
-
-
-def _list_of_str(values: Iterable[str], method: str, name: str) -> builtins.list[str]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(
-            f"{method}() {name} must be an iterable of str, got {type(values).__name__}"
-        )
-    items = builtins.list(values)
-    for index, value in enumerate(items):
-        path_segment(value, f"{name}[{index}]")
-    return items
-
-
-def _items(values: Iterable[Any], method: str, name: str) -> builtins.list[Any]:
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise TypeError(f"{method}() {name} must be an iterable of models or mappings")
-    return builtins.list(values)
-
-
-def _pairs(changes: object) -> builtins.list[tuple[str, Any]]:
-    if isinstance(changes, Mapping):
-        return builtins.list(changes.items())
-    if isinstance(changes, (str, bytes)) or not isinstance(changes, Iterable):
-        raise TypeError(
-            "update_many() changes must be a mapping {customer_id: changes} or an iterable of"
-            " (customer_id, changes) pairs"
-        )
-    pairs = builtins.list(changes)
-    for index, pair in enumerate(pairs):
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(
-                f"update_many() changes[{index}] must be a (customer_id, changes) pair, got"
-                f" {type(pair).__name__}"
-            )
-    return pairs
