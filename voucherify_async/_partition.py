@@ -11,20 +11,34 @@ document whether its ``created_at`` filters are strict).
 from __future__ import annotations
 
 import bisect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from ._scan import PaginationError
+from .models import CustomerList, CustomerListOrder
+
 if TYPE_CHECKING:
-    from ._client import AsyncVoucherify
     from .models import Customer
 
-__all__ = ["CustomerPartition", "find_cuts"]
+__all__ = ["CustomerPartition", "find_cuts", "split_into_partitions"]
 
 _MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class _CustomerLister(Protocol):
+    @property
+    def list(self) -> Callable[..., AsyncIterable[Customer]]: ...
+
+
+class _Client(Protocol):
+    # What `stream()` needs of `AsyncVoucherify`: naming the client itself would make an
+    # import cycle (the client imports the resources, which import this module).
+    @property
+    def customers(self) -> _CustomerLister: ...
 
 
 def _to_ms(value: datetime) -> int:
@@ -74,7 +88,7 @@ class CustomerPartition(msgspec.Struct, frozen=True, kw_only=True):
             return False
         return self.end is None or created_at < self.end
 
-    async def stream(self, client: AsyncVoucherify, **options: Any) -> AsyncIterator[Customer]:
+    async def stream(self, client: _Client, **options: Any) -> AsyncIterator[Customer]:
         """Yield every customer of this window once (``options`` go to ``customers.list``)."""
         async for customer in client.customers.list(**self.list_arguments(), **options):
             if self.contains(customer.created_at):
@@ -138,3 +152,56 @@ async def find_cuts(
             known_count.insert(position, counted)
         cuts.append((_from_ms(known_ms[chosen]), known_count[chosen]))
     return cuts
+
+
+async def split_into_partitions(
+    first_page: Callable[..., Awaitable[CustomerList]],
+    parts: int,
+    filters: dict[str, Any],
+) -> list[CustomerPartition]:
+    """Split the customers matching ``filters`` into ``parts`` windows of similar size.
+
+    Args:
+        first_page: fetches a one-customer page of ``vf.customers.list`` with the keyword
+            arguments it is given (the filters, ``order``); its ``total`` counts the matches.
+        parts: how many windows, at least 1.
+        filters: checked list filters; ``created_at_after``/``created_at_before`` bound the
+            first and last window, the others go into every partition's ``filters``.
+
+    Raises:
+        PaginationError: the customers have no ``created_at`` to cut on.
+    """
+    given = {key: value for key, value in filters.items() if value is not None}
+    created_at_after = given.pop("created_at_after", None)
+    created_at_before = given.pop("created_at_before", None)
+    bounds = {"created_at_after": created_at_after, "created_at_before": created_at_before}
+
+    async def first(order: str) -> CustomerList:
+        return await first_page(order=order, **given, **bounds)
+
+    async def count_before(moment: datetime) -> int:
+        before = moment if created_at_before is None else min(moment, created_at_before)
+        page = await first_page(
+            **given, created_at_after=created_at_after, created_at_before=before
+        )
+        return page.total or 0
+
+    oldest = await first(CustomerListOrder.CREATED_AT)
+    total = oldest.total or 0
+    start = None if created_at_after is None else created_at_after + _MS
+    end = created_at_before
+    if parts == 1 or total <= 1 or not oldest.customers:
+        return [CustomerPartition(index=0, count=total, start=start, end=end, filters=given)]
+    newest = await first(CustomerListOrder.CREATED_AT_DESC)
+    low, high = oldest.customers[0].created_at, newest.customers[0].created_at
+    if low is None or high is None:
+        raise PaginationError("customers without created_at cannot be partitioned")
+    cuts = await find_cuts(parts, total, low, high, count_before)
+    edges = [(start, 0), *cuts, (end, total)]
+    return [
+        CustomerPartition(
+            index=index, count=edges[index + 1][1] - edges[index][1],
+            start=edges[index][0], end=edges[index + 1][0], filters=given,
+        )
+        for index in range(len(edges) - 1)
+    ]

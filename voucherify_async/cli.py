@@ -29,8 +29,10 @@ from ._argparse import OneLineParser, at_least
 from ._client import CLUSTERS, AsyncVoucherify
 from ._csvio import DEFAULT_PART_BYTES
 from ._exceptions import APIStatusError, ConfigurationError, CsvError, VoucherifyError
+from ._filters import filter_fields
 from ._progress import Progress, progress
 from .models import Customer, CustomerListOrder
+from .resources.customers import CustomerListFilters
 
 __all__ = ["Progress", "main", "progress"]
 
@@ -183,17 +185,13 @@ def _input_file(value: str) -> Path:
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "email": args.email,
-        "city": args.city,
-        "name": args.name,
-        "segment_id": args.segment_id,
-        "created_at_after": _when(args.created_after, "--created-after"),
-        "created_at_before": _when(args.created_before, "--created-before"),
-        "updated_at_after": _when(args.updated_after, "--updated-after"),
-        "updated_at_before": _when(args.updated_before, "--updated-before"),
-        "order": args.order,
-    }
+    # The options come from the declaration of the list's filters; see `_add_filters`.
+    filters: dict[str, Any] = {}
+    for field in filter_fields(CustomerListFilters):
+        value = getattr(args, field.name)
+        filters[field.name] = _when(value, field.flag) if field.type is datetime else value
+    filters["order"] = args.order
+    return filters
 
 
 async def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -319,14 +317,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], Any]] = {
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("filters")
-    group.add_argument("--email")
-    group.add_argument("--city")
-    group.add_argument("--name")
-    group.add_argument("--segment-id")
-    group.add_argument("--created-after", metavar="ISO")
-    group.add_argument("--created-before", metavar="ISO")
-    group.add_argument("--updated-after", metavar="ISO")
-    group.add_argument("--updated-before", metavar="ISO")
+    for field in filter_fields(CustomerListFilters):
+        dated = field.type is datetime
+        group.add_argument(
+            field.flag, dest=field.name, metavar="ISO" if dated else None,
+            help=f"{field.help} (ISO 8601 with a zone)" if dated else field.help,
+        )
     group.add_argument("--order", choices=sorted(CustomerListOrder.ALL))
 
 

@@ -5,23 +5,22 @@ from __future__ import annotations
 import builtins
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, overload
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import msgspec
 from msgspec.structs import replace
 
-from .._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges, json_array
+from .._chunking import BULK_BODY_LIMIT
 from .._csvimport import CsvInput, CsvSource
 from .._csvimport import import_csv as upload_csv
 from .._csvio import DEFAULT_PART_BYTES
-from .._exceptions import NotFoundError
-from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
+from .._filters import Filter, filter_query
 from .._jobs import AsyncJob, submit_in_parts
-from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager, PagingWalk
-from .._partition import CustomerPartition, find_cuts
+from .._listing import ListShape, created_at_listing
+from .._pagination import CursorPaging, LastItemPaging, Pager, PagingWalk
+from .._partition import CustomerPartition, split_into_partitions
 from .._query import (
-    Query,
     check_choice,
     check_int_range,
     check_str,
@@ -31,8 +30,6 @@ from .._query import (
     path_segment,
 )
 from .._request import FileUpload, Request
-from .._retry import create_is_retry_safe
-from .._scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ..models import (
     AsyncAction,
     AsyncActionCreated,
@@ -44,21 +41,51 @@ from ..models import (
     CustomerCreate,
     CustomerList,
     CustomerListOrder,
-    CustomerMetadataBulkUpdate,
     CustomerPermanentDeletion,
     CustomerRedeemable,
     CustomerRedeemableList,
     CustomerSegmentList,
     CustomerUpdate,
 )
-from ._base import Resource, build_body
+from ._base import build_body
+from ._bulk import bulk_update_parts, metadata_update_parts
+from ._fanout import CustomerFanOut, create_request
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ..models import CustomerFields, CustomerIdentityFields
 
-__all__ = ["BULK_BODY_LIMIT", "CsvInput", "CsvSource", "Customers"]
+__all__ = ["BULK_BODY_LIMIT", "CsvInput", "CsvSource", "CustomerListFilters", "Customers"]
+
+
+class CustomerListFilters(TypedDict, total=False):
+    """The filters of ``vf.customers.list`` and ``vf.customers.partition``, declared once.
+
+    Each is left out of the query when ``None``. The CLI's ``customers list`` and
+    ``customers export`` take the same filters as options (``--email``, ``--created-after``).
+    """
+
+    email: Annotated[str | None, Filter("keep only customers with this email address")]
+    city: Annotated[str | None, Filter("keep only customers whose address is in this city")]
+    name: Annotated[str | None, Filter("keep only customers with this name")]
+    segment_id: Annotated[str | None, Filter("keep only customers in this segment (seg_...)")]
+    created_at_before: Annotated[
+        datetime | None,
+        Filter("created before this time", wire="created_at[before]", flag="--created-before"),
+    ]
+    created_at_after: Annotated[
+        datetime | None,
+        Filter("created after this time", wire="created_at[after]", flag="--created-after"),
+    ]
+    updated_at_before: Annotated[
+        datetime | None,
+        Filter("last updated before this time", wire="updated_at[before]", flag="--updated-before"),
+    ]
+    updated_at_after: Annotated[
+        datetime | None,
+        Filter("last updated after this time", wire="updated_at[after]", flag="--updated-after"),
+    ]
 
 ACTIVITY_ORDERS = frozenset({"created_at", "-created_at"})
 ACTIVITIES_ORDERS = frozenset(
@@ -69,13 +96,6 @@ ACTIVITIES_ORDERS = frozenset(
 )
 REDEEMABLE_ORDERS = frozenset({"id", "-id"})
 
-# What an error says when a request that is not sent twice may have been carried out.
-_KEYLESS_CREATE_NOTE = (
-    "the customer may have been created: a create without id or source_id is not sent"
-    " again, as each arrival makes another customer; look it up with"
-    " vf.customers.list(email=...) before creating it again, or give it a source_id so"
-    " that a retry updates it instead"
-)
 _JOB_NOTE = (
     "the job may have been started: it is not sent again, as each arrival starts another"
     " one; look for it in vf.async_actions.list() before sending it again"
@@ -84,15 +104,6 @@ _PERMANENT_DELETION_NOTE = (
     "the permanent deletion may have been requested: it is not sent again; check with"
     " vf.customers.get(customer_id) before asking again"
 )
-
-
-def _create_request(body: CustomerCreate) -> Request[Customer]:
-    """``POST /v1/customers``: retried after it may have arrived only if it names its customer."""
-    safe = create_is_retry_safe(body.id, body.source_id)
-    return Request(
-        "POST", "/v1/customers", Customer, json=msgspec.json.encode(body),
-        retry_safe=safe, unsure_note=None if safe else _KEYLESS_CREATE_NOTE,
-    )
 
 
 def _limit(limit: int | None) -> int | None:
@@ -137,14 +148,15 @@ def _with_data(page: Any, kept: builtins.list[Any]) -> Any:
     return replace(page, data=kept)
 
 
-def _resume_cursor(position: ScanPosition, order: str | None) -> str:
-    # One millisecond back from the boundary in scan order, as the walk itself would ask.
-    assert position.boundary is not None
-    step = timedelta(milliseconds=1 if order != CustomerListOrder.CREATED_AT else -1)
-    return format_datetime(position.boundary + step, "resume_from")
+_CUSTOMER_PAGE: ListShape[CustomerList, Customer] = ListShape(
+    items=lambda page: page.customers,
+    has_more=lambda page: page.has_more,
+    rebuild=lambda page, kept: replace(page, customers=kept),
+    key=_customer_key,
+)
 
 
-class Customers(Resource):
+class Customers(CustomerFanOut):
     """The Customers API. Every ``customer_id`` is a Voucherify id (``cust_...``) or a source id.
 
     Examples:
@@ -183,7 +195,7 @@ class Customers(Resource):
             ```
         """
         body = build_body(CustomerCreate, customer, fields, method="create", argument="customer")
-        return await self._transport.request(_create_request(body))
+        return await self._transport.request(create_request(body))
 
     async def get(self, customer_id: str) -> Customer:
         """Return the customer with this id or source id.
@@ -241,32 +253,17 @@ class Customers(Resource):
         *,
         limit: int | None = None,
         page: int | None = None,
-        email: str | None = None,
-        city: str | None = None,
-        name: str | None = None,
-        segment_id: str | None = None,
-        created_at_before: datetime | None = None,
-        created_at_after: datetime | None = None,
-        updated_at_before: datetime | None = None,
-        updated_at_after: datetime | None = None,
         order: str | None = None,
         starting_after: datetime | None = None,
         resume_from: str | None = None,
         prefetch: bool = True,
+        **filters: Unpack[CustomerListFilters],
     ) -> Pager[CustomerList, Customer]:
         """List customers: await it for one page, ``async for`` it for every customer.
 
         Args:
             limit: customers per page, 1..100 (the API's default is 10).
             page: the page to start at, 1..99.
-            email: keep only customers with this email address.
-            city: keep only customers whose address is in this city.
-            name: keep only customers with this name.
-            segment_id: keep only customers in this segment (``seg_...``).
-            created_at_before: keep customers created before this aware datetime.
-            created_at_after: keep customers created after this aware datetime.
-            updated_at_before: keep customers last updated before this aware datetime.
-            updated_at_after: keep customers last updated after this aware datetime.
             order: one of ``created_at``, ``-created_at`` (the default), ``updated_at``,
                 ``-updated_at``, ``source_id``, ``-source_id``.
             starting_after: a ``created_at`` cursor: customers created before it (descending
@@ -274,6 +271,22 @@ class Customers(Resource):
             resume_from: a ``pager.position`` token from an earlier scan with the same
                 filters: the scan goes on after the last customer that one yielded.
             prefetch: fetch the next page while the caller works on this one (default).
+            **filters: the filters declared by `CustomerListFilters`, each left out when
+                ``None`` (below).
+
+        Other Parameters:
+            email (str | None): keep only customers with this email address.
+            city (str | None): keep only customers whose address is in this city.
+            name (str | None): keep only customers with this name.
+            segment_id (str | None): keep only customers in this segment (``seg_...``).
+            created_at_before (datetime | None): keep customers created before this aware
+                datetime.
+            created_at_after (datetime | None): keep customers created after this aware
+                datetime.
+            updated_at_before (datetime | None): keep customers last updated before this
+                aware datetime.
+            updated_at_after (datetime | None): keep customers last updated after this aware
+                datetime.
 
         Iterating yields every matching customer exactly once, past the API's page 99: with
         the ``created_at`` orders (and the default) the pager moves on with the
@@ -290,88 +303,22 @@ class Customers(Resource):
         if page is not None:
             check_int_range(page, "page", 1, 99)
         _order(order, CustomerListOrder.ALL)
-        _strings(email=email, city=city, name=name, segment_id=segment_id)
-        _dates(
-            created_at_before=created_at_before, created_at_after=created_at_after,
-            updated_at_before=updated_at_before, updated_at_after=updated_at_after,
-            starting_after=starting_after,
+        _dates(starting_after=starting_after)
+        query = filter_query(CustomerListFilters, filters, "list")
+        one_page, walk = created_at_listing(
+            _CUSTOMER_PAGE, query + params([("order", "order", order)]), order=order,
+            limit=limit, page=page, resume_from=resume_from,
+            starting_after=None if starting_after is None else format_datetime(
+                starting_after, "starting_after"
+            ),
         )
-        by_created_at = order in (
-            None, CustomerListOrder.CREATED_AT, CustomerListOrder.CREATED_AT_DESC
-        )
-        position = None
-        if resume_from is not None:
-            position = ScanPosition.loads(resume_from)
-            if not by_created_at:
-                raise ValueError("resume_from works with the created_at orders only")
-            if page is not None or starting_after is not None:
-                raise ValueError("resume_from cannot be combined with page or starting_after")
-        filters = params(
-            [
-                ("email", "email", email),
-                ("city", "city", city),
-                ("name", "name", name),
-                ("segment_id", "segment_id", segment_id),
-                ("created_at[before]", "created_at_before", created_at_before),
-                ("created_at[after]", "created_at_after", created_at_after),
-                ("updated_at[before]", "updated_at_before", updated_at_before),
-                ("updated_at[after]", "updated_at_after", updated_at_after),
-                ("order", "order", order),
-            ]
-        )
-        cursor = params([("starting_after", "starting_after", starting_after)])
-        one_page = params([("limit", "limit", limit), ("page", "page", page)]) + filters + cursor
-        if position is not None and position.boundary is not None:
-            one_page = [("limit", str(limit or 10)), *filters]
-            one_page.append(("starting_after", _resume_cursor(position, order)))
-        page_size = limit or 100
-
-        def walk(_: Query) -> CreatedAtPages[CustomerList, Customer] | PagingWalk[
-            CustomerList, Customer
-        ]:
-            base = [("limit", str(page_size)), *filters]
-            if by_created_at:
-                return CreatedAtPages(
-                    CreatedAtWalk(
-                        base,
-                        descending=order != CustomerListOrder.CREATED_AT,
-                        limit=page_size,
-                        key=_customer_key,
-                        start=position,
-                        starting_after=cursor[0][1] if cursor else None,
-                        first_page=page or 1,
-                    ),
-                    items=lambda p: p.customers,
-                    has_more=lambda p: p.has_more,
-                    rebuild=lambda p, kept: replace(p, customers=kept),
-                    key=_customer_key,
-                )
-            first = base + ([("page", str(page))] if page else []) + cursor
-            paging: PageNumberPaging[CustomerList, Customer] = PageNumberPaging(
-                lambda p: p.customers,
-                lambda p: p.has_more,
-                past_last_page=lambda n: PaginationError(
-                    f"order={order!r} cannot be listed past page {n}: the API's only cursor"
-                    " is on created_at; order by created_at or narrow the filters"
-                ),
-            )
-            return PagingWalk(first, paging)
-
         fetch = self._page_getter("/v1/customers", CustomerList)
         return Pager(fetch, one_page, walk, prefetch=prefetch)
 
     async def partition(
         self,
         parts: int,
-        *,
-        email: str | None = None,
-        city: str | None = None,
-        name: str | None = None,
-        segment_id: str | None = None,
-        created_at_after: datetime | None = None,
-        created_at_before: datetime | None = None,
-        updated_at_after: datetime | None = None,
-        updated_at_before: datetime | None = None,
+        **filters: Unpack[CustomerListFilters],
     ) -> builtins.list[CustomerPartition]:
         """Split the matching customers into ``parts`` disjoint ``created_at`` windows.
 
@@ -389,52 +336,12 @@ class Customers(Resource):
             ```
         """
         check_int_range(parts, "parts", 1, 10_000)
-        _strings(email=email, city=city, name=name, segment_id=segment_id)
-        _dates(
-            created_at_after=created_at_after, created_at_before=created_at_before,
-            updated_at_after=updated_at_after, updated_at_before=updated_at_before,
-        )
-        filters: dict[str, Any] = {
-            key: value
-            for key, value in (
-                ("email", email), ("city", city), ("name", name), ("segment_id", segment_id),
-                ("updated_at_after", updated_at_after), ("updated_at_before", updated_at_before),
-            )
-            if value is not None
-        }
-        bounds: dict[str, Any] = {
-            "created_at_after": created_at_after, "created_at_before": created_at_before
-        }
+        filter_query(CustomerListFilters, filters, "partition")
 
-        async def first(order: str) -> CustomerList:
-            return await self.list(limit=1, order=order, **filters, **bounds)
+        async def first_page(**arguments: Any) -> CustomerList:
+            return await self.list(limit=1, **arguments)
 
-        async def count_before(moment: datetime) -> int:
-            before = moment if created_at_before is None else min(moment, created_at_before)
-            page = await self.list(
-                limit=1, **filters, created_at_after=created_at_after, created_at_before=before
-            )
-            return page.total or 0
-
-        oldest = await first(CustomerListOrder.CREATED_AT)
-        total = oldest.total or 0
-        start = None if created_at_after is None else created_at_after + timedelta(milliseconds=1)
-        end = created_at_before
-        if parts == 1 or total <= 1 or not oldest.customers:
-            return [CustomerPartition(index=0, count=total, start=start, end=end, filters=filters)]
-        newest = await first(CustomerListOrder.CREATED_AT_DESC)
-        low, high = oldest.customers[0].created_at, newest.customers[0].created_at
-        if low is None or high is None:
-            raise PaginationError("customers without created_at cannot be partitioned")
-        cuts = await find_cuts(parts, total, low, high, count_before)
-        edges = [(start, 0), *cuts, (end, total)]
-        return [
-            CustomerPartition(
-                index=index, count=edges[index + 1][1] - edges[index][1],
-                start=edges[index][0], end=edges[index + 1][0], filters=filters,
-            )
-            for index in range(len(edges) - 1)
-        ]
+        return await split_into_partitions(first_page, parts, dict(filters))
 
     def list_activity(
         self,
@@ -604,236 +511,6 @@ class Customers(Resource):
             Request("GET", self._path(customer_id, "/segments"), CustomerSegmentList)
         )
 
-    # -- fan-out -------------------------------------------------------------------------
-
-    @overload
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = ...,
-        missing_ok: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[Customer | None]: ...
-
-    @overload
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = ...,
-        missing_ok: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Customer | Exception | None]: ...
-
-    @overload
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = ...,
-        missing_ok: bool = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Customer | None] | builtins.list[Customer | Exception | None]: ...
-
-    async def get_many(
-        self,
-        customer_ids: Iterable[str],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        missing_ok: bool = True,
-        return_exceptions: bool = False,
-    ) -> builtins.list[Customer | None] | builtins.list[Customer | Exception | None]:
-        """Look up many customers at once, ``concurrency`` at a time, in the order asked.
-
-        Args:
-            customer_ids: ids or source ids; each distinct one is looked up once.
-            concurrency: the most lookups in flight at once for this call (the client's
-                ``max_concurrency`` still bounds all its requests).
-            missing_ok: ``True`` (the default): a customer that does not exist is ``None``.
-                ``False``: it is a `NotFoundError`.
-            return_exceptions: ``False`` (the default): the first error cancels the lookups
-                in flight and is raised. ``True``: an id whose lookup failed gets its
-                exception in its place and the others go on.
-
-        Raises:
-            TypeError, ValueError: an id is not a non-empty str (the message names its
-                index), before any request is sent.
-
-        Examples:
-            ```python
-            customers = await vf.customers.get_many(["bob", "alice", "nobody"])
-            [c.id if c else None for c in customers]
-            # ['cust_1', 'cust_2', None]
-            ```
-        """
-        ids = _list_of_str(customer_ids, "get_many", "customer_ids")
-        check_concurrency(concurrency)
-
-        async def lookup(customer_id: str) -> Customer | None:
-            try:
-                return await self.get(customer_id)
-            except NotFoundError:
-                if missing_ok:
-                    return None
-                raise
-
-        unique = builtins.list(dict.fromkeys(ids))
-        found = await fan_out(
-            lookup, unique, concurrency=concurrency, return_exceptions=return_exceptions
-        )
-        by_id = dict(zip(unique, found, strict=True))
-        return [by_id[customer_id] for customer_id in ids]
-
-    @overload
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[Customer]: ...
-
-    @overload
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Customer | Exception]: ...
-
-    @overload
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]: ...
-
-    async def create_many(
-        self,
-        customers: Iterable[CustomerCreate | Mapping[str, Any]],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        return_exceptions: bool = False,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
-        """Create (or upsert) many customers at once, one request each, in the order given.
-
-        Each is retried as `create` would be: an item without ``id`` or ``source_id`` is not
-        sent again once it may have reached the API.
-
-        Every item is checked before anything is sent. For thousands of customers where
-        the answers are not needed at once, `update_in_bulk()` takes fewer requests.
-
-        Args:
-            customers: `CustomerCreate` models or mappings.
-            concurrency: the most requests in flight at once for this call.
-            return_exceptions: ``False`` (the default): the first error cancels the rest and
-                is raised. ``True``: a failed item gets its exception in its place.
-
-        Examples:
-            ```python
-            created = await vf.customers.create_many(
-                [{"source_id": "bob"}, {"source_id": "alice", "name": "Alice"}]
-            )
-            ```
-        """
-        items = _items(customers, "create_many", "customers")
-        check_concurrency(concurrency)
-        requests = [
-            _create_request(
-                build_body(
-                    CustomerCreate, item, {}, method="create_many", argument=f"customers[{i}]"
-                )
-            )
-            for i, item in enumerate(items)
-        ]
-        return await fan_out(
-            self._transport.request,
-            requests,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-        )
-
-    @overload
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[Customer]: ...
-
-    @overload
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Customer | Exception]: ...
-
-    @overload
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]: ...
-
-    async def update_many(
-        self,
-        changes: Mapping[str, CustomerUpdate | Mapping[str, Any]]
-        | Iterable[tuple[str, CustomerUpdate | Mapping[str, Any]]],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        return_exceptions: bool = False,
-    ) -> builtins.list[Customer] | builtins.list[Customer | Exception]:
-        """Update many customers at once (``PUT`` each), in the order given.
-
-        Args:
-            changes: ``{customer_id: changes}`` or ``(customer_id, changes)`` pairs, each
-                ``changes`` a `CustomerUpdate` or a mapping
-                of the fields to change (``None`` sends null).
-            concurrency: the most requests in flight at once for this call.
-            return_exceptions: ``False`` (the default): the first error cancels the rest and
-                is raised. ``True``: a failed item gets its exception in its place.
-
-        Every pair is checked before anything is sent.
-
-        Examples:
-            ```python
-            await vf.customers.update_many(
-                {"bob": {"name": "Robert"}, "alice": {"phone": None}}
-            )
-            ```
-        """
-        pairs = _pairs(changes)
-        check_concurrency(concurrency)
-        requests: builtins.list[Request[Customer]] = []
-        for index, (customer_id, change) in enumerate(pairs):
-            segment = path_segment(customer_id, f"update_many() changes[{index}] customer id")
-            body = build_body(
-                CustomerUpdate, change, {}, method="update_many", argument=f"changes[{index}]"
-            )
-            requests.append(
-                Request(
-                    "PUT", f"/v1/customers/{segment}", Customer, json=msgspec.json.encode(body)
-                )
-            )
-        return await fan_out(
-            self._transport.request,
-            requests,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-        )
-
     # -- bulk jobs -----------------------------------------------------------------------
 
     async def import_csv(
@@ -936,36 +613,9 @@ class Customers(Resource):
             # 50000
             ```
         """
-        if isinstance(customers, (str, bytes, Mapping)) or not isinstance(customers, Iterable):
-            raise TypeError("update_in_bulk() customers must be an iterable of customer updates")
-        _check_batch_size(batch_size)
-        encoded: builtins.list[bytes] = []
-        for index, item in enumerate(customers):
-            if not isinstance(item, (CustomerBulkUpdate, Mapping)):
-                raise TypeError(
-                    f"update_in_bulk() customers[{index}] must be a CustomerBulkUpdate or a"
-                    f" mapping, got {type(item).__name__}"
-                )
-            body = build_body(
-                CustomerBulkUpdate, item, {},
-                method="update_in_bulk", argument=f"customers[{index}]",
-            )
-            encoded.append(msgspec.json.encode(body))
-        if not encoded:
-            raise ValueError("update_in_bulk() needs at least one customer")
-        try:
-            parts = chunk_ranges(
-                [len(item) for item in encoded], budget=BULK_BODY_LIMIT - 2, max_items=batch_size
-            )
-        except ChunkTooLargeError as exc:
-            raise ValueError(
-                f"update_in_bulk() customers[{exc.index}] alone makes a body of"
-                f" {exc.size + 2:,} bytes, over the API's limit of {BULK_BODY_LIMIT:,} bytes"
-                " (10 MB)"
-            ) from None
+        parts, body = bulk_update_parts(customers, batch_size)
         return await submit_in_parts(
-            self._bulk_sender("/v1/customers/bulk/async"), self._get_action, parts,
-            lambda part: json_array(encoded[part.start : part.stop]),
+            self._bulk_sender("/v1/customers/bulk/async"), self._get_action, parts, body
         )
 
     async def update_metadata_in_bulk(
@@ -993,42 +643,9 @@ class Customers(Resource):
             # True
             ```
         """
-        if isinstance(source_ids, (str, bytes)) or not isinstance(source_ids, Iterable):
-            raise TypeError("update_metadata_in_bulk() source_ids must be an iterable of str")
-        ids = builtins.list(source_ids)
-        for index, source_id in enumerate(ids):
-            check_str(source_id, f"source_ids[{index}]")
-        if not ids:
-            raise ValueError("update_metadata_in_bulk() needs at least one source id")
-        if not isinstance(metadata, Mapping):
-            raise TypeError(
-                f"update_metadata_in_bulk() metadata must be a mapping, got"
-                f" {type(metadata).__name__}"
-            )
-        _check_batch_size(batch_size)
-        values = dict(metadata)
-        empty = CustomerMetadataBulkUpdate(source_ids=[], metadata=values)
-        envelope = len(msgspec.json.encode(empty))
-        if envelope > BULK_BODY_LIMIT:
-            raise ValueError(
-                f"update_metadata_in_bulk() metadata alone makes a body of {envelope:,} bytes,"
-                f" over the API's limit of {BULK_BODY_LIMIT:,} bytes (10 MB)"
-            )
-        try:
-            parts = chunk_ranges(
-                [len(msgspec.json.encode(source_id)) for source_id in ids],
-                budget=BULK_BODY_LIMIT - envelope, max_items=batch_size,
-            )
-        except ChunkTooLargeError as exc:
-            raise ValueError(
-                f"update_metadata_in_bulk() source_ids[{exc.index}] makes a body over the"
-                f" API's limit of {BULK_BODY_LIMIT:,} bytes (10 MB)"
-            ) from None
+        parts, body = metadata_update_parts(source_ids, metadata, batch_size)
         return await submit_in_parts(
-            self._bulk_sender("/v1/customers/metadata/async"), self._get_action, parts,
-            lambda part: msgspec.json.encode(
-                CustomerMetadataBulkUpdate(source_ids=ids[part.start : part.stop], metadata=values)
-            ),
+            self._bulk_sender("/v1/customers/metadata/async"), self._get_action, parts, body
         )
 
     def _bulk_sender(self, path: str) -> Callable[[bytes], Awaitable[str]]:
@@ -1048,43 +665,3 @@ class Customers(Resource):
         return await self._transport.request(
             Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
         )
-
-
-def _check_batch_size(batch_size: int | None) -> None:
-    if batch_size is not None:
-        check_int_range(batch_size, "batch_size", 1, 10_000_000)
-
-
-def _list_of_str(values: Iterable[str], method: str, name: str) -> builtins.list[str]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(
-            f"{method}() {name} must be an iterable of str, got {type(values).__name__}"
-        )
-    items = builtins.list(values)
-    for index, value in enumerate(items):
-        path_segment(value, f"{name}[{index}]")
-    return items
-
-
-def _items(values: Iterable[Any], method: str, name: str) -> builtins.list[Any]:
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise TypeError(f"{method}() {name} must be an iterable of models or mappings")
-    return builtins.list(values)
-
-
-def _pairs(changes: object) -> builtins.list[tuple[str, Any]]:
-    if isinstance(changes, Mapping):
-        return builtins.list(changes.items())
-    if isinstance(changes, (str, bytes)) or not isinstance(changes, Iterable):
-        raise TypeError(
-            "update_many() changes must be a mapping {customer_id: changes} or an iterable of"
-            " (customer_id, changes) pairs"
-        )
-    pairs = builtins.list(changes)
-    for index, pair in enumerate(pairs):
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(
-                f"update_many() changes[{index}] must be a (customer_id, changes) pair, got"
-                f" {type(pair).__name__}"
-            )
-    return pairs
