@@ -23,6 +23,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict voucherify_async
 
 pytest: $(STAMP)
+	sh scripts/ensure-redis.sh
 	$(BIN)/python -m pytest -W error -q
 
 docs: $(STAMP)
