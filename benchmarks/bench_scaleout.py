@@ -1,0 +1,252 @@
+"""Many worker processes on one API key: 429s and the share of the allowed rate used.
+
+Usage::
+
+    python benchmarks/bench_scaleout.py [--duration 40] [--limit 300] [--period 10]
+        [--workers 1,2,4,8] [--limiter local,redis] [--memory]
+
+One emulator (its own process) holds one data set and one rate limit (``--limit``
+requests per ``--period`` seconds, a fixed window). For each K, K worker processes each
+scan their own partition of it (``customers.partition(K)``), over and over, for
+``--duration`` seconds, each with its own client: ``local`` is today's in-process pacer
+(every worker paces alone from the headers it sees), ``redis`` gives every worker a
+`RedisRateLimiter` on one key (a redis-server on a free port, started here). The share of
+the allowed rate is the successful /v1 requests over ``limit * duration / period``.
+
+``--memory`` also scans 10,000 and then 50,000 customers in one worker (no rate limit)
+through `scan_partition` and reports its peak RSS for each: it should stay flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import multiprocessing as mp
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import contextlib
+
+from voucherify_async import AsyncVoucherify, CustomerPartition
+from voucherify_async.emulator import Emulator
+
+CUSTOMERS = 20_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server on a free loopback port, without persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is missing: run scripts/ensure-redis.sh")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="vf-bench-redis-")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit("redis-server did not start")
+
+
+def supports_shared_limiter() -> bool:
+    """Whether this client takes ``rate_limiter=``."""
+    return "rate_limiter" in inspect.signature(AsyncVoucherify).parameters
+
+
+async def _worker(
+    env: dict[str, str], partition: str, redis_url: str | None, start_at: float, stop_at: float
+) -> dict[str, Any]:
+    part = CustomerPartition.loads(partition)
+    options: dict[str, Any] = {}
+    limiter = None
+    if redis_url is not None:
+        from voucherify_async.contrib.redis import RedisRateLimiter
+
+        limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"], host="emulator")
+        options["rate_limiter"] = limiter
+    items = 0
+    await asyncio.sleep(max(start_at - time.time(), 0))
+
+    async def scan_forever() -> None:
+        nonlocal items
+        while True:
+            async for _ in part.stream(vf, limit=100):
+                items += 1
+
+    async with AsyncVoucherify(
+        app_id=env["VOUCHERIFY_APP_ID"],
+        app_token=env["VOUCHERIFY_APP_TOKEN"],
+        base_url=env["VOUCHERIFY_BASE_URL"],
+        max_retry_wait=120,
+        **options,
+    ) as vf:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(scan_forever(), timeout=max(stop_at - time.time(), 0.1))
+    if limiter is not None:
+        await limiter.aclose()
+    return {"items": items, "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def _worker_main(args: tuple[dict[str, str], str, str | None, float, float]) -> dict[str, Any]:
+    return asyncio.run(_worker(*args))
+
+
+async def _partitions(emu: Emulator, k: int) -> list[str]:
+    async with AsyncVoucherify(**_client_options(emu)) as vf:
+        return [p.dumps().decode() for p in await vf.customers.partition(k)]
+
+
+def _client_options(emu: Emulator) -> dict[str, Any]:
+    return {"app_id": emu.app_id, "app_token": emu.app_token, "base_url": emu.url}
+
+
+def run_one(
+    emu: Emulator, k: int, limiter: str, redis_url: str | None, duration: float,
+    limit: int, period: float,
+) -> dict[str, Any]:
+    """K processes for ``duration`` seconds; returns 429s and the share of the rate used."""
+    loop = asyncio.new_event_loop()
+    try:
+        parts = loop.run_until_complete(_partitions(emu, k))
+        # Let the partitioning requests' window pass so each run starts on a fresh quota.
+        time.sleep(period + 0.5)
+        before = loop.run_until_complete(emu.stats())
+        start_at = time.time() + 1.5  # the processes start and import first
+        stop_at = start_at + duration
+        with mp.get_context("spawn").Pool(k) as pool:
+            results = pool.map(
+                _worker_main,
+                [(emu.env, part, redis_url if limiter == "redis" else None, start_at, stop_at)
+                 for part in parts],
+            )  # fmt: skip
+        after = loop.run_until_complete(emu.stats())
+    finally:
+        loop.close()
+    total = after["requests_total"] - before["requests_total"]
+    rejected = after["too_many_requests"] - before["too_many_requests"]
+    allowed = limit * duration / period
+    return {
+        "workers": k,
+        "limiter": limiter,
+        "requests": total,
+        "429s": rejected,
+        "share": (total - rejected) / allowed,
+        "items": sum(r["items"] for r in results),
+        "max_rss_mib": max(r["max_rss_kib"] for r in results) / 1024,
+    }
+
+
+async def _memory_scan(env: dict[str, str], count: int) -> dict[str, Any]:
+    from voucherify_async.checkpoints import MemoryCheckpointStore, scan_partition
+
+    class Counter:
+        n = 0
+
+        async def write(self, key: str, customers: Sequence[Any], checkpoint: bytes) -> None:
+            self.n += len(customers)
+
+    async with AsyncVoucherify(
+        app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
+        base_url=env["VOUCHERIFY_BASE_URL"],
+    ) as vf:
+        (part,) = await vf.customers.partition(1)
+        sink = Counter()
+        await scan_partition(vf, part, sink, store=MemoryCheckpointStore(), key="m")
+    return {"customers": count, "scanned": sink.n,
+            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+
+
+def _memory_main(args: tuple[dict[str, str], int]) -> dict[str, Any]:
+    return asyncio.run(_memory_scan(*args))
+
+
+def memory(sizes: Sequence[int] = (10_000, 50_000)) -> list[dict[str, Any]]:
+    """Peak RSS of one worker scanning ``sizes`` customers (a fresh process for each)."""
+    rows = []
+    for size in sizes:
+        with Emulator(mode="process") as emu:
+            asyncio.run(emu.seed_customers(size))
+            with mp.get_context("spawn").Pool(1) as pool:
+                rows.append(pool.apply(_memory_main, ((emu.env, size),)))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the measurements and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--period", type=float, default=10.0)
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--limiter", default="local,redis")
+    parser.add_argument("--memory", action="store_true")
+    args = parser.parse_args(argv)
+    ks = [int(x) for x in args.workers.split(",")]
+    limiters = args.limiter.split(",")
+    if "redis" in limiters and not supports_shared_limiter():
+        print("[scaleout] this client has no rate_limiter= yet: measuring the local pacer only")
+        limiters = [name for name in limiters if name != "redis"]
+    redis_process, redis_url = start_redis() if "redis" in limiters else (None, None)
+    rows = []
+    try:
+        with Emulator(mode="process", rate_limit=args.limit, rate_limit_period=args.period) as emu:
+            asyncio.run(emu.seed_customers(CUSTOMERS, same_created_at=2))
+            for k in ks:
+                for name in limiters:
+                    row = run_one(
+                        emu, k, name, redis_url, args.duration, args.limit, args.period
+                    )
+                    rows.append(row)
+                    print(
+                        f"[scaleout] K={k} {name:5}: {row['requests']} requests,"
+                        f" {row['429s']} 429s, share of the allowed rate {row['share']:.3f},"
+                        f" peak RSS per worker {row['max_rss_mib']:.0f} MiB",
+                        flush=True,
+                    )
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+    print(f"\nlimit {args.limit} requests / {args.period:g} s, {args.duration:g} s per run,"
+          f" {CUSTOMERS:,} customers\n")  # fmt: skip
+    print("| K | local pacer: 429s | local: share | Redis limiter: 429s | Redis: share |")
+    print("|---|---|---|---|---|")
+    for k in ks:
+        cells = []
+        for name in ("local", "redis"):
+            row = next((r for r in rows if r["workers"] == k and r["limiter"] == name), None)
+            cells += ["n/a", "n/a"] if row is None else [str(row["429s"]), f"{row['share']:.3f}"]
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    if args.memory:
+        for row in memory():
+            print(f"[scaleout] memory: {row['scanned']:,} customers scanned,"
+                  f" peak RSS {row['max_rss_mib']:.0f} MiB")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
