@@ -13,6 +13,11 @@ scan their own partition of it (``customers.partition(K)``), over and over, for
 `RedisRateLimiter` on one key (a redis-server on a free port, started here). The share of
 the allowed rate is the successful /v1 requests over ``limit * duration / period``.
 
+``--kill`` runs a full scan on a prefork Celery worker twice (``benchmarks.scaleout_app``,
+the Redis limiter, the exactly-once SQLite sink): once undisturbed, once with one worker
+process killed with SIGKILL in the middle of a partition; it reports the customers
+expected, yielded, lost and written twice, and the requests the redelivery cost.
+
 ``--memory`` also scans 10,000 and then 50,000 customers in one worker (no rate limit)
 through `scan_partition` and reports its peak RSS for each: it should stay flat.
 """
@@ -195,6 +200,90 @@ def memory(sizes: Sequence[int] = (10_000, 50_000)) -> list[dict[str, Any]]:
     return rows
 
 
+def _progress(directory: Path, scan_id: str) -> list[tuple[int, int]]:
+    found = []
+    for path in directory.glob(f"progress-{scan_id}-*"):
+        text = path.read_text().split()
+        if len(text) == 2:
+            found.append((int(text[0]), int(text[1])))
+    return found
+
+
+def kill_run(
+    customers: int = 2_000, partitions: int = 4, limit: int = 60, period: float = 1.0,
+    page: int = 20,
+) -> dict[str, Any]:
+    """A Celery scan undisturbed, then with one worker process SIGKILLed mid-partition."""
+    import os
+    import signal
+
+    from benchmarks.scaleout_app import app, tasks
+    from voucherify_async.contrib.sqlite import SQLiteSink
+
+    root = Path(__file__).resolve().parents[1]
+    redis_process, redis_url = start_redis()
+    workdir = Path(tempfile.mkdtemp(prefix="vf-bench-kill-"))
+    app.conf.update(broker_url=redis_url, result_backend=redis_url)
+    try:
+        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(emu.seed_customers(customers, same_created_at=2))
+            expected = set(loop.run_until_complete(emu.customer_ids()))
+            dumped = loop.run_until_complete(_partitions(emu, partitions))
+            parts = [CustomerPartition.loads(p) for p in dumped]
+            env = {
+                **os.environ, **emu.env, "VF_REDIS_URL": redis_url, "VF_SINK_DIR": str(workdir),
+                "VF_PAGE_DELAY": "0.02", "PYTHONPATH": str(root),
+            }  # fmt: skip
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "benchmarks.scaleout_app", "worker",
+                 "--pool", "prefork", "--concurrency", "2", "--loglevel", "ERROR",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+            try:
+                spent = {}
+                for scan_id in ("clean", "killed"):
+                    before = loop.run_until_complete(emu.stats())
+                    result = tasks.canvas(parts, scan_id, limit=page).apply_async()
+                    deadline = time.monotonic() + 120
+                    while scan_id == "killed" and time.monotonic() < deadline:
+                        victims = [pid for pid, pages in _progress(workdir, scan_id) if pages >= 3]
+                        if victims:
+                            os.kill(victims[0], signal.SIGKILL)
+                            break
+                        time.sleep(0.01)
+                    counts = result.get(timeout=300)
+                    after = loop.run_until_complete(emu.stats())
+                    spent[scan_id] = (
+                        after["requests_total"] - before["requests_total"],
+                        after["too_many_requests"] - before["too_many_requests"],
+                        counts,
+                    )
+            finally:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
+                loop.close()
+        sink = SQLiteSink(workdir / "killed.db")
+        requests, rejected, counts = spent["killed"]
+        return {
+            "expected": len(expected),
+            "yielded": counts["items"],
+            "lost": len(expected - sink.ids()),
+            "duplicated in the sink": sink.rewritten(),
+            "partitions resumed": counts["resumed"],
+            "requests": requests,
+            "requests undisturbed": spent["clean"][0],
+            "requests spent on redelivery": requests - spent["clean"][0],
+            "429s": rejected + spent["clean"][1],
+        }
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurements and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -204,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2,4,8")
     parser.add_argument("--limiter", default="local,redis")
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--kill", action="store_true")
     args = parser.parse_args(argv)
     ks = [int(x) for x in args.workers.split(",")]
     limiters = args.limiter.split(",")
@@ -241,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             row = next((r for r in rows if r["workers"] == k and r["limiter"] == name), None)
             cells += ["n/a", "n/a"] if row is None else [str(row["429s"]), f"{row['share']:.3f}"]
         print(f"| {k} | " + " | ".join(cells) + " |")
+    if args.kill:
+        row = kill_run()
+        print("[scaleout] kill one worker: " + ", ".join(f"{k} {v}" for k, v in row.items()))
     if args.memory:
         for row in memory():
             print(f"[scaleout] memory: {row['scanned']:,} customers scanned,"
