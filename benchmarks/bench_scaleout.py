@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import contextlib
 
+from benchmarks._common import BenchResult, Figure
 from voucherify_async import AsyncVoucherify, CustomerPartition
 from voucherify_async.emulator import Emulator
 
@@ -284,6 +285,103 @@ def kill_run(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def measure(
+    ks: Sequence[int], limiters: Sequence[str], duration: float, limit: int, period: float
+) -> list[dict[str, Any]]:
+    """Every K with every limiter; ``redis`` is left out when the client cannot take it."""
+    limiters = list(limiters)
+    if "redis" in limiters and not supports_shared_limiter():
+        print("[scaleout] this client has no rate_limiter= yet: measuring the local pacer only")
+        limiters = [name for name in limiters if name != "redis"]
+    redis_process, redis_url = start_redis() if "redis" in limiters else (None, None)
+    rows = []
+    try:
+        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
+            asyncio.run(emu.seed_customers(CUSTOMERS, same_created_at=2))
+            for k in ks:
+                for name in limiters:
+                    row = run_one(emu, k, name, redis_url, duration, limit, period)
+                    rows.append(row)
+                    print(
+                        f"[scaleout] K={k} {name:5}: {row['requests']} requests,"
+                        f" {row['429s']} 429s, share of the allowed rate {row['share']:.3f},"
+                        f" peak RSS per worker {row['max_rss_mib']:.0f} MiB",
+                        flush=True,
+                    )
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The K rows as a markdown table, the local pacer beside the Redis limiter."""
+    lines = [
+        "| K | local pacer: 429s | local: share of the rate | Redis limiter: 429s"
+        " | Redis: share of the rate |",
+        "|---|---|---|---|---|",
+    ]
+    for k in sorted({r["workers"] for r in rows}):
+        cells = []
+        for name in ("local", "redis"):
+            row = next((r for r in rows if r["workers"] == k and r["limiter"] == name), None)
+            cells += ["n/a", "n/a"] if row is None else [str(row["429s"]), f"{row['share']:.3f}"]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
+    """The benchmark runner's entry (``python -m benchmarks --only scaleout``)."""
+    if quick:
+        rows = measure((1, 2), ("local", "redis"), 4.0, 60, 2.0)
+    else:
+        rows = measure((1, 2, 4, 8), ("local", "redis"), 40.0, 300, 10.0)
+    shared = [r for r in rows if r["limiter"] == "redis"]
+    killed = kill_run(customers=400 if quick else 2_000) if supports_shared_limiter() else None
+    scans = memory((2_000, 10_000) if quick else (10_000, 50_000))
+    flat = scans[-1]["max_rss_mib"] <= scans[0]["max_rss_mib"] * 1.25
+    met = (
+        bool(shared)
+        and all(r["share"] >= 0.95 and r["429s"] == 0 for r in shared)
+        and killed is not None
+        and killed["lost"] == 0
+        and killed["duplicated in the sink"] == 0
+        and flat
+    )
+    best = max(shared, key=lambda r: r["workers"]) if shared else None
+    details = [table(rows)]
+    if killed is not None:
+        details.append("Kill one worker: " + ", ".join(f"{k} {v}" for k, v in killed.items()))
+    details.append(
+        "Peak RSS of one worker: "
+        + ", ".join(f"{s['scanned']:,} customers {s['max_rss_mib']:.0f} MiB" for s in scans)
+    )
+    return BenchResult(
+        key="scaleout",
+        title="Many worker processes on one key",
+        command="python -m benchmarks --only scaleout",
+        ours=Figure(
+            f"share of the allowed rate, K={best['workers'] if best else '?'}, Redis limiter",
+            [best["share"] if best else float("nan")],
+            "",
+        ),
+        peers=[
+            Figure(f"429s, K={r['workers']}, local pacer", [float(r["429s"])], "")
+            for r in rows
+            if r["limiter"] == "local"
+        ],
+        ratios=[
+            f"K={r['workers']} {r['limiter']}: share {r['share']:.3f}, {r['429s']} 429s"
+            for r in rows
+        ],
+        target="share >= 0.95 with zero 429s for K = 1, 2, 4, 8 on the Redis limiter; the"
+        " killed worker loses and duplicates nothing; memory flat with the scan's size",
+        met=met,
+        details="\n\n".join(details),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurements and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -296,41 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kill", action="store_true")
     args = parser.parse_args(argv)
     ks = [int(x) for x in args.workers.split(",")]
-    limiters = args.limiter.split(",")
-    if "redis" in limiters and not supports_shared_limiter():
-        print("[scaleout] this client has no rate_limiter= yet: measuring the local pacer only")
-        limiters = [name for name in limiters if name != "redis"]
-    redis_process, redis_url = start_redis() if "redis" in limiters else (None, None)
-    rows = []
-    try:
-        with Emulator(mode="process", rate_limit=args.limit, rate_limit_period=args.period) as emu:
-            asyncio.run(emu.seed_customers(CUSTOMERS, same_created_at=2))
-            for k in ks:
-                for name in limiters:
-                    row = run_one(
-                        emu, k, name, redis_url, args.duration, args.limit, args.period
-                    )
-                    rows.append(row)
-                    print(
-                        f"[scaleout] K={k} {name:5}: {row['requests']} requests,"
-                        f" {row['429s']} 429s, share of the allowed rate {row['share']:.3f},"
-                        f" peak RSS per worker {row['max_rss_mib']:.0f} MiB",
-                        flush=True,
-                    )
-    finally:
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+    rows = measure(ks, args.limiter.split(","), args.duration, args.limit, args.period)
     print(f"\nlimit {args.limit} requests / {args.period:g} s, {args.duration:g} s per run,"
           f" {CUSTOMERS:,} customers\n")  # fmt: skip
-    print("| K | local pacer: 429s | local: share | Redis limiter: 429s | Redis: share |")
-    print("|---|---|---|---|---|")
-    for k in ks:
-        cells = []
-        for name in ("local", "redis"):
-            row = next((r for r in rows if r["workers"] == k and r["limiter"] == name), None)
-            cells += ["n/a", "n/a"] if row is None else [str(row["429s"]), f"{row['share']:.3f}"]
-        print(f"| {k} | " + " | ".join(cells) + " |")
+    print(table(rows))
     if args.kill:
         row = kill_run()
         print("[scaleout] kill one worker: " + ", ".join(f"{k} {v}" for k, v in row.items()))
