@@ -203,3 +203,17 @@ async def test_redis_checkpoint_store_round_trip(
         raw, key="r", partition=partition_fingerprint(whole)
     ).done
     await store.aclose()
+
+
+async def test_checkpoint_store_down_fails_clearly_before_any_page(
+    voucherify_client: AsyncVoucherify, voucherify_emulator: Emulator
+) -> None:
+    from .redis_server import free_port
+
+    (whole,) = await parts(voucherify_client, voucherify_emulator, 1)
+    store = RedisCheckpointStore(f"redis://:secret@127.0.0.1:{free_port()}/0")
+    sink = ListSink()
+    with pytest.raises(Exception, match="checkpoint store cannot reach Redis") as caught:
+        await scan_partition(voucherify_client, whole, sink, store=store, key="k")
+    assert "secret" not in str(caught.value) and sink.got == []
+    await store.aclose()
