@@ -195,3 +195,16 @@ def test_keys_are_per_app_and_host() -> None:
     other = RedisRateLimiter("redis://127.0.0.1:1/0", app_id="a", host="us1.api.voucherify.io")
     assert one.keys != other.keys and "{a@api.voucherify.io}" in one.keys[0]
     assert redact_url("redis://u:p@h:1/0") == "redis://u:***@h:1/0"
+
+
+async def test_a_spent_billing_quota_says_nothing_about_the_period(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    lim = limiter(redis_server, clock)
+    await inform(lim, remaining=10, end=clock.now + 60)
+    assert await lim.reserve() == 0.0
+    spent = RateLimit(limit=300, remaining=0, retry_at=clock.now + 60, type="api_calls_cycle")
+    await lim.settle(429, spent)
+    assert await lim.reserve() == 0.0  # the period's count was not taken from it
+    await lim.aclose()

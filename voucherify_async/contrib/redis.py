@@ -47,6 +47,7 @@ from typing import Any, Literal
 from .._errors import ConfigurationError, VoucherifyError
 from .._pacing import Pacer
 from .._ratelimit import RateLimit
+from .._retry import is_quota_spent
 
 try:
     import redis.asyncio as aioredis
@@ -348,6 +349,9 @@ class RedisRateLimiter:
             RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
         """
         member = self._mine.popleft() if self._mine else None
+        if status is not None and rate_limit is not None and is_quota_spent(status, rate_limit):
+            # A spent billing-cycle quota says nothing about the per-period limit.
+            rate_limit = RateLimit()
         if rate_limit is not None:
             self._local.observe(rate_limit)
         if member is None:
