@@ -25,7 +25,7 @@ When Redis cannot be reached (``on_unavailable``):
 * ``"error"``: the call raises `RedisUnavailableError`, naming the Redis URL (without
   its password), for deployments where a 429 costs more than a stop.
 
-Example:
+Examples:
     ```python
     limiter = RedisRateLimiter("redis://redis.internal:6379/0", app_id=app_id)
     async with AsyncVoucherify(app_id=app_id, app_token=token, rate_limiter=limiter) as vf:
