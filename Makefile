@@ -1,12 +1,15 @@
-# The README's commands. Each sets itself up: .venv and the package with the extras it needs.
+# The README's commands. Each sets itself up: a venv and the package with the extras it needs.
+# Another Python in its own venv: make test PYTHON=/path/to/python3.12 VENV=.venv-3.12
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
+# pytest-xdist workers; PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= auto
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test demo lint typecheck pytest docs bench clean
+.PHONY: test test-all demo lint typecheck pytest docs bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +25,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict voucherify_async
 
+# Warnings are errors, markers and xfails strict: see [tool.pytest.ini_options].
 pytest: $(STAMP)
 	sh scripts/ensure-redis.sh
-	$(BIN)/python -m pytest -W error -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 test: lint typecheck pytest docs
+
+# `make test` on every Python from 3.10 to 3.13 the machine has, each in .venv-3.X.
+test-all:
+	bash .ci/test-all
 
 demo: $(STAMP)
 	$(BIN)/python -m voucherify_async.demo
@@ -41,5 +49,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
+# Spec-driven property tests of the emulator, long: FUZZ_EXAMPLES requests per operation,
+# mode and id choice (the suite runs 5); FUZZ_SEED picks the hypothesis seed.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= 0
+fuzz: $(STAMP)
+	$(BIN)/python tests/emulator/spec_fuzz.py --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-3.* build dist *.egg-info

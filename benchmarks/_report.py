@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -113,27 +113,33 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 
+FONT = 9  # points; the chart is drawn 8 inches wide, about the docs' text width
+
+
 def _bar(ax: Any, result: BenchResult) -> None:
     chart = result.chart
     names = list(chart["values"])
     values = [chart["values"][name] for name in names]
     colors = ["tab:blue" if name.startswith("ours") else "tab:gray" for name in names]
     bars = ax.barh(range(len(names)), values, color=colors)
-    ax.set_yticks(range(len(names)), [n.replace(" (", "\n(", 1) for n in names], fontsize=7)
+    ax.set_yticks(range(len(names)), [n.replace(" (", "\n(", 1) for n in names], fontsize=FONT)
     ax.invert_yaxis()
     labels = chart.get("labels", {})
     for bar, name, value in zip(bars, names, values, strict=True):
         text = f"{value:,.3g}" if value < 1000 else f"{value:,.0f}"
         if name in labels:
-            text += f"\n{labels[name]}"
+            text += f"  {labels[name]}"
         ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=FONT - 1)
+    ax.set_xlim(0, max(values) * 1.6)
     if "line" in chart:
+        # Labelled where it is drawn, above the bars: a legend box would cover a bar's label.
         label, value = chart["line"]
-        ax.axvline(value, color="tab:green", linestyle="--", label=f"{label} {value:.3g}")
-        ax.legend(fontsize=7, loc="lower right")
-    ax.set_xlabel(chart["unit"], fontsize=8)
-    ax.set_xlim(0, max(values) * 1.45)
+        ax.axvline(value, color="tab:green", linestyle="--")
+        ax.annotate(f"{label} {value:.3g}", (value, 1), xycoords=("data", "axes fraction"),
+                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=FONT - 1, color="tab:green", annotation_clip=False)
+    ax.set_xlabel(chart["unit"], fontsize=FONT)
 
 
 def _lines(ax: Any, result: BenchResult) -> None:
@@ -144,16 +150,18 @@ def _lines(ax: Any, result: BenchResult) -> None:
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{size:,}" for size in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("customers in the store (log scale)", fontsize=8)
-    ax.set_ylabel(chart["unit"], fontsize=8)
+    seed = ", ".join(f"{s:,} in {t:.1f} s" for s, t in zip(sizes, chart["seed"], strict=True))
+    ax.set_xlabel(f"customers in the store (log scale); seeded {seed}", fontsize=FONT)
+    ax.set_ylabel(chart["unit"], fontsize=FONT)
     top = max(max(series) for series in chart["series"].values())
-    ax.set_ylim(0, top * 1.6)
-    seed = ", ".join(f"{s:,}: {t:.1f} s" for s, t in zip(sizes, chart["seed"], strict=True))
-    ax.legend(fontsize=6, title=f"seeding {seed}", title_fontsize=6, loc="upper left")
+    ax.set_ylim(0, top * 1.15)
+    # Below the plot: inside it would cover the lines.
+    ax.legend(fontsize=FONT - 1, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3,
+              frameon=False)
 
 
 def write_chart(data: dict[str, Any], path: Path) -> None:
-    """One panel per benchmark that has chart data."""
+    """One panel per benchmark that has chart data, one above the other."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,19 +172,20 @@ def write_chart(data: dict[str, Any], path: Path) -> None:
     quick = {key: bool(record.get("quick")) for key, record in data["rows"].items()}
     if not results:
         return
-    columns = 2
-    rows = math.ceil(len(results) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(13, 3.6 * rows), squeeze=False)
-    for ax, result in zip(axes.flat, results, strict=False):
+    heights = [max(2.0, 0.45 * len(result.chart.get("values", ())) + 1.2)
+               if result.chart["kind"] != "lines" else 3.6 for result in results]  # fmt: skip
+    fig, axes = plt.subplots(
+        len(results), 1, figsize=(8, sum(heights) + 0.4 * len(results)), squeeze=False,
+        gridspec_kw={"height_ratios": heights}, layout="constrained",
+    )
+    for ax, result in zip(axes.flat, results, strict=True):
         (_lines if result.chart["kind"] == "lines" else _bar)(ax, result)
         verdict = "target met" if result.met else "target MISSED"
         if quick.get(result.key):
             verdict = "quick run, sizes too small to judge"
-        ax.set_title(f"{result.title}\n({verdict})", fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(results):]:
-        ax.axis("off")
-    fig.suptitle("voucherify_async vs the vendor SDK and raw clients (medians)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        title = textwrap.fill(f"{result.title} ({verdict})", 75)
+        ax.set_title(title, fontsize=FONT + 1, pad=14 if "line" in result.chart else 6)
+        ax.tick_params(labelsize=FONT - 1)
+    fig.suptitle("voucherify_async vs the vendor SDK and raw clients (medians)", fontsize=FONT + 3)
+    fig.savefig(path, dpi=150)
     plt.close(fig)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from functools import partial
 from pathlib import Path
 
+import aiohttp
+import anyio
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -38,18 +40,36 @@ async def test_aiohttp_app(emulator_env: Emulator, voucherify_client: AsyncVouch
         assert missing.status == 404
 
 
-def test_fastapi_app(emulator_env: Emulator) -> None:
-    from fastapi.testclient import TestClient as FastAPIClient
+async def test_fastapi_app(emulator_env: Emulator) -> None:
+    # The app served by uvicorn on a free loopback port, on this test's event loop, so the
+    # lifespan (which opens and closes the shared client) runs as it would in production.
+    import uvicorn
 
     from examples.fastapi_app import app
 
-    with FastAPIClient(app) as http:
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", ws="none"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        with anyio.fail_after(10):
+            while not server.started:
+                assert not serving.done(), "uvicorn stopped before it started"
+                await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
         client = app.state.voucherify
         assert isinstance(client, AsyncVoucherify)
-        # Seed through the app's own client, on the app's event loop.
-        created = http.portal.call(partial(client.customers.create, source_id="bo", name="Bo"))
-        found = http.get("/customers/bo")
-        assert found.status_code == 200
-        assert found.json() == {"id": created.id, "name": "Bo", "email": None}
-        assert http.get("/customers/nobody").status_code == 404
+        created = await client.customers.create(source_id="bo", name="Bo")
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            async with http.get("/customers/bo") as found:
+                assert found.status == 200
+                assert await found.json() == {"id": created.id, "name": "Bo", "email": None}
+            async with http.get("/customers/nobody") as missing:
+                assert missing.status == 404
+        assert not client.is_closed
+    finally:
+        server.should_exit = True
+        with anyio.fail_after(10):
+            await serving
     assert client.is_closed  # the lifespan closed it

@@ -45,13 +45,25 @@ class Api:
         self.inclusive = inclusive
         self.strict = strict_filters
         self.requests = 0
+        self._ordered: dict[bool, list[Item]] = {}  # by descending; cleared on every change
+
+    def remove(self, victims: list[Item]) -> None:
+        gone = {v.id for v in victims}
+        self.items = [i for i in self.items if i.id not in gone]
+        self._ordered.clear()
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+        self._ordered.clear()
 
     def answer(self, query: Query, descending: bool, limit: int) -> tuple[list[Item], bool, int]:
         self.requests += 1
         params = dict(query)
         page = int(params.get("page", "1"))
         assert 1 <= page <= 99
-        rows = sorted(self.items, key=lambda i: (i.created_at, i.id), reverse=descending)
+        if descending not in self._ordered:
+            self._ordered[descending] = sorted(self.items, key=key, reverse=descending)
+        rows = self._ordered[descending]
         if "created_at[after]" in params:
             low = parse(params["created_at[after]"])
             rows = [
@@ -104,14 +116,15 @@ def churn_scan(
         if pages % every or not out:
             continue
         walked = [i for i in out[-3 * limit :] if i.id not in deleted]
-        unwalked = [i for i in api.items if i.id not in {o.id for o in out}]
-        for victim in rng.sample(walked, min(2, len(walked))) + rng.sample(
+        seen = {o.id for o in out}
+        unwalked = [i for i in api.items if i.id not in seen]
+        victims = rng.sample(walked, min(2, len(walked))) + rng.sample(
             unwalked, min(1, len(unwalked))
-        ):
-            api.items.remove(victim)
-            deleted.add(victim.id)
+        )
+        api.remove(victims)
+        deleted.update(v.id for v in victims)
         new = Item(f"new-{pages}", EPOCH + timedelta(days=1) + pages * MS)
-        api.items.append(new)
+        api.add(new)
         created.add(new.id)
     return [i.id for i in out], deleted, created
 

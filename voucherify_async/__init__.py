@@ -1,9 +1,11 @@
 """voucherify-async: an asyncio client for the Voucherify Customers API.
 
-Example:
-    >>> from voucherify_async import AsyncVoucherify
-    >>> async with AsyncVoucherify(app_id="...", app_token="...") as vf:
-    ...     customer = await vf.customers.get("source-or-cust-id")
+Examples:
+    ```python
+    from voucherify_async import AsyncVoucherify
+    async with AsyncVoucherify(app_id="...", app_token="...") as vf:
+        customer = await vf.customers.get("source-or-cust-id")
+    ```
 """
 
 from msgspec import UNSET as NOT_GIVEN

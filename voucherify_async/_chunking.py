@@ -48,9 +48,11 @@ def chunk_ranges(
     Raises:
         ChunkTooLargeError: an item is larger than ``budget`` on its own.
 
-    Example:
-        >>> chunk_ranges([4, 4, 4], budget=9)
-        [range(0, 2), range(2, 3)]
+    Examples:
+        ```python
+        chunk_ranges([4, 4, 4], budget=9)
+        # [range(0, 2), range(2, 3)]
+        ```
     """
     ranges: list[range] = []
     start = 0

@@ -3,7 +3,7 @@
 An input of known size that fits in one request (a path, bytes, a seekable binary file) is
 sent as it is, after its header is checked: a path is reopened for each attempt and nothing
 is read into memory. Anything else, and anything larger, goes through
-:class:`~voucherify_async._csvio.CsvParts`: read once, a chunk at a time, cut at row
+`CsvParts`: read once, a chunk at a time, cut at row
 boundaries into parts under the limit, each streamed with the header, one async action each.
 """
 

@@ -1,13 +1,13 @@
 """CSV for customer imports: header checks, records written as rows, and large files in parts.
 
 The API's rules (the vendor's documentation): the first line is the header; the standard
-columns are :data:`STANDARD_COLUMNS`; every other column becomes a metadata key; column names
+columns are `STANDARD_COLUMNS`; every other column becomes a metadata key; column names
 may not contain spaces; a ``Source_id`` column is what makes rows update existing customers.
 A request may carry at most 10 MB, so a larger file is cut into parts at row boundaries
 (a quoted field may hold newlines), each part sent with the header, one async action each.
 
-The decisions are pure and synchronous (:func:`check_header`, :func:`record_cells`,
-:class:`CsvSplitter`); :class:`CsvParts` and the ``*_chunks`` sources add the I/O, reading
+The decisions are pure and synchronous (`check_header()`, `record_cells()`,
+`CsvSplitter`); `CsvParts` and the ``*_chunks`` sources add the I/O, reading
 each input once, a chunk at a time, so a file of any size is streamed in constant memory.
 """
 
@@ -114,9 +114,11 @@ class CsvError(VoucherifyError, ValueError):
 class CsvHeaderError(CsvError):
     """The header cannot be used; ``column`` names the column at fault (``None``: no header).
 
-    Example:
-        >>> await vf.customers.import_csv(b"Source id,Name\\nbob,Bob\\n")
-        CsvHeaderError: column 'Source id': spaces are not allowed in column names
+    Examples:
+        ```python
+        await vf.customers.import_csv(b"Source id,Name\\nbob,Bob\\n")
+        # CsvHeaderError: column 'Source id': spaces are not allowed in column names
+        ```
     """
 
     def __init__(self, message: str, *, column: str | None = None) -> None:
@@ -147,9 +149,11 @@ def first_row_end(buf: bytes, start: int = 0) -> int:
     A newline inside a quoted field does not end a row. Rows end with ``\\n`` or
     ``\\r\\n``; a bare ``\\r`` outside quotes is not taken for a row end.
 
-    Example:
-        >>> first_row_end(b'a,"x\\ny"\\nb\\n')
-        7
+    Examples:
+        ```python
+        first_row_end(b'a,"x\\ny"\\nb\\n')
+        # 7
+        ```
     """
     quotes = 0
     position = start
@@ -169,9 +173,11 @@ def last_row_end(buf: bytes, end: int | None = None) -> int:
     ``buf`` must start at the beginning of a row. Each step back costs one C-speed count of
     the stretch it crosses, so the whole search is linear.
 
-    Example:
-        >>> last_row_end(b'a\\n"x\\ny"\\n"open\\n')
-        7
+    Examples:
+        ```python
+        last_row_end(b'a\\n"x\\ny"\\n"open\\n')
+        # 7
+        ```
     """
     stop = len(buf) if end is None else end
     newline = buf.rfind(b"\n", 0, stop)
@@ -209,9 +215,11 @@ def check_header(line: bytes, *, require_source_id: bool = False) -> list[str]:
             ``require_source_id`` is set and there is no ``Source_id`` column. The message
             names the column.
 
-    Example:
-        >>> check_header(b"Source_id,Name,tier\\n", require_source_id=True)
-        ['Source_id', 'Name', 'tier']
+    Examples:
+        ```python
+        check_header(b"Source_id,Name,tier\\n", require_source_id=True)
+        # ['Source_id', 'Name', 'tier']
+        ```
     """
     try:
         text = line.decode("utf-8-sig")
@@ -327,10 +335,12 @@ def record_cells(record: object, index: int, *, require_source_id: bool = False)
         CsvHeaderError: a metadata key that cannot be a column (empty, with a space, or the
             name of a standard column).
 
-    Example:
-        >>> record_cells({"source_id": "bob", "address": {"city": "Paris"},
-        ...               "metadata": {"vip": True}}, 0)
-        {'Source_id': 'bob', 'Address_City': 'Paris', 'vip': 'true'}
+    Examples:
+        ```python
+        record_cells({"source_id": "bob", "address": {"city": "Paris"},
+                      "metadata": {"vip": True}}, 0)
+        # {'Source_id': 'bob', 'Address_City': 'Paris', 'vip': 'true'}
+        ```
     """
     where = f"records[{index}]"
     fields, strict = _as_fields(record, where)
@@ -394,11 +404,13 @@ def records_table(
     the metadata keys in the order they first appear.
 
     Raises:
-        ValueError: no records. Errors of :func:`record_cells`.
+        ValueError: no records. Errors of `record_cells()`.
 
-    Example:
-        >>> records_table([{"source_id": "bob", "metadata": {"tier": "gold"}}])
-        (['Source_id', 'tier'], [{'Source_id': 'bob', 'tier': 'gold'}])
+    Examples:
+        ```python
+        records_table([{"source_id": "bob", "metadata": {"tier": "gold"}}])
+        # (['Source_id', 'tier'], [{'Source_id': 'bob', 'tier': 'gold'}])
+        ```
     """
     rows = [
         record_cells(record, index, require_source_id=require_source_id)
@@ -439,20 +451,22 @@ async def table_chunks(
 class CsvSplitter:
     """Cut a CSV byte stream into parts of at most ``limit`` bytes, at row boundaries.
 
-    Sans I/O: :meth:`feed` takes bytes as they come and returns ``(part, piece)`` pairs to
+    Sans I/O: `feed()` takes bytes as they come and returns ``(part, piece)`` pairs to
     send, in order; every part starts with the header, and a part's pieces are whole rows.
     Only the unfinished last row of what was fed is held back, so memory stays at one chunk
     plus one row. ``part_rows[k]`` counts the data rows of part ``k`` (blank lines
     included, as the API numbers rows).
 
-    Raises (from :meth:`feed` or :meth:`close`):
+    Raises (from `feed()` or `close()`):
         CsvSizeError: the header, or one row with the header, is larger than ``limit``.
         CsvHeaderError: the stream is empty.
 
-    Example:
-        >>> splitter = CsvSplitter(limit=13)
-        >>> splitter.feed(b"id\\n1111\\n2222\\n3333\\n") + splitter.close()
-        [(0, b'id\\n'), (0, b'1111\\n2222\\n'), (1, b'id\\n'), (1, b'3333\\n')]
+    Examples:
+        ```python
+        splitter = CsvSplitter(limit=13)
+        splitter.feed(b"id\\n1111\\n2222\\n3333\\n") + splitter.close()
+        # [(0, b'id\\n'), (0, b'1111\\n2222\\n'), (1, b'id\\n'), (1, b'3333\\n')]
+        ```
     """
 
     def __init__(self, limit: int = DEFAULT_PART_BYTES) -> None:

@@ -93,11 +93,13 @@ async def fan_out(
     in flight and starts no new one; when ``fan_out`` returns or raises, none of its tasks
     is left running.
 
-    Example:
-        >>> from voucherify_async import fan_out
-        >>> customers = await fan_out(vf.customers.get, ["bob", "alice"], concurrency=50)
-        >>> results = await fan_out(vf.customers.get, ids, return_exceptions=True)
-        >>> failed = [i for i, r in zip(ids, results) if isinstance(r, Exception)]
+    Examples:
+        ```python
+        from voucherify_async import fan_out
+        customers = await fan_out(vf.customers.get, ["bob", "alice"], concurrency=50)
+        results = await fan_out(vf.customers.get, ids, return_exceptions=True)
+        failed = [i for i, r in zip(ids, results) if isinstance(r, Exception)]
+        ```
     """
     check_concurrency(concurrency)
     if isinstance(items, (str, bytes, bytearray)):

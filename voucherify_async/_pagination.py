@@ -1,8 +1,8 @@
 """One generic pager for every list endpoint.
 
-A list method returns a :class:`Pager` without sending anything. ``await pager`` fetches one
+A list method returns a `Pager` without sending anything. ``await pager`` fetches one
 page; ``async for item in pager`` walks every item of every page; ``pager.pages()`` walks the
-pages. How to find the next page is the only thing an endpoint says, as a :class:`Paging`.
+pages. How to find the next page is the only thing an endpoint says, as a `Paging`.
 """
 
 from __future__ import annotations
@@ -180,11 +180,11 @@ class Walk(Protocol[PageT, ItemT]):
         ...
 
     def accept(self, page: PageT) -> PageT:
-        """Take the answer to :meth:`next_query`; return it as the caller should see it."""
+        """Take the answer to `next_query()`; return it as the caller should see it."""
         ...
 
     def items(self, page: PageT) -> Sequence[ItemT]:
-        """The items of a page returned by :meth:`accept`."""
+        """The items of a page returned by `accept()`."""
         ...
 
     def yielded(self, item: ItemT) -> None:
@@ -197,7 +197,7 @@ class Walk(Protocol[PageT, ItemT]):
 
 
 class PagingWalk(Generic[PageT, ItemT]):
-    """A walk driven by a stateless :class:`Paging`; drops items repeated from the last page.
+    """A walk driven by a stateless `Paging`; drops items repeated from the last page.
 
     The repeat check makes a cursor that the server treats as inclusive harmless.
     """
@@ -258,12 +258,14 @@ class PagingWalk(Generic[PageT, ItemT]):
 class Pager(Generic[PageT, ItemT]):
     """The result of a list method: awaitable for one page, async-iterable for every item.
 
-    Example:
-        >>> page = await vf.customers.list(limit=100, city="Warsaw")   # one page
-        >>> async for customer in vf.customers.list(city="Warsaw"):     # every customer
-        ...     print(customer.id)
-        >>> async for page in vf.customers.list(limit=100).pages():     # page by page
-        ...     print(len(page.customers))
+    Examples:
+        ```python
+        page = await vf.customers.list(limit=100, city="Warsaw")   # one page
+        async for customer in vf.customers.list(city="Warsaw"):     # every customer
+            print(customer.id)
+        async for page in vf.customers.list(limit=100).pages():     # page by page
+            print(len(page.customers))
+        ```
 
     Nothing is sent until the pager is awaited or iterated; each of those starts afresh. While
     the caller works on one page, the next is already being fetched (``prefetch=False`` on

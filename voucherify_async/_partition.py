@@ -40,12 +40,14 @@ class CustomerPartition(msgspec.Struct, frozen=True, kw_only=True):
 
     ``start``/``end`` of ``None`` mean "from the beginning"/"to the end". ``filters`` are the
     other list filters (``city``, ``email``, ...). A partition is a small msgspec Struct:
-    :meth:`dumps` and :meth:`loads` move it to another process or machine as JSON.
+    `dumps()` and `loads()` move it to another process or machine as JSON.
 
-    Example:
-        >>> parts = await vf.customers.partition(4, city="Warsaw")
-        >>> async for customer in parts[0].stream(vf):
-        ...     ...
+    Examples:
+        ```python
+        parts = await vf.customers.partition(4, city="Warsaw")
+        async for customer in parts[0].stream(vf):
+            ...
+        ```
     """
 
     index: int
@@ -84,7 +86,7 @@ class CustomerPartition(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def loads(cls, data: bytes | str) -> CustomerPartition:
-        """Read a partition written by :meth:`dumps`."""
+        """Read a partition written by `dumps()`."""
         return msgspec.json.decode(data, type=cls)
 
 

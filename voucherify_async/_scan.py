@@ -4,7 +4,7 @@ The customers list stops at page 99 and its only cursor, ``starting_after``, is 
 ``created_at`` with millisecond resolution that many customers can share. Taking the last
 item's ``created_at`` as the next cursor loses or repeats the customers that share it across a
 page boundary, depending on whether the server treats the cursor as exclusive or inclusive
-(undocumented). :class:`CreatedAtWalk` does not depend on either:
+(undocumented). `CreatedAtWalk` does not depend on either:
 
 * each window starts one millisecond *before* the last fetched ``created_at`` (``B``), so the
   whole group sharing ``B`` is in it whichever way the server compares (once an answer shows
@@ -16,7 +16,7 @@ page boundary, depending on whether the server treats the cursor as exclusive or
   so that the ``total`` of every page of the group counts the same set: if ``total`` shrinks,
   items before the current page were deleted and later ones moved up, so the walk steps back
   as many pages as needed instead of skipping them. Past page 99 it raises
-  :class:`PaginationError` instead of skipping anyone;
+  `PaginationError` instead of skipping anyone;
 * once the group is read completely, the walk goes on strictly after it by keyset: with the
   cursor at ``B`` (exclusive) or one millisecond past it (once known to be inclusive).
 
@@ -70,8 +70,8 @@ class _PositionWire(msgspec.Struct, array_like=True):
 class ScanPosition:
     """Where an exactly-once scan stands: the last yielded ``created_at`` and the ids at it.
 
-    ``str(position)`` (or :meth:`dumps`) gives a short, URL-safe token that
-    :meth:`loads` turns back into a position, so a worker can resume elsewhere.
+    ``str(position)`` (or `dumps()`) gives a short, URL-safe token that
+    `loads()` turns back into a position, so a worker can resume elsewhere.
     """
 
     boundary: datetime | None = None
@@ -85,7 +85,7 @@ class ScanPosition:
 
     @classmethod
     def loads(cls, token: str) -> ScanPosition:
-        """Read a position written by :meth:`dumps`; a malformed token raises ``ValueError``."""
+        """Read a position written by `dumps()`; a malformed token raises ``ValueError``."""
         if not isinstance(token, str):
             raise TypeError(
                 f"resume_from must be a position token (str), got {type(token).__name__}"
@@ -245,7 +245,7 @@ class CreatedAtWalk(Generic[ItemT]):
     def accept(
         self, items: Sequence[ItemT], has_more: bool | None, total: int | None = None
     ) -> list[ItemT]:
-        """Take the answer to :meth:`next_query`; return its new items in order.
+        """Take the answer to `next_query()`; return its new items in order.
 
         ``total`` is the answer's ``total`` (``None`` if it gave none): while the walk pages
         through one millisecond, a smaller ``total`` means items before the current page
@@ -335,7 +335,7 @@ def _param_datetime(query: Query, name: str) -> datetime | None:
 
 
 class CreatedAtPages(Generic[PageT, ItemT]):
-    """A :class:`CreatedAtWalk` over whole pages, as the pager drives it.
+    """A `CreatedAtWalk` over whole pages, as the pager drives it.
 
     Pages handed on contain only new items, so ``pages()`` sees each item once too.
     ``total`` reads a page's ``total``; by default its ``total`` attribute, if an int.

@@ -1,9 +1,11 @@
 """The ``voucherify-async`` command line: the emulator, customer lookups, export and import.
 
-Credentials come from ``--app-id``/``--app-token``/``--base-url`` or the environment
-(``VOUCHERIFY_APP_ID``, ``VOUCHERIFY_APP_TOKEN``, ``VOUCHERIFY_BASE_URL``). Errors print one
-line (status, key, message, request id) and exit non-zero. Progress bars use ``rich`` when
-it is installed (the ``cli`` extra) and plain lines on stderr otherwise.
+Credentials come from ``--app-id``/``--app-token``/``--base-url`` (before or after the
+command) or the environment (``VOUCHERIFY_APP_ID``, ``VOUCHERIFY_APP_TOKEN``,
+``VOUCHERIFY_BASE_URL``). Every error prints one line: exit status 2 for a mistake on the
+command line (an option, a file), 1 for an error of the API or the connection. Progress
+bars use ``rich`` when it is installed (the ``cli`` extra) and plain lines on stderr
+otherwise; both count customers or rows.
 """
 
 from __future__ import annotations
@@ -13,23 +15,28 @@ import asyncio
 import csv
 import json
 import os
+import re
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
+from ._argparse import OneLineParser, at_least
 from ._client import CLUSTERS, AsyncVoucherify
+from ._csvio import DEFAULT_PART_BYTES, CsvError
 from ._errors import APIStatusError, ConfigurationError, VoucherifyError
+from ._progress import Progress, progress
 from .models import Customer, CustomerOrder
 
-__all__ = ["main"]
+__all__ = ["Progress", "main", "progress"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+#: The exit status of a process whose output pipe was closed (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 #: Columns of ``--format csv`` (and of ``table``): the CSV import's standard columns where
 #: they exist, then the read-only fields; metadata travels as one JSON column.
@@ -39,6 +46,11 @@ CSV_COLUMNS = (
     "Address_Country", "Description", "Created_at", "Updated_at", "Metadata",
 )
 TABLE_COLUMNS = ("Id", "Source_id", "Name", "Email", "Address_City", "Created_at")
+#: The headings of ``--format table``: words, not the CSV's column names.
+TABLE_HEADINGS = {
+    "Id": "ID", "Source_id": "SOURCE ID", "Name": "NAME", "Email": "EMAIL",
+    "Address_City": "CITY", "Created_at": "CREATED AT",
+}
 
 
 class Usage(Exception):
@@ -110,74 +122,16 @@ class Writer:
         elif self.fmt == "table":
             rows = [{key: row[key] for key in TABLE_COLUMNS} for row in self._table]
             widths = {
-                key: max([len(key), *(len(row[key]) for row in rows)]) for key in TABLE_COLUMNS
+                key: max([len(TABLE_HEADINGS[key]), *(len(row[key]) for row in rows)])
+                for key in TABLE_COLUMNS
             }
-            line = "  ".join(key.ljust(widths[key]) for key in TABLE_COLUMNS)
+            line = "  ".join(TABLE_HEADINGS[key].ljust(widths[key]) for key in TABLE_COLUMNS)
             self.out.write(line.rstrip() + "\n")
             for row in rows:
                 self.out.write(
                     "  ".join(row[key].ljust(widths[key]) for key in TABLE_COLUMNS).rstrip()
                     + "\n"
                 )
-
-
-# --- progress ----------------------------------------------------------------------------
-
-
-class Progress:
-    """A progress display: rich's bar when available and stderr is a terminal, else lines."""
-
-    def __init__(self, description: str, total: int | None, *, stream: TextIO) -> None:
-        self.description = description
-        self.total = total
-        self.stream = stream
-        self.done = 0
-        self._last = 0.0
-        self._rich: Any = None
-        self._task: Any = None
-        if stream.isatty():
-            try:
-                from rich.progress import Progress as RichProgress
-            except ImportError:
-                pass
-            else:
-                self._rich = RichProgress(transient=False)
-                self._task = self._rich.add_task(description, total=total)
-                self._rich.start()
-
-    def update(self, done: int, total: int | None = None) -> None:
-        """Show ``done`` of ``total``."""
-        self.done = done
-        if total is not None:
-            self.total = total
-        if self._rich is not None:
-            self._rich.update(self._task, completed=done, total=self.total)
-            return
-        now = time.monotonic()
-        if now - self._last >= 1.0:
-            self._last = now
-            of = f"/{self.total}" if self.total else ""
-            self.stream.write(f"{self.description}: {done}{of}\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        """Finish the display."""
-        if self._rich is not None:
-            self._rich.stop()
-        else:
-            of = f"/{self.total}" if self.total else ""
-            self.stream.write(f"{self.description}: {self.done}{of} done\n")
-            self.stream.flush()
-
-
-@contextmanager
-def progress(description: str, total: int | None, stream: TextIO) -> Iterator[Progress]:
-    """A :class:`Progress` that is closed however the block ends."""
-    bar = Progress(description, total, stream=stream)
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -196,16 +150,36 @@ def _client(args: argparse.Namespace) -> AsyncVoucherify:
     )
 
 
-def _when(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
+def parse_when(value: str, name: str) -> datetime:
+    """An ISO 8601 date-time with a time zone (``Z`` or ``+02:00``); names ``name`` if not."""
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise Usage(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
+        raise Usage(
+            f"{name} must be an ISO 8601 date-time with a time zone, e.g."
+            f" 2024-01-01T00:00:00Z, got {value!r}"
+        ) from None
     if moment.tzinfo is None:
-        raise Usage(f"{name} needs a time zone, e.g. {value}Z")
+        # The suggestion is the value given, in UTC, written as this parser reads it.
+        example = moment.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+        raise Usage(f"{name} needs a time zone, e.g. {example} for UTC, got {value!r}")
     return moment
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    return None if value is None else parse_when(value, name)
+
+
+def _input_file(value: str) -> Path:
+    """The file a command reads, checked before anything is sent."""
+    path = Path(value)
+    if path.is_dir():
+        raise Usage(f"{value} is a directory, not a file")
+    if not path.exists():
+        raise Usage(f"{value}: no such file")
+    if not os.access(path, os.R_OK):
+        raise Usage(f"{value}: not allowed to read it")
+    return path
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -253,7 +227,7 @@ async def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         total = (await vf.customers.list(limit=1, **filters)).total
         # Buffered local writes: a thread hop per customer would cost more than the write.
         with path.open("w", encoding="utf-8", newline="") as handle, progress(  # noqa: ASYNC230
-            f"exporting to {path.name}", total, err
+            f"exporting to {path.name}", total, err, unit="customers"
         ) as bar:
             writer = Writer(handle, fmt)
             async for customer in vf.customers.list(**filters):
@@ -279,13 +253,17 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield item
 
 
-async def _finish(job: Any, args: argparse.Namespace, err: TextIO, what: str) -> int:
+async def _finish(
+    job: Any, args: argparse.Namespace, err: TextIO, what: str, unit: str
+) -> int:
     ids = ", ".join(job.async_action_ids)
     err.write(f"{what} started: async action(s) {ids}\n")
     if not args.wait:
         err.write("not waiting (pass --wait to follow it to the end)\n")
         return EXIT_OK
-    with progress(what, None, err) as bar:
+    if any(part.size is None for part in job.parts):
+        unit = "% points"  # the API reports how far, not how many
+    with progress(what, None, err, unit=unit) as bar:
         result = await job.wait(on_progress=lambda p: bar.update(p.done, p.total))
     err.write(f"{what}: {result.done_count} done, {result.failed_count} failed\n")
     for failure in result.failed[:20]:
@@ -299,20 +277,25 @@ async def _finish(job: Any, args: argparse.Namespace, err: TextIO, what: str) ->
 
 
 async def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``customers import FILE.csv [--wait]``."""
+    """``customers import FILE.csv [--wait] [--update]``."""
+    path = _input_file(args.file)
+    # A file that fits in one request is read whole, so that progress counts its rows
+    # (as for a larger file, which goes in parts); a larger one is streamed.
+    small = path.stat().st_size <= DEFAULT_PART_BYTES
+    source: Path | bytes = path.read_bytes() if small else path
     async with _client(args) as vf:
-        job = await vf.customers.import_csv(Path(args.file), update_existing=args.update)
-        return await _finish(job, args, err, "CSV import")
+        job = await vf.customers.import_csv(
+            source, filename=path.name, update_existing=args.update
+        )
+        return await _finish(job, args, err, "CSV import", "rows")
 
 
 async def cmd_bulk_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``customers bulk-update FILE.jsonl [--wait]``."""
-    path = Path(args.file)
-    if not path.is_file():  # noqa: ASYNC240 (one stat before anything is sent)
-        raise Usage(f"no such file: {path}")
+    path = _input_file(args.file)
     async with _client(args) as vf:
         job = await vf.customers.update_in_bulk(_read_jsonl(path))
-        return await _finish(job, args, err, "bulk update")
+        return await _finish(job, args, err, "bulk update", "customers")
 
 
 def cmd_emulator(argv: Sequence[str]) -> int:
@@ -347,57 +330,96 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--order", choices=sorted(CustomerOrder.ALL))
 
 
+def _add_connection(parser: argparse.ArgumentParser, default: Any) -> None:
+    """The connection options, accepted before the command and after it."""
+    group = parser.add_argument_group("connection")
+    group.add_argument("--app-id", default=default, help="or $VOUCHERIFY_APP_ID")
+    group.add_argument("--app-token", default=default, help="or $VOUCHERIFY_APP_TOKEN")
+    group.add_argument(
+        "--base-url", default=default, help="or $VOUCHERIFY_BASE_URL (e.g. the emulator's URL)"
+    )
+    group.add_argument("--cluster", default=default, choices=sorted(CLUSTERS))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``voucherify-async``."""
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = OneLineParser(
         prog="voucherify-async",
         description="The Voucherify Customers API from the command line.",
     )
-    parser.add_argument("--app-id", help="or $VOUCHERIFY_APP_ID")
-    parser.add_argument("--app-token", help="or $VOUCHERIFY_APP_TOKEN")
-    parser.add_argument("--base-url", help="or $VOUCHERIFY_BASE_URL (e.g. the emulator's URL)")
-    parser.add_argument("--cluster", choices=sorted(CLUSTERS))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_connection(parser, None)
+    # After the command, an option not given leaves the value given before it.
+    connection = OneLineParser(add_help=False)
+    _add_connection(connection, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "emulator", help="serve the local emulator (options: voucherify-async emulator -h)",
         add_help=False,
     )
-    commands.add_parser("demo", help="run the main job against the embedded emulator")
-    customers = commands.add_parser("customers", help="customer commands")
+    commands.add_parser(
+        "demo", help="run the main job against the embedded emulator (options: demo -h)",
+        add_help=False,
+    )
+    customers = commands.add_parser("customers", help="customer commands", parents=[connection])
     verbs = customers.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    get = verbs.add_parser("get", help="print one customer")
+    def verb(name: str, help: str) -> argparse.ArgumentParser:
+        return verbs.add_parser(name, help=help, parents=[connection])
+
+    get = verb("get", help="print one customer")
     get.add_argument("id", help="Voucherify id (cust_...) or source id")
     get.add_argument("--format", choices=("json", "csv", "table"), default="json")
 
-    listing = verbs.add_parser("list", help="print customers")
+    listing = verb("list", help="print customers")
     _add_filters(listing)
     listing.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
-    listing.add_argument("--max", type=int, default=None, help="stop after this many")
+    listing.add_argument(
+        "--max", type=at_least(1), default=None, metavar="N", help="stop after N customers"
+    )
 
-    export = verbs.add_parser("export", help="stream every matching customer to a file")
+    export = verb("export", help="stream every matching customer to a file")
     export.add_argument("file")
     export.add_argument("--format", choices=("jsonl", "csv"), default=None)
     _add_filters(export)
 
-    importing = verbs.add_parser("import", help="import or update customers from a CSV file")
+    importing = verb("import", help="import or update customers from a CSV file")
     importing.add_argument("file")
     importing.add_argument("--wait", action="store_true", help="follow the job to the end")
     importing.add_argument(
         "--update", action="store_true", help="require a Source_id column (update customers)"
     )
 
-    bulk = verbs.add_parser("bulk-update", help="update customers from a JSON Lines file")
+    bulk = verb("bulk-update", help="update customers from a JSON Lines file")
     bulk.add_argument("file", help="one JSON object per line, each with a source_id")
     bulk.add_argument("--wait", action="store_true", help="follow the job to the end")
 
     return parser
 
 
+#: Library wording that names Python arguments, and the command line's words for them.
+_FLAG_WORDS = (("update_existing=True", "--update"),)
+_CALL_PREFIX = re.compile(r"^[a-z_]+\(\):? ")
+
+
 def _one_line(error: BaseException) -> str:
     if isinstance(error, APIStatusError):
         return f"error: {error.summary()}"
-    return f"error: {error}"
+    message = _CALL_PREFIX.sub("", str(error))
+    for python, flag in _FLAG_WORDS:
+        message = message.replace(python, flag)
+    return f"error: {message}"
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the exit flush does not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests): nothing to flush at exit
+        pass
 
 
 def main(
@@ -409,21 +431,29 @@ def main(
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["emulator"]:
         return cmd_emulator(arguments[1:])
+    if arguments[:1] == ["demo"]:
+        from .demo import main as demo_main
+
+        return demo_main(arguments[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(arguments)
+        with redirect_stdout(out), redirect_stderr(err):  # argparse writes to sys.std*
+            args = parser.parse_args(arguments)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
-        if args.command == "demo":
-            from .demo import main as demo_main
-
-            return demo_main([])
         return int(asyncio.run(COMMANDS[args.verb](args, out, err)))
     except Usage as usage:
         err.write(f"error: {usage}\n")
         return EXIT_USAGE
-    except (VoucherifyError, ConfigurationError, ValueError, TypeError, OSError) as error:
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): not an error of ours, and nothing to say.
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except (ConfigurationError, CsvError) as error:  # the file or the options, not the API
+        err.write(_one_line(error) + "\n")
+        return EXIT_USAGE
+    except (VoucherifyError, ValueError, TypeError, OSError) as error:
         err.write(_one_line(error) + "\n")
         return EXIT_ERROR
     except KeyboardInterrupt:

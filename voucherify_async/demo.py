@@ -6,14 +6,18 @@ past the API's page 99, fans out 2,000 concurrent lookups, shows the client paci
 under a rate limit and retrying through injected faults, and ends with a table: what ran,
 how many, how long, requests per second, peak memory.
 
-With ``VOUCHERIFY_APP_ID`` and ``VOUCHERIFY_APP_TOKEN`` set (and optionally
-``VOUCHERIFY_BASE_URL``) it runs the read-only parts against that server instead, and says so.
+It always runs on the embedded emulator unless asked otherwise: credentials in the
+environment are not used by themselves. ``--against-env`` runs the read-only parts (no
+imports, no updates, no faults) against the server of ``VOUCHERIFY_BASE_URL`` (default: the
+API's) with ``VOUCHERIFY_APP_ID``/``VOUCHERIFY_APP_TOKEN``; ``--base-url URL`` against that
+server with the same credentials. Either says so first.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import random
 import resource
@@ -26,9 +30,10 @@ from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
+from ._argparse import OneLineParser, at_least
 from ._client import AsyncVoucherify
 from ._jobs import AsyncJob
-from .cli import progress
+from ._progress import progress
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -224,14 +229,39 @@ async def _pacing(emulator: Emulator, report: Report) -> None:
         stats = await emulator.stats()
     finally:
         await emulator.configure(rate_limit=None)
-    rate = served[0] / timer.seconds
+    report.say("   " + pacing_summary(
+        served[0], timer.seconds, limit, period, stats.get("too_many_requests", 0)
+    ))
     report.say(
-        f"   {served[0]} requests in {timer.seconds:.1f} s = {rate:.1f}/s against an allowed"
-        f" {limit / period:.1f}/s; 429s met: {stats.get('too_many_requests', 0)};"
-        f" last headers: limit={headers.limit if headers else '?'},"
+        f"   last rate-limit headers: limit={headers.limit if headers else '?'},"
         f" remaining={headers.remaining if headers else '?'}"
     )
     report.steps.append(Step("paced scan + lookups", served[0], timer.seconds, served[0]))
+
+
+def pacing_summary(
+    requests: int, seconds: float, limit: int, period: float, too_many: int
+) -> str:
+    """What the paced client sent, against what the limit allowed over the same windows.
+
+    The emulator's limit is a fixed window: ``limit`` requests in each ``period`` seconds,
+    a window opening with the first request after the last one closed. A run of ``seconds``
+    spans ``ceil(seconds / period)`` windows, so that many times ``limit`` were allowed.
+
+    Examples:
+        ```python
+        pacing_summary(848, 19.3, 300, 8.0, 0)
+        # '848 requests in 19.3 s, 3 rate-limit windows of 8 s: 900 allowed (300 per
+        #  window), 94% of it used; 429s met: 0'
+        ```
+    """
+    windows = max(1, math.ceil(seconds / period - 1e-9))
+    allowed = windows * limit
+    return (
+        f"{requests:,} requests in {seconds:.1f} s, {windows} rate-limit window"
+        f"{'s' if windows != 1 else ''} of {period:g} s: {allowed:,} allowed ({limit:,} per"
+        f" window), {requests * 100 // allowed}% of it used; 429s met: {too_many}"
+    )
 
 
 async def _faults(vf: AsyncVoucherify, emulator: Emulator, report: Report) -> None:
@@ -278,16 +308,27 @@ async def run_local(report: Report, count: int) -> None:
             await _fan_out(vf, emulator, report, ids)
             await _pacing(emulator, report)
             await _faults(vf, emulator, report)
+            await _warehouse(emulator, report)
 
 
-async def run_remote(report: Report, cap: int) -> None:
-    """The read-only parts against the server in the environment."""
-    base = os.environ.get("VOUCHERIFY_BASE_URL", "https://api.voucherify.io")
+async def _warehouse(emulator: Emulator, report: Report) -> None:
+    """The customers into a DuckDB file with dlt, and a SQL count from it (extra ``dlt``)."""
+    try:
+        from .dlt._demo import load_and_count
+    except ImportError:
+        report.say("dlt into DuckDB: skipped (pip install 'voucherify-async[dlt]')")
+        return
+    report.say(await anyio.to_thread.run_sync(load_and_count, emulator.env))
+
+
+async def run_remote(report: Report, cap: int, base_url: str | None, flag: str) -> None:
+    """The read-only parts against another server, with the credentials in the environment."""
+    base = base_url or os.environ.get("VOUCHERIFY_BASE_URL") or "https://api.voucherify.io"
     report.say(
-        f"VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN are set: running the read-only parts"
-        f" against {base} (no imports, no updates, no faults), streaming at most {cap:,}."
+        f"Running against {base}, not the embedded emulator ({flag}): the read-only parts"
+        f" only (no imports, no updates, no faults), streaming at most {cap:,} customers."
     )
-    async with AsyncVoucherify() as vf:
+    async with AsyncVoucherify(base_url=base) as vf:
         ids = await _stream(vf, None, report, expected=None, cap=cap)
         await _fan_out(vf, None, report, ids)
         report.say(f"   rate-limit headers of the last answer: {vf.rate_limit}")
@@ -295,17 +336,46 @@ async def run_remote(report: Report, cap: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m voucherify_async.demo", description=__doc__)
-    parser.add_argument("--customers", type=int, default=CUSTOMERS, help="how many to import")
-    parser.add_argument("--remote-cap", type=int, default=20_000, help="most to stream remotely")
-    parser.add_argument("--local", action="store_true", help="use the emulator even with creds")
-    args = parser.parse_args(argv)
+    parser = OneLineParser(
+        prog="python -m voucherify_async.demo", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--customers", type=at_least(1), default=CUSTOMERS,
+                        help="how many to import")
+    parser.add_argument(
+        "--against-env", action="store_true",
+        help="run the read-only parts against $VOUCHERIFY_BASE_URL (default: the API) with"
+        " $VOUCHERIFY_APP_ID/_TOKEN, instead of the embedded emulator",
+    )
+    parser.add_argument(
+        "--base-url", help="run the read-only parts against this server, with the credentials"
+        " in $VOUCHERIFY_APP_ID/_TOKEN",
+    )
+    parser.add_argument("--remote-cap", type=at_least(1), default=20_000,
+                        help="most customers to stream from another server")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     report = Report(sys.stdout)
     started = time.perf_counter()
-    remote = bool(os.environ.get("VOUCHERIFY_APP_ID") and os.environ.get("VOUCHERIFY_APP_TOKEN"))
-    if remote and not args.local:
-        anyio.run(run_remote, report, args.remote_cap)
+    credentials = [name for name in ("VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN")
+                   if os.environ.get(name)]  # fmt: skip
+    if args.against_env or args.base_url:
+        if len(credentials) < 2:
+            sys.stderr.write(
+                "error: --against-env/--base-url use the credentials in VOUCHERIFY_APP_ID and"
+                " VOUCHERIFY_APP_TOKEN; set both\n"
+            )
+            return 2
+        flag = f"--base-url {args.base_url}" if args.base_url else "--against-env"
+        anyio.run(run_remote, report, args.remote_cap, args.base_url, flag)
     else:
+        if credentials:
+            report.say(
+                f"{' and '.join(credentials)} set in the environment: not used. The demo runs"
+                " on the embedded emulator; --against-env runs it against that server.\n"
+            )
         anyio.run(run_local, report, args.customers)
     report.table()
     report.say(f"total: {time.perf_counter() - started:.1f} s")

@@ -41,25 +41,26 @@ def client_sockets(port: int) -> int:
     )
 
 
-async def test_ten_thousand_lookups_at_concurrency_100_with_missing_ids_and_faults(
+async def test_two_thousand_lookups_at_concurrency_100_with_missing_ids_and_faults(
     voucherify_emulator: Emulator,
 ) -> None:
+    # 20 times the concurrency, so slots are reused many times over while faults hit them.
     emu = voucherify_emulator
-    await emu.seed_customers(9_000, source_id="user-{i}", email=None)
-    ids = [f"user-{i}" for i in range(1, 10_001)]  # user-9001 .. user-10000 do not exist
+    await emu.seed_customers(1_800, source_id="user-{i}", email=None)
+    ids = [f"user-{i}" for i in range(1, 2_001)]  # user-1801 .. user-2000 do not exist
     random.Random(7).shuffle(ids)
-    await emu.configure(error_rate=0.02, drop_rate=0.01, fault_seed=11)
+    await emu.configure(error_rate=0.05, drop_rate=0.03, fault_seed=11)
     async with emu.client(max_retries=6) as vf:
         customers = await quick_retries(vf).customers.get_many(ids, concurrency=100)
-    assert len(customers) == 10_000
+    assert len(customers) == 2_000
     for customer_id, customer in zip(ids, customers, strict=True):
-        if int(customer_id.removeprefix("user-")) > 9_000:
+        if int(customer_id.removeprefix("user-")) > 1_800:
             assert customer is None, customer_id
         else:
             assert customer is not None and customer.source_id == customer_id
     stats = await emu.stats()
     assert stats["faults"].get("error", 0) > 50 and stats["faults"].get("drop", 0) > 20
-    assert stats["by_status"]["404"] == 1_000
+    assert stats["by_status"]["404"] == 200
 
 
 async def test_missing_ids_as_errors_or_per_item_results(

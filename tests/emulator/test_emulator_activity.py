@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 from emulator_helpers import Http, create
 
 from voucherify_async.emulator import Emulator
@@ -33,14 +34,11 @@ async def test_changes_record_events_with_the_documented_shape(http: Http) -> No
     assert re.fullmatch(r"evcus_[0-9a-f]{18}", created["id"])
     assert re.fullmatch(r"v-[0-9a-f]{18}", created["group_id"])
     assert created["data"]["event_source"] == {"channel": "API"}
-    assert created["data"]["data"]["customer"] == {
-        "id": customer["id"],
-        "name": "Ann",
-        "email": "ann@example.com",
-        "source_id": "a1",
-        "metadata": {},
-        "object": "customer",
-    }
+    # The customer as it was then, in full (CustomerWithSummaryLoyaltyReferrals): what
+    # GET answered right after the create, summary, loyalty and referrals included.
+    assert created["data"]["data"]["customer"] == customer
+    for required in ("summary", "loyalty", "referrals"):
+        assert required in updated["data"]["data"]["customer"]
     assert updated["data"]["data"]["customer"]["name"] == "Anna"
     assert updated["data"]["data"]["customer"]["metadata"] == {"k": 1}
 
@@ -207,3 +205,38 @@ async def test_redeemables_errors(http: Http) -> None:
         reply = await http.get(f"{C}/h/redeemables", params=params)
         assert reply.status == 400, params
         assert reply.json["key"] == "invalid_query_params"
+
+
+async def test_seeded_activity_feeds_every_list_endpoint() -> None:
+    async with Emulator(seed=12, seed_activity=True) as emu, aiohttp.ClientSession() as session:
+        http = Http(session, emu.url, emu.headers)
+        cities = [c["address"]["city"] for c in (await http.get(C, params={"limit": "12",
+                  "order": "created_at"})).json["customers"]]  # fmt: skip
+        assert cities[:6] == ["Warsaw", "Berlin", "Paris", "London", "Madrid", "Warsaw"]
+        warsaw = (await http.get(C, params={"city": "Warsaw"})).json
+        assert warsaw["total"] == 3
+        # Customer 12 is a multiple of every campaign's step: four redeemables, five events.
+        events = (await activity(http, "seed-12", limit=10))["data"]
+        assert [e["type"] for e in events][-1] == "customer.created"
+        assert len(events) == 5
+        published = [e for e in events if e["type"] == "customer.publication.succeeded"]
+        campaigns = {e["data"]["data"]["campaign"]["id"] for e in published}
+        assert campaigns == {"camp_seed_summer", "camp_seed_loyalty", "camp_seed_gift",
+                             "camp_seed_referral"}  # fmt: skip
+        for event in events:
+            assert {"summary", "loyalty", "referrals"} <= set(event["data"]["data"]["customer"])
+        loyalty = await activity(http, "seed-12", campaign_id="camp_seed_loyalty")
+        assert [e["type"] for e in loyalty["data"]] == ["customer.publication.succeeded"]
+        typed = await activity(http, "seed-12", campaign_type="GIFT_VOUCHERS")
+        assert [e["data"]["data"]["campaign"]["id"] for e in typed["data"]] == ["camp_seed_gift"]
+        old = await http.get(f"{C}/seed-12/activities", params={"campaign_id": "camp_seed_gift"})
+        assert old.status == 200 and old.json["total"] == 1
+        # Customer 1 has only the campaign every customer gets.
+        held = (await http.get(f"{C}/seed-1/redeemables")).json
+        assert [r["campaign_id"] for r in held["data"]] == ["camp_seed_summer"]
+        held = (await http.get(f"{C}/seed-12/redeemables", params={
+            "filters[campaign_type][conditions][$in][0]": "LOYALTY_PROGRAM"})).json  # fmt: skip
+        assert [r["voucher_type"] for r in held["data"]] == ["LOYALTY_CARD"]
+    async with Emulator(seed=3) as emu, aiohttp.ClientSession() as session:
+        http = Http(session, emu.url, emu.headers)
+        assert (await activity(http, "seed-1"))["data"] == []  # no activity unless asked

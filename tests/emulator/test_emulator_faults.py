@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from emulator_helpers import Http, create
 
-from voucherify_async.emulator import Emulator, EmulatorControlError
+from voucherify_async.emulator import DEFAULT_RATE_LIMIT, Emulator, EmulatorControlError
 from voucherify_async.emulator._ratelimit import FixedWindowLimiter
 
 C = "/v1/customers"
@@ -74,9 +74,20 @@ async def test_rate_limit_headers_and_429(http: Http, emu: Emulator) -> None:
     assert again.headers["X-Rate-Limit-Remaining"] == "2"
 
 
-async def test_no_rate_limit_headers_when_disabled(http: Http) -> None:
-    reply = await http.get(C)
-    assert "X-Rate-Limit-Limit" not in reply.headers
+async def test_the_default_rate_limit_is_real_and_on_every_answer(http: Http) -> None:
+    answers = [
+        await http.get(C),
+        await http.get(C, auth=False),
+        await http.get("/v1/nothing"),
+        await http.request("PATCH", C),
+        await http.post(C, data=b"{not json", headers={"Content-Type": "application/json"}),
+    ]
+    assert [a.status for a in answers] == [200, 401, 404, 405, 400]
+    for count, reply in enumerate(answers, start=1):
+        assert reply.headers["X-Rate-Limit-Limit"] == str(DEFAULT_RATE_LIMIT)
+        assert reply.headers["X-Rate-Limit-Remaining"] == str(DEFAULT_RATE_LIMIT - count)
+        assert int(reply.headers["X-Rate-Limit-Retry"]) >= time.time()
+        assert "X-Rate-Limit-Type" not in reply.headers
 
 
 async def test_drop_closes_the_connection_before_any_state_change(
@@ -240,7 +251,8 @@ async def test_reset_clears_state_but_keeps_credentials_and_rate_limit() -> None
         assert reply.headers["X-Rate-Limit-Limit"] == "100"
         await emu.reset(rate_limit=None, starting_after_mode="inclusive")
         assert (await emu.config())["starting_after_mode"] == "inclusive"
-        assert "X-Rate-Limit-Limit" not in (await client.get(C)).headers
+        # null sets the default back: still limited, never unlimited.
+        assert (await client.get(C)).headers["X-Rate-Limit-Limit"] == str(DEFAULT_RATE_LIMIT)
         seeded = await emu.seed_customers(3)
         assert seeded["first_created_at"] == "2020-01-01T00:00:00.000Z"
         assert (await emu.customer_state())["source_ids"] == ["seed-1", "seed-2", "seed-3"]

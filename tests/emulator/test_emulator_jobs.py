@@ -214,20 +214,27 @@ async def test_jobs_run_in_order_and_show_progress(http: Http, emu: Emulator) ->
     first = await submit(http, f"{C}/bulk/async", json=[{"source_id": f"o{i}"} for i in range(5)])
     second = await submit(http, f"{C}/bulk/async", json=[{"source_id": "o9"}])
     queued = (await http.get(f"/v1/async-actions/{second}")).json
-    assert queued["status"] == "ACCEPTED"
+    assert queued["status"] == "ENQUEUED"
+    assert queued["operation_status"] == "UNKNOWN"
     assert queued["progress"] == 0
+    assert queued["processing_time"] == 0
     seen_in_progress = False
     for _ in range(200):
         running = (await http.get(f"/v1/async-actions/{first}")).json
         if running["status"] == "IN_PROGRESS" and 0 < running["progress"] < 100:
             seen_in_progress = True
-            assert (await http.get(f"/v1/async-actions/{second}")).json["status"] == "ACCEPTED"
+            assert running["operation_status"] == "UNKNOWN"
+            assert isinstance(running["processing_time"], int)
+            assert (await http.get(f"/v1/async-actions/{second}")).json["status"] == "ENQUEUED"
             break
         await asyncio.sleep(0.005)
     assert seen_in_progress
     done = await http.wait_job(second)
     assert done["status"] == "DONE"
-    assert (await http.get(f"/v1/async-actions/{first}")).json["status"] == "DONE"
+    assert done["operation_status"] == "SUCCESS"
+    finished = (await http.get(f"/v1/async-actions/{first}")).json
+    assert finished["status"] == "DONE" and finished["progress"] == 100
+    assert finished["processing_time"] >= 5 * 20  # five items, 20 ms each
     assert done["created_at"] >= running["created_at"]
 
 

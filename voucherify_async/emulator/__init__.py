@@ -4,6 +4,8 @@ It keeps customers, activity, segments, redeemables and async actions in memory 
 million customers is fine), enforces the documented limits (page 1..99, limit 1..100,
 10 MB bulk bodies, rate limits with the vendor's headers) and injects faults on demand
 (latency, 5xx, HTML gateway pages, dropped connections, truncated bodies, scripted 429s).
+A generous rate limit is always on, so every answer carries the API's rate-limit headers;
+a billing-cycle ``quota`` can be set to see what code does once it is spent.
 
 Start it from Python::
 
@@ -21,13 +23,21 @@ config, faults/script, state/customers, stats).
 from __future__ import annotations
 
 from ._app import create_app, get_state
-from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, Settings
+from ._config import (
+    DEFAULT_APP_ID,
+    DEFAULT_APP_TOKEN,
+    DEFAULT_BULK_RATE_LIMIT,
+    DEFAULT_RATE_LIMIT,
+    Settings,
+)
 from ._server import Emulator, EmulatorControlError
 from ._store import Store
 
 __all__ = [
     "DEFAULT_APP_ID",
     "DEFAULT_APP_TOKEN",
+    "DEFAULT_BULK_RATE_LIMIT",
+    "DEFAULT_RATE_LIMIT",
     "Emulator",
     "EmulatorControlError",
     "Settings",

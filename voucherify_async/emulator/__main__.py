@@ -7,6 +7,13 @@ Prints the three settings a client needs, one per line, then serves::
     VOUCHERIFY_APP_TOKEN=emulator-app-token
 
 ``--port 0`` picks a free port; the printed URL has the real one.
+
+``--background`` starts the server in its own process, waits until it answers, prints
+``export`` lines for a shell (the three settings and ``VOUCHERIFY_EMULATOR_PID``) and
+returns, so ``eval "$(voucherify-async emulator --background --port 0)"`` sets up a shell;
+``kill $VOUCHERIFY_EMULATOR_PID`` stops the server.
+
+A bad option or a port in use prints one line naming the option, and exits 2.
 """
 
 from __future__ import annotations
@@ -14,14 +21,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
+import os
+import shlex
 import signal
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 
 from aiohttp import web
 
+from .._argparse import OneLineParser
 from ._app import create_app
-from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN
+from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, SettingsError
 
 __all__ = ["main", "parse_args"]
 
@@ -31,15 +45,28 @@ def parse_args(argv: Sequence[str] | None = None, *, prog: str | None = None) ->
 
     Example: ``parse_args(["--port", "0", "--seed", "10000"]).seed`` -> ``10000``.
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=prog or "python -m voucherify_async.emulator",
         description="A local, stateful emulator of the Voucherify Customers API.",
+    )
+    parser.add_argument(
+        "--background", action="store_true",
+        help="serve from a process of its own; print `export` lines for eval and return",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="customers to create at start")
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests per period")
+    parser.add_argument(
+        "--seed-activity", action="store_true", help="give seeded customers activity, redeemables"
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=None, help="requests per period (default 1000000)"
+    )
     parser.add_argument("--rate-limit-period", type=float, default=60.0, help="seconds")
+    parser.add_argument(
+        "--bulk-rate-limit", type=int, default=None, help="bulk requests per period (100000)"
+    )
+    parser.add_argument("--quota", type=int, default=None, help="billing-cycle quota of calls")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="uniform extra latency")
     parser.add_argument("--app-id", default=DEFAULT_APP_ID)
@@ -66,6 +93,9 @@ async def _serve(args: argparse.Namespace) -> None:
         app_token=args.app_token,
         rate_limit=args.rate_limit,
         rate_limit_period=args.rate_limit_period,
+        bulk_rate_limit=args.bulk_rate_limit,
+        quota=args.quota,
+        seed_activity=args.seed_activity,
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
         starting_after_mode=args.starting_after,
@@ -81,7 +111,10 @@ async def _serve(args: argparse.Namespace) -> None:
     await runner.setup()
     try:
         site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise _bind_error(args, error) from None
         port = runner.addresses[0][1]
         host = f"[{args.host}]" if ":" in args.host else args.host
         stop = asyncio.Event()
@@ -99,11 +132,112 @@ async def _serve(args: argparse.Namespace) -> None:
         await runner.cleanup()
 
 
+class OptionError(Exception):
+    """An option's value cannot be used; the message names the option and what is allowed."""
+
+
+#: Settings whose flag is not simply ``--`` and the name with dashes.
+_FLAGS = {"starting_after_mode": "--starting-after", "seed": "--seed"}
+
+
+def _flag(setting: str) -> str:
+    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
+def _settings_message(error: SettingsError, args: argparse.Namespace) -> str:
+    """The message of a settings error with each setting's name as its command-line flag."""
+    names, _, rest = str(error).partition(": ")
+    if not rest:
+        return str(error)
+    keys = [name.strip() for name in names.split("+")]
+    flags = " + ".join(_flag(key) for key in keys)
+    rest = rest.removesuffix(" or null")
+    if len(keys) == 1:
+        dest = _flag(keys[0]).removeprefix("--").replace("-", "_")
+        if hasattr(args, dest):
+            rest += f", got {getattr(args, dest)}"
+    return f"{flags}: {rest}"
+
+
+def _check(args: argparse.Namespace) -> None:
+    """The checks argparse cannot make, before anything is started."""
+    if not 0 <= args.port <= 65535:
+        raise OptionError(f"--port: must be from 0 to 65535 (0 picks a free port), got {args.port}")
+    if args.seed < 0:
+        raise OptionError(f"--seed: must be 0 or more customers, got {args.seed}")
+
+
+def _bind_error(args: argparse.Namespace, error: OSError) -> OptionError:
+    where = f"{args.host}:{args.port}"
+    if error.errno == errno.EADDRINUSE:
+        return OptionError(
+            f"--port: {where} is already in use; pick another port, or --port 0 for a free one"
+        )
+    if error.errno == errno.EACCES:
+        return OptionError(f"--port: not allowed to listen on {where}; use a port above 1023")
+    return OptionError(f"--host/--port: cannot listen on {where}: {error.strerror or error}")
+
+
+def _background(argv: Sequence[str]) -> int:
+    """Start the server in a process of its own, print ``export`` lines, return."""
+    child_argv = [arg for arg in argv if arg != "--background"]
+    # Its stderr goes to a file: a pipe would break once this process is gone.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (handed to the child, closed below)
+        "w+", prefix="voucherify-emulator-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voucherify_async.emulator", *child_argv],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    with log:
+        while len(lines) < 3 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:  # it exited: it said why on stderr
+                process.wait(timeout=10)
+                log.seek(0)
+                sys.stderr.write(log.read())
+                os.unlink(log.name)
+                return process.returncode or 1
+            lines.append(line.strip())
+    process.stdout.close()  # it prints nothing more
+    if len(lines) < 3:
+        process.terminate()
+        print("error: the emulator did not start within 60 s", file=sys.stderr)
+        return 1
+    for line in lines:
+        name, _, value = line.partition("=")
+        print(f"export {name}={shlex.quote(value)}")
+    print(f"export VOUCHERIFY_EMULATOR_PID={process.pid}")
+    print(f"# stop it with: kill {process.pid}; its log: {log.name}", flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
-    """Run the emulator from the command line; returns the exit status."""
-    args = parse_args(argv, prog=prog)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    """Run the emulator from the command line; returns the exit status.
+
+    Errors print one line on stderr (``error: --port: ...``) and return 2.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(arguments, prog=prog)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        _check(args)
+        if args.background:
+            return _background(arguments)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args))
+    except OptionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except SettingsError as error:
+        print(f"error: {_settings_message(error, args)}", file=sys.stderr)
+        return 2
     return 0
 
 

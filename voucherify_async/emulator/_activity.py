@@ -24,8 +24,9 @@ _event_id = attrgetter("id")
 class ActivityFilter:
     """What an activity listing keeps. Dates are inclusive epoch milliseconds.
 
-    ``campaign_id``/``campaign_type``/``product_id`` match nothing the emulator records
-    (customer events carry no campaign), so setting one yields an empty list.
+    ``campaign_id``/``campaign_type`` match the campaign an event names (the seeded
+    publication events; customer changes name none); ``product_id`` matches nothing the
+    emulator records, so setting it yields an empty list.
     """
 
     start_ms: int | None = None
@@ -46,7 +47,11 @@ class ActivityFilter:
             return False
         if self.category is not None and event.category != self.category:
             return False
-        return self.campaign_id is None and self.campaign_type is None and self.product_id is None
+        if self.campaign_id is not None and event.campaign_id != self.campaign_id:
+            return False
+        if self.campaign_type is not None and event.campaign_type != self.campaign_type:
+            return False
+        return self.product_id is None
 
 
 class ActivityLog:
@@ -68,15 +73,31 @@ class ActivityLog:
         """Forget every event."""
         self._by_customer.clear()
 
-    def record(self, customer: Customer, event_type: str, *, group_id: str, now: int) -> Event:
-        """Append one event that snapshots ``customer`` as it is now."""
+    def record(
+        self,
+        customer: Customer,
+        event_type: str,
+        *,
+        group_id: str,
+        now: int,
+        category: str = "ACTION",
+        campaign: tuple[str, str, str] | None = None,
+    ) -> Event:
+        """Append one event that snapshots ``customer`` as it is now.
+
+        ``campaign`` is ``(id, type, name)`` for events that name one. Events must be
+        recorded in time order per customer (their ids grow with time).
+        """
         event = Event(
             id=self._ids.hex("evcus_"),
             type=event_type,
             created_at=now,
             group_id=group_id,
             customer=snapshot_customer(customer),
+            category=category,
         )
+        if campaign is not None:
+            event.campaign_id, event.campaign_type, event.campaign_name = campaign
         self._by_customer.setdefault(customer.id, []).append(event)
         return event
 

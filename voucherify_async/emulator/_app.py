@@ -3,13 +3,17 @@
 Every /v1 request goes through the gateway, in this order:
 
 1. counted in the stats;
-2. the rate limiter (when enabled): over the limit -> 429 right away;
+2. the rate limits, always on (a generous default): over ``rate_limit`` per period ->
+   429 ``api_calls``; then the billing-cycle ``quota`` when one is set -> 429
+   ``api_calls_cycle``; then, on the bulk endpoints, ``bulk_rate_limit`` -> 429
+   ``bulk_api_calls``;
 3. the fault injector: latency is slept; ``drop``/``error``/``html``/``rate_limit``
    answer here, before any handler could change state;
 4. authentication (``X-App-Id`` / ``X-App-Token``) -> 401;
 5. routing and the handler (404/405 for unknown routes or methods);
-6. rate-limit headers on whatever the answer is; a ``truncate`` fault cuts a successful
-   answer that has a body (an error or a 204 is sent whole).
+6. rate-limit headers (of the per-period limit) on whatever the answer is, 429s
+   included; a ``truncate`` fault cuts a successful answer that has a body (an error or
+   a 204 is sent whole).
 """
 
 from __future__ import annotations
@@ -26,14 +30,22 @@ from ._control import add_control_routes
 from ._errors import ApiError, error_body
 from ._faults import FaultDecision, html_page
 from ._http import error_response, json_response
+from ._ratelimit import RateDecision
 from ._routes import Context, dispatch
 from ._state import STATE_KEY, EmulatorState
+from ._store import SEED_CITIES
 
 __all__ = ["create_app", "get_state"]
 
 _log = logging.getLogger("voucherify_async.emulator")
 # Above the 10 MB API limit, so the emulator's own 413 answers, not aiohttp's.
 _CLIENT_MAX_SIZE = 64 * 1024 * 1024
+# aiohttp refuses a request line or header over 8 KB before any handler runs, with a
+# text page and a traceback in the log; long ids and filters get JSON answers instead.
+_MAX_LINE = 1024 * 1024
+_BULK_PATHS = frozenset(
+    {"/v1/customers/bulk/async", "/v1/customers/metadata/async", "/v1/customers/importCSV"}
+)
 
 
 def create_app(
@@ -42,6 +54,9 @@ def create_app(
     app_token: str = DEFAULT_APP_TOKEN,
     rate_limit: int | None = None,
     rate_limit_period: float = 60.0,
+    bulk_rate_limit: int | None = None,
+    quota: int | None = None,
+    seed_activity: bool = False,
     latency_ms: float = 0.0,
     jitter_ms: float = 0.0,
     starting_after_mode: str = "exclusive",
@@ -56,7 +71,10 @@ def create_app(
     """Build the emulator as an ``aiohttp.web.Application``, for embedding.
 
     ``seed`` customers are created at once (see ``/_emulator/seed/customers`` for their
-    shape). The job worker starts and stops with the application.
+    shape), living in turn in the ``SEED_CITIES`` (Warsaw first); ``seed_activity`` gives
+    them activity and redeemables too. ``rate_limit`` (default ``DEFAULT_RATE_LIMIT``) and
+    ``bulk_rate_limit`` are requests per ``rate_limit_period``; ``quota`` is the billing
+    cycle's quota (none by default). The job worker starts and stops with the application.
 
     Example::
 
@@ -68,6 +86,8 @@ def create_app(
         {
             "rate_limit": rate_limit,
             "rate_limit_period": rate_limit_period,
+            "bulk_rate_limit": bulk_rate_limit,
+            "quota": quota,
             "latency_ms": latency_ms,
             "jitter_ms": jitter_ms,
             "starting_after_mode": starting_after_mode,
@@ -81,8 +101,12 @@ def create_app(
     )
     state = EmulatorState(settings)
     if seed:
-        state.store.seed(seed)
-    app = web.Application(middlewares=[_json_errors], client_max_size=_CLIENT_MAX_SIZE)
+        state.store.seed(seed, city=SEED_CITIES, activity=seed_activity)
+    app = web.Application(
+        middlewares=[_json_errors],
+        client_max_size=_CLIENT_MAX_SIZE,
+        handler_args={"max_line_size": _MAX_LINE, "max_field_size": _MAX_LINE},
+    )
     app[STATE_KEY] = state
     app.router.add_route("*", "/v1", _gateway)
     app.router.add_route("*", "/v1/{tail:.*}", _gateway)
@@ -119,13 +143,14 @@ async def _gateway(request: web.Request) -> web.StreamResponse:
     stats = state.stats
     stats.requests_total += 1
     request_id = state.store.ids.request()
-    rate = state.limiter.hit() if state.limiter is not None else None
+    rate = state.limiter.hit()
+    refused = _refusal(request, state, rate)
     truncate = False
     response: web.StreamResponse | None
-    if rate is not None and not rate.allowed:
+    if refused is not None:
         stats.rate_limited += 1
         response = error_response(ApiError(429), request_id)
-        response.headers.update(rate.rejection_headers())
+        response.headers.update(refused.rejection_headers())
     else:
         decision = state.faults.decide(request.method, request.rel_url.raw_path)
         if decision.delay_s > 0:
@@ -140,8 +165,7 @@ async def _gateway(request: web.Request) -> web.StreamResponse:
         else:
             truncate = decision.kind == "truncate"
             response = await _answer(request, state, request_id)
-    if rate is not None:
-        response.headers.update(rate.headers())
+    response.headers.update(rate.headers())
     stats.by_status[str(response.status)] += 1
     if (
         truncate
@@ -152,6 +176,23 @@ async def _gateway(request: web.Request) -> web.StreamResponse:
         stats.faults["truncate"] += 1
         return await _truncated(request, response)
     return response
+
+
+def _refusal(
+    request: web.Request, state: EmulatorState, rate: RateDecision
+) -> RateDecision | None:
+    """The limit a request is over, if any (the per-period one, the quota, the bulk one)."""
+    if not rate.allowed:
+        return rate
+    if state.quota is not None:
+        spent = state.quota.take()
+        if spent is not None:
+            return spent
+    if request.method == "POST" and request.rel_url.raw_path in _BULK_PATHS:
+        bulk = state.bulk_limiter.hit()
+        if not bulk.allowed:
+            return bulk
+    return None
 
 
 def _injected(decision: FaultDecision, request_id: str) -> web.Response | None:

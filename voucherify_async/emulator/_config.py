@@ -6,11 +6,26 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_APP_ID", "DEFAULT_APP_TOKEN", "Settings", "SettingsError"]
+__all__ = [
+    "DEFAULT_APP_ID",
+    "DEFAULT_APP_TOKEN",
+    "DEFAULT_BULK_RATE_LIMIT",
+    "DEFAULT_RATE_LIMIT",
+    "Settings",
+    "SettingsError",
+]
 
 #: Credentials the emulator accepts unless told otherwise.
 DEFAULT_APP_ID = "emulator-app-id"
 DEFAULT_APP_TOKEN = "emulator-app-token"
+
+#: Requests per ``rate_limit_period`` (a minute) unless told otherwise. Real, so every
+#: answer carries the API's rate-limit headers, and generous: 16,700 requests a second is
+#: more than one emulator serves, so no test, demo or benchmark meets it by accident.
+DEFAULT_RATE_LIMIT = 1_000_000
+#: Bulk-endpoint requests (bulk/async, metadata/async, importCSV) per period, counted on
+#: top of ``rate_limit``; a 429 over it says ``X-Rate-Limit-Type: bulk_api_calls``.
+DEFAULT_BULK_RATE_LIMIT = 100_000
 
 _RATES = ("error_rate", "drop_rate", "truncate_rate", "html_rate")
 _NON_NEGATIVE = ("latency_ms", "jitter_ms", "job_item_delay_ms")
@@ -27,13 +42,20 @@ class Settings:
     Fault rates are shares of /v1 requests between 0 and 1, drawn from one seeded RNG in
     this order: drop, error, html, truncate (they must sum to at most 1).
 
+    ``rate_limit`` and ``bulk_rate_limit`` are requests per ``rate_limit_period``
+    (``null`` sets the default back); ``quota`` is the billing cycle's quota of /v1
+    requests (``null``: none), spent for good once used up: every further request is a
+    429 with ``X-Rate-Limit-Type: api_calls_cycle`` until a reset or a new ``quota``.
+
     Example: ``Settings(rate_limit=20, rate_limit_period=1.0, error_rate=0.1)``.
     """
 
     app_id: str = DEFAULT_APP_ID
     app_token: str = DEFAULT_APP_TOKEN
-    rate_limit: int | None = None
+    rate_limit: int = DEFAULT_RATE_LIMIT
     rate_limit_period: float = 60.0
+    bulk_rate_limit: int = DEFAULT_BULK_RATE_LIMIT
+    quota: int | None = None
     starting_after_mode: str = "exclusive"
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
@@ -80,11 +102,15 @@ def _check(key: str, value: Any) -> Any:
         if not isinstance(value, str) or not value:
             raise SettingsError(f"{key}: must be a non-empty string")
         return value
-    if key == "rate_limit":
+    if key in ("rate_limit", "bulk_rate_limit"):
         if value is None:
-            return None
+            return DEFAULT_RATE_LIMIT if key == "rate_limit" else DEFAULT_BULK_RATE_LIMIT
         if not _is_int(value) or value < 1:
-            raise SettingsError("rate_limit: must be a positive integer or null")
+            raise SettingsError(f"{key}: must be a positive integer (leave it out for the default)")
+        return value
+    if key == "quota":
+        if value is not None and (not _is_int(value) or value < 0):
+            raise SettingsError("quota: must be a non-negative integer or null (no quota)")
         return value
     if key == "rate_limit_period":
         if not _is_number(value) or value <= 0:

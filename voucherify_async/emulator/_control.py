@@ -81,6 +81,16 @@ async def seed_customers(
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise ValueError("metadata: must be an object")
+    activity = payload.get("activity", False)
+    if not isinstance(activity, bool):
+        raise ValueError("activity: must be true or false")
+    cities = payload.get("city")
+    if isinstance(cities, list):
+        if not cities or not all(isinstance(c, str) and c for c in cities):
+            raise ValueError("city: a list of cities must hold non-empty strings")
+        payload = {**payload, "city": None}
+    else:
+        cities = None
     patterns: dict[str, str | None] = {}
     defaults = {
         "source_id": "seed-{i}",
@@ -94,8 +104,11 @@ async def seed_customers(
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{key}: must be a string pattern (with {{i}}) or null")
         patterns[key] = value
+    city_pattern = patterns.pop("city")
     result = state.store.seed(
         count,
+        city=cities if cities is not None else city_pattern,
+        activity=activity,
         same_created_at=_int(payload, "same_created_at", 1, minimum=1),
         start_ms=parse_datetime_ms(start) if start else None,
         step_ms=_int(payload, "step_ms", 1, minimum=0),
@@ -209,6 +222,23 @@ async def stats(_request: web.Request, state: EmulatorState, _payload: dict[str,
 
 
 @_control
+async def quota(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
+    """``GET /_emulator/quota``: the billing-cycle quota, how much is used and left.
+
+    Set it with ``POST /_emulator/config {"quota": N}`` (a new cycle starts at 0 used).
+    """
+    cycle = state.quota
+    if cycle is None:
+        return {"quota": None, "used": None, "remaining": None, "cycle_ends_at": None}
+    return {
+        "quota": cycle.limit,
+        "used": cycle.used,
+        "remaining": cycle.remaining,
+        "cycle_ends_at": format_ms(cycle.ends_epoch * 1000),
+    }
+
+
+@_control
 async def health(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
     """``GET /_emulator/health``: liveness."""
     return {"status": "ok", "customers": len(state.store)}
@@ -228,6 +258,7 @@ def add_control_routes(app: web.Application) -> None:
     router.add_delete("/_emulator/faults/script", clear_faults)
     router.add_get("/_emulator/state/customers", customer_state, allow_head=False)
     router.add_get("/_emulator/stats", stats, allow_head=False)
+    router.add_get("/_emulator/quota", quota, allow_head=False)
     router.add_get("/_emulator/health", health, allow_head=False)
 
 

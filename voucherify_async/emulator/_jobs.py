@@ -1,10 +1,14 @@
 """Async actions: bulk update, metadata update and CSV import, run by one worker.
 
 A request answers 202 with the action id at once; the single background worker then
-processes actions strictly in submission order (ACCEPTED -> IN_PROGRESS -> DONE, or FAILED
-if processing itself breaks). ``job_item_delay_ms`` slows each item down so tests can
-watch IN_PROGRESS and ``progress``. Every change a job makes records the same activity
-events as the single-customer endpoints, grouped under the job's request id.
+processes actions strictly in submission order: ``ENQUEUED`` (behind the earlier ones) ->
+``IN_PROGRESS`` -> ``DONE``, or ``FAILED`` if processing itself breaks (the 202 is the only
+"accepted"; there is no such status). ``operation_status`` is ``UNKNOWN`` until the end,
+then ``SUCCESS`` (every item went through) or ``FAILED`` (some did not); ``progress`` is
+0-100 and ``processing_time`` the milliseconds spent in progress so far.
+``job_item_delay_ms`` slows each item down so tests can watch IN_PROGRESS and
+``progress``. Every change a job makes records the same activity events as the
+single-customer endpoints, grouped under the job's request id.
 """
 
 from __future__ import annotations
@@ -45,25 +49,30 @@ class AsyncAction(msgspec.Struct):
     request_id: str
     created_at: int
     updated_at: int
-    status: str = "ACCEPTED"
+    status: str = "ENQUEUED"
     progress: int = 0
-    processing_time: int | None = None
-    operation_status: str | None = None
+    processing_time: int = 0
+    operation_status: str = "UNKNOWN"
     result: dict[str, Any] | None = None
+    started: float | None = None  # monotonic seconds when it went IN_PROGRESS
 
     def to_json(self, *, with_result: bool) -> dict[str, Any]:
         """Render as ``AsyncActionBase`` (list) or ``AsyncAction`` (with ``result``)."""
-        out: dict[str, Any] = {"id": self.id, "type": self.type, "status": self.status}
-        if self.operation_status is not None:
-            out["operation_status"] = self.operation_status
+        out: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "status": self.status,
+            "operation_status": self.operation_status,
+        }
         if with_result and self.result is not None:
             out["result"] = self.result
         out["created_at"] = format_ms(self.created_at)
         out["updated_at"] = format_ms(self.updated_at)
         out["request_id"] = self.request_id
         out["progress"] = self.progress
-        if self.processing_time is not None:
-            out["processing_time"] = self.processing_time
+        out["processing_time"] = self.processing_time
+        if self.status == "IN_PROGRESS" and self.started is not None:
+            out["processing_time"] = round((time.monotonic() - self.started) * 1000)
         out["object"] = "async_action"
         return out
 
@@ -320,7 +329,7 @@ class JobRunner:
             await self.start()
 
     def submit(self, work: Work, *, request_id: str) -> AsyncAction:
-        """Queue ``work`` as a new ACCEPTED action and return it."""
+        """Queue ``work`` as a new ENQUEUED action and return it."""
         if self._queue is None:
             raise RuntimeError("the job worker is not running (the app has not started)")
         now = now_ms()
@@ -353,6 +362,7 @@ class JobRunner:
 
     async def _run(self, action: AsyncAction, work: Work) -> None:
         started = time.monotonic()
+        action.started = started
         action.status = "IN_PROGRESS"
         action.updated_at = now_ms()
         try:

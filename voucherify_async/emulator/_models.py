@@ -92,22 +92,34 @@ class Customer(msgspec.Struct, gc=False):
 class Event(msgspec.Struct, gc=False):
     """One customer activity event (``customer.created`` and friends).
 
-    ``customer`` is the customer as it was when the event happened.
+    ``customer`` is a copy of the customer as it was when the event happened; it renders
+    as a full ``CustomerWithSummaryLoyaltyReferrals`` (summary, loyalty and referrals
+    included), as the spec requires of ``data.data.customer``.
     """
 
     id: str
     type: str
     created_at: int
     group_id: str
-    customer: dict[str, Any]
+    customer: Customer
     category: str = "ACTION"
+    campaign_id: str | None = None
+    campaign_type: str | None = None
+    campaign_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Render as the spec's ``CustomerActivity`` object."""
+        inner: dict[str, Any] = {"customer": render_customer(self.customer)}
+        if self.campaign_id is not None:
+            inner["campaign"] = {
+                "id": self.campaign_id,
+                "name": self.campaign_name or self.campaign_id,
+                "campaign_type": self.campaign_type,
+            }
         return {
             "id": self.id,
             "type": self.type,
-            "data": {"data": {"customer": self.customer}, "event_source": {"channel": "API"}},
+            "data": {"data": inner, "event_source": {"channel": "API"}},
             "created_at": format_ms(self.created_at),
             "group_id": self.group_id,
         }
@@ -150,15 +162,6 @@ def render_customer(customer: Customer) -> dict[str, Any]:
     return out
 
 
-def snapshot_customer(customer: Customer) -> dict[str, Any]:
-    """The short customer copy stored in an activity event (``SimpleCustomer`` shape)."""
-    snap: dict[str, Any] = {"id": customer.id}
-    if customer.name is not None:
-        snap["name"] = customer.name
-    if customer.email is not None:
-        snap["email"] = customer.email
-    if customer.source_id is not None:
-        snap["source_id"] = customer.source_id
-    snap["metadata"] = customer.metadata if customer.metadata is not None else {}
-    snap["object"] = "customer"
-    return snap
+def snapshot_customer(customer: Customer) -> Customer:
+    """The copy of a customer an activity event keeps (address/metadata are immutable)."""
+    return msgspec.structs.replace(customer)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._activity import ActivityFilter
 from ._csv import CsvHeaderError, parse_csv
@@ -475,7 +476,7 @@ async def import_csv(context: Context, _params: tuple[str, ...]) -> web.StreamRe
 async def _read_file_part(request: web.Request) -> bytes:
     try:
         reader = await request.multipart()
-    except (ValueError, AssertionError, KeyError):
+    except (ValueError, AssertionError, KeyError, HttpProcessingError):
         raise invalid_payload(
             "The request must be multipart/form-data with the CSV in a field named 'file'"
         ) from None
@@ -487,16 +488,33 @@ async def _read_file_part(request: web.Request) -> bytes:
             if isinstance(part, BodyPartReader) and part.name == "file":
                 chunks: list[bytes] = []
                 size = 0
-                while chunk := await part.read_chunk(1 << 16):
+                # One read may take the whole allowed body: aiohttp pushes the excess of a
+                # read larger than the size asked back with its deprecated unread_data(),
+                # whose DeprecationWarning is an error (a 500) under `-W error`.
+                while chunk := await part.read_chunk(MAX_BODY_BYTES + 1):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
                         raise too_large()
                     chunks.append(chunk)
+                await _finish(reader)
                 return b"".join(chunks)
             await part.release()
-    except (ValueError, AssertionError) as exc:
-        raise invalid_payload(f"The multipart body is malformed: {exc}") from None
+    except (ValueError, AssertionError, KeyError, HttpProcessingError) as exc:
+        # A part header that is not a header (aiohttp's InvalidHeader), a bad boundary...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise invalid_payload(f"The multipart body is malformed: {reason}") from None
     raise invalid_payload("The multipart body has no field named 'file'")
+
+
+async def _finish(reader: Any) -> None:
+    """Read the parts after the file, so a body cut short (no closing boundary) is a 400."""
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        await part.release()
+    if not reader.at_eof():
+        raise invalid_payload("The multipart body ends before its closing boundary")
 
 
 # -- async actions --------------------------------------------------------------------

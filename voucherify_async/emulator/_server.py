@@ -77,8 +77,10 @@ class _Served:
 class Emulator:
     """A running Voucherify Customers API emulator on ``127.0.0.1``.
 
-    ``seed`` is how many customers to create at start-up; ``fault_seed`` seeds the fault
-    RNG. The other options are the emulator's settings (see ``/_emulator/config``).
+    ``seed`` is how many customers to create at start-up (``seed_activity`` gives them
+    activity and redeemables); ``fault_seed`` seeds the fault RNG. ``rate_limit`` (default
+    ``DEFAULT_RATE_LIMIT`` per minute) is always on; ``quota`` sets a billing-cycle quota.
+    The other options are the emulator's settings (see ``/_emulator/config``).
 
     Example::
 
@@ -98,9 +100,12 @@ class Emulator:
         app_token: str = DEFAULT_APP_TOKEN,
         rate_limit: int | None = None,
         rate_limit_period: float = 60.0,
+        bulk_rate_limit: int | None = None,
+        quota: int | None = None,
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
         seed: int = 0,
+        seed_activity: bool = False,
         fault_seed: int | None = 0,
         starting_after_mode: str = "exclusive",
         job_item_delay_ms: float = 0.0,
@@ -116,9 +121,12 @@ class Emulator:
         self._options: dict[str, Any] = {
             "rate_limit": rate_limit,
             "rate_limit_period": rate_limit_period,
+            "bulk_rate_limit": bulk_rate_limit,
+            "quota": quota,
             "latency_ms": latency_ms,
             "jitter_ms": jitter_ms,
             "seed": seed,
+            "seed_activity": seed_activity,
             "fault_seed": fault_seed,
             "starting_after_mode": starting_after_mode,
             "job_item_delay_ms": job_item_delay_ms,
@@ -331,8 +339,11 @@ class Emulator:
             "--starting-after", options["starting_after_mode"],
             "--job-item-delay-ms", str(options["job_item_delay_ms"]),
         ]  # fmt: skip
-        if options["rate_limit"] is not None:
-            command += ["--rate-limit", str(options["rate_limit"])]
+        for option in ("rate_limit", "bulk_rate_limit", "quota"):
+            if options[option] is not None:
+                command += ["--" + option.replace("_", "-"), str(options[option])]
+        if options["seed_activity"]:
+            command.append("--seed-activity")
         if options["fault_seed"] is not None:
             command += ["--fault-seed", str(options["fault_seed"])]
         return command
@@ -433,15 +444,19 @@ class Emulator:
         source_id: str | None = "seed-{i}",
         name: str | None = "Customer {i}",
         email: str | None = "customer{i}@example.com",
-        city: str | None = None,
+        city: str | list[str] | None = None,
         phone: str | None = None,
         metadata: dict[str, Any] | None = None,
+        activity: bool = False,
     ) -> dict[str, Any]:
         """Create ``count`` customers fast; returns ``{created, first_created_at, ...}``.
 
         Patterns take ``{i}`` (1-based, continuing across calls until a reset) and
         ``{i%N}``; ``None`` leaves the field unset. ``same_created_at`` consecutive
         customers share one ``created_at`` millisecond; groups are ``step_ms`` apart.
+        ``city`` may be a list, taken in turn. ``activity`` gives every customer a
+        ``customer.created`` event and redeemables of the seeded campaigns, each with a
+        ``customer.publication.succeeded`` event naming its campaign.
 
         Example: ``await emu.seed_customers(500, same_created_at=5, city="City {i%4}")``.
         """
@@ -457,6 +472,7 @@ class Emulator:
             "city": city,
             "phone": phone,
             "metadata": metadata,
+            "activity": activity,
         }
         result: dict[str, Any] = await self._call("POST", "seed/customers", payload)
         return result

@@ -12,13 +12,15 @@ from aiohttp import web
 from ._config import Settings
 from ._faults import FaultInjector
 from ._jobs import JobRunner
-from ._ratelimit import FixedWindowLimiter
+from ._ratelimit import CycleQuota, FixedWindowLimiter
 from ._store import Store
 
 __all__ = ["STATE_KEY", "EmulatorState", "Stats"]
 
 # What a reset keeps from the current settings (the rest returns to start-up values).
-_KEPT_ON_RESET = ("app_id", "app_token", "rate_limit", "rate_limit_period")
+_KEPT_ON_RESET = (
+    "app_id", "app_token", "rate_limit", "rate_limit_period", "bulk_rate_limit", "quota"
+)  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -42,7 +44,7 @@ class Stats:
 
 
 class EmulatorState:
-    """Settings, store, fault injector, rate limiter, job runner and counters.
+    """Settings, store, fault injector, rate limiters, quota, job runner and counters.
 
     Example: ``state = EmulatorState(Settings(rate_limit=20)); state.store.seed(100)``.
     """
@@ -54,21 +56,29 @@ class EmulatorState:
         self.faults = FaultInjector(settings)
         self.jobs = JobRunner(self.store, settings)
         self.stats = Stats()
-        self.limiter: FixedWindowLimiter | None = None
+        self.limiter = FixedWindowLimiter(settings.rate_limit, settings.rate_limit_period)
+        self.bulk_limiter = FixedWindowLimiter(
+            settings.bulk_rate_limit, settings.rate_limit_period, kind="bulk_api_calls"
+        )
+        self.quota: CycleQuota | None = None
         self._rebuild_limiter()
+        self._rebuild_quota()
 
     def configure(self, patch: Mapping[str, Any]) -> None:
         """Apply a settings patch (all or nothing). Raises ``SettingsError``."""
         self.settings.apply(patch)
-        if "rate_limit" in patch or "rate_limit_period" in patch:
+        if {"rate_limit", "rate_limit_period", "bulk_rate_limit"} & set(patch):
             self._rebuild_limiter()
+        if "quota" in patch:
+            self._rebuild_quota()
         if "fault_seed" in patch:
             self.faults.reseed(self.settings.fault_seed)
 
     async def reset(self, patch: Mapping[str, Any]) -> None:
         """Clear all data, jobs, faults, the script and counters, then apply ``patch``.
 
-        Credentials and the current rate limit survive; other settings (latency,
+        Credentials, the current rate limits and quota survive (the quota's count starts
+        again: a reset begins a new billing cycle); other settings (latency,
         ``starting_after_mode``, job delay) return to their start-up values and fault
         rates to theirs (zero unless the emulator was started with faults).
         """
@@ -84,10 +94,18 @@ class EmulatorState:
         self.faults.reseed(self.settings.fault_seed)
         self.stats = Stats()
         self._rebuild_limiter()
+        self._rebuild_quota()
 
     def _rebuild_limiter(self) -> None:
-        limit = self.settings.rate_limit
-        self.limiter = FixedWindowLimiter(limit, self.settings.rate_limit_period) if limit else None
+        period = self.settings.rate_limit_period
+        self.limiter = FixedWindowLimiter(self.settings.rate_limit, period)
+        self.bulk_limiter = FixedWindowLimiter(
+            self.settings.bulk_rate_limit, period, kind="bulk_api_calls"
+        )
+
+    def _rebuild_quota(self) -> None:
+        quota = self.settings.quota
+        self.quota = None if quota is None else CycleQuota(quota)
 
 
 #: Where an emulator app keeps its ``EmulatorState``.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -19,11 +19,19 @@ from ._activity import ActivityLog
 from ._ids import IdFactory, alnum_ids
 from ._index import EqualityIndex, SortedIndex, created_key, source_key, updated_key
 from ._models import Customer
-from ._redeemables import Redeemables
+from ._redeemables import Redeemables, build_redeemable
 from ._segments import Segments
 from ._time import now_ms
 
-__all__ = ["DuplicateSourceId", "PurgeResult", "SeedResult", "Store", "compile_pattern"]
+__all__ = [
+    "SEED_CAMPAIGNS",
+    "SEED_CITIES",
+    "DuplicateSourceId",
+    "PurgeResult",
+    "SeedResult",
+    "Store",
+    "compile_pattern",
+]
 
 #: Where seeded customers start when the seed request names no ``start``.
 DEFAULT_SEED_START_MS = 1_577_836_800_000  # 2020-01-01T00:00:00.000Z
@@ -31,6 +39,18 @@ DEFAULT_SEED_START_MS = 1_577_836_800_000  # 2020-01-01T00:00:00.000Z
 _PATTERN_TOKEN = re.compile(r"\{i(?:%(\d+))?\}")
 # Collecting a million freshly made objects over and over is most of a seed's cost.
 _FREEZE_AFTER = 100_000
+
+#: The cities customers seeded at start-up live in, in turn (customer 1 in Warsaw).
+SEED_CITIES = ("Warsaw", "Berlin", "Paris", "London", "Madrid")
+
+#: The campaigns seeded redeemables and activity name: (id, campaign_type, name,
+#: voucher_type, every how many customers get one).
+SEED_CAMPAIGNS = (
+    ("camp_seed_summer", "DISCOUNT_COUPONS", "Summer Sale", "DISCOUNT_VOUCHER", 1),
+    ("camp_seed_loyalty", "LOYALTY_PROGRAM", "Loyalty Club", "LOYALTY_CARD", 2),
+    ("camp_seed_gift", "GIFT_VOUCHERS", "Gift Cards", "GIFT_VOUCHER", 3),
+    ("camp_seed_referral", "REFERRAL_PROGRAM", "Refer a Friend", "DISCOUNT_VOUCHER", 4),
+)
 
 
 class DuplicateSourceId(ValueError):
@@ -262,17 +282,24 @@ class Store:
         source_id: str | None = "seed-{i}",
         name: str | None = "Customer {i}",
         email: str | None = "customer{i}@example.com",
-        city: str | None = None,
+        city: str | Sequence[str] | None = None,
         phone: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        activity: bool = False,
     ) -> SeedResult:
-        """Add ``count`` customers fast, without activity events.
+        """Add ``count`` customers fast, without activity events unless ``activity``.
 
         ``same_created_at`` consecutive customers share one ``created_at``; groups are
         ``step_ms`` apart from ``start_ms``, oldest first (``descending`` makes the first
         seeded the newest). String patterns take ``{i}`` (1-based across seed calls since
-        the last reset) and ``{i%N}``. Raises ``DuplicateSourceId`` before changing
-        anything if a generated source_id is taken.
+        the last reset) and ``{i%N}``; ``city`` may also be a list of cities taken in
+        turn. Raises ``DuplicateSourceId`` before changing anything if a generated
+        source_id is taken.
+
+        ``activity`` gives each customer a ``customer.created`` event at its
+        ``created_at`` and the redeemables of ``SEED_CAMPAIGNS`` (customer ``i`` gets
+        campaign ``k`` when ``i`` is a multiple of its step), each with a
+        ``customer.publication.succeeded`` event naming the campaign, a millisecond later.
 
         Example: ``store.seed(1000, same_created_at=10, city="City {i%5}")``.
         """
@@ -298,7 +325,11 @@ class Store:
         names = _expand(name, numbers)
         emails = _expand(email, numbers)
         phones = _expand(phone, numbers)
-        cities = _expand(city, numbers)
+        if isinstance(city, str) or city is None:
+            cities = _expand(city, numbers)
+        else:
+            towns = list(city)
+            cities = [towns[(i - 1) % len(towns)] for i in numbers] if towns else [None] * count
         shared_metadata = dict(metadata) if metadata else None
         ids = alnum_ids("cust_", count)
 
@@ -317,6 +348,7 @@ class Store:
             self.by_id.update(zip(ids, customers, strict=True))
             if sources[0] is not None:
                 self.by_source.update(zip(sources, customers, strict=True))  # type: ignore[arg-type]
+            in_seed_order = list(customers) if activity else []
             customers.sort(key=created_key)
             self.created.extend(customers, presorted=True)
             # Never-updated customers sort by created_at in the updated_at order too.
@@ -328,11 +360,42 @@ class Store:
         finally:
             if collecting:
                 gc.enable()
+        if activity:
+            self._seed_activity(in_seed_order, numbers.start)
         if count >= _FREEZE_AFTER:
             # Long-lived data: move it out of the collector's way for good.
             gc.freeze()
         self.seeded += count
         return SeedResult(count, min(created), max(created))
+
+    def _seed_activity(self, customers: list[Customer], first: int) -> None:
+        # ``customers`` is in seed order: the n-th is customer number ``first + n``.
+        group_id = self.ids.request()
+        for number, customer in enumerate(customers, start=first):
+            at = customer.created_at
+            self.activity.record(customer, "customer.created", group_id=group_id, now=at)
+            for offset, (cid, ctype, cname, vtype, step) in enumerate(SEED_CAMPAIGNS, start=1):
+                if number % step:
+                    continue
+                spec = {
+                    "campaign_id": cid,
+                    "campaign_type": ctype,
+                    "campaign": cname,
+                    "voucher_type": vtype,
+                    "holder_role": "REFERRER" if ctype == "REFERRAL_PROGRAM" else "OWNER",
+                }
+                redeemable = build_redeemable(
+                    spec, customer_id=customer.id, ids=self.ids, now=at + offset
+                )
+                self.redeemables.add(customer.id, redeemable)
+                self.activity.record(
+                    customer,
+                    "customer.publication.succeeded",
+                    group_id=group_id,
+                    now=at + offset,
+                    category="EFFECT",
+                    campaign=(cid, ctype, cname),
+                )
 
     # -- index maintenance -----------------------------------------------------------
 

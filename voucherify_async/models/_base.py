@@ -39,7 +39,7 @@ class RequestModel(
 ):
     """Base of every request body model.
 
-    A field left at :data:`~voucherify_async.NOT_GIVEN` is omitted from the JSON; a field set
+    A field left at `NOT_GIVEN` is omitted from the JSON; a field set
     to ``None`` is sent as ``null``. So an update changes only the fields the caller passed.
     Building one from a mapping with a misspelt field is an error, not a silent omission.
     """

@@ -55,7 +55,7 @@ class AddressInput(RequestModel):
     """An address to send: fields not given are left out, fields given as ``None`` are null.
 
     ``create``, ``update`` and the bulk update also accept a plain mapping (checked against
-    these fields) or an :class:`Address` read from a customer.
+    these fields) or an `Address` read from a customer.
     """
 
     city: str | UnsetType | None = UNSET
@@ -153,34 +153,54 @@ class CustomerAssets(Model):
 class Customer(Model):
     """A customer, as every customer endpoint returns it.
 
-    Example:
-        >>> customer = await vf.customers.get("source_123")
-        >>> customer.id, customer.email, customer.address.city
-        ('cust_CSnYd37MXmrbS19XCrghjBsv', 'bob.smith@email.com', 'New York')
+    Examples:
+        ```python
+        customer = await vf.customers.get("source_123")
+        customer.id, customer.email, customer.address.city
+        # ('cust_CSnYd37MXmrbS19XCrghjBsv', 'bob.smith@email.com', 'New York')
+        ```
     """
 
     id: str
+    """The Voucherify id, ``cust_...``."""
     source_id: str | None = None
+    """Your own id of the customer; most methods accept it in place of ``id``."""
     name: str | None = None
+    """The customer's name."""
     description: str | None = None
+    """Free text about the customer."""
     email: str | None = None
+    """The email address."""
     phone: str | None = None
+    """The phone number."""
     birthday: date | None = None
+    """Deprecated by the API in favour of ``birthdate``."""
     birthdate: date | None = None
+    """The date of birth."""
     address: Address | None = None
+    """The postal address (``city``, ``country``, ...)."""
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Your own key-value data (``{}`` when none)."""
     summary: CustomerSummary | None = None
+    """Redemption and order totals, as the API computes them."""
     loyalty: CustomerLoyalty | None = None
+    """Loyalty points and referrals, in total and per campaign."""
     referrals: CustomerReferrals | None = None
+    """How often, and through which campaigns, the customer was referred."""
     system_metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Metadata the API itself stores about the customer."""
     created_at: datetime | None = None
+    """When the customer was created (UTC, millisecond resolution)."""
     updated_at: datetime | None = None
+    """When the customer was last changed (UTC)."""
     assets: CustomerAssets | None = None
+    """Links to the customer's preference center."""
     object: str = "customer"
+    """Always ``"customer"``."""
 
 
 class CustomerOrder:
-    """The values of ``order`` that :meth:`~voucherify_async.resources.Customers.list` accepts."""
+    """The values of ``order`` that `list()` accepts."""
 
     CREATED_AT = "created_at"
     CREATED_AT_DESC = "-created_at"
@@ -240,16 +260,20 @@ class _CustomerBody(RequestModel):
 class CustomerUpdate(_CustomerBody):
     """The body of ``PUT /v1/customers/{id}``: only the fields given are changed.
 
-    Example:
-        >>> await vf.customers.update("source_123", CustomerUpdate(phone=None, name="Bob"))
+    Examples:
+        ```python
+        await vf.customers.update("source_123", CustomerUpdate(phone=None, name="Bob"))
+        ```
     """
 
 
 class CustomerCreate(_CustomerBody):
     """The body of ``POST /v1/customers``, an upsert by ``id`` or ``source_id``.
 
-    Example:
-        >>> await vf.customers.create(CustomerCreate(source_id="source_123", name="Bob Smith"))
+    Examples:
+        ```python
+        await vf.customers.create(CustomerCreate(source_id="source_123", name="Bob Smith"))
+        ```
     """
 
     id: str | UnsetType | None = UNSET

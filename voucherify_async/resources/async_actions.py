@@ -43,11 +43,13 @@ class AsyncActions(Resource):
     async def get(self, async_action_id: str) -> AsyncAction:
         """Return an async action: its status, progress and, once finished, its result.
 
-        Example:
-            >>> job = await vf.customers.update_metadata_in_bulk(["s1"], {"tier": "gold"})
-            >>> action = await vf.async_actions.get(job.async_action_id)
-            >>> action.status, action.result.done_count
-            ('DONE', 1)
+        Examples:
+            ```python
+            job = await vf.customers.update_metadata_in_bulk(["s1"], {"tier": "gold"})
+            action = await vf.async_actions.get(job.async_action_id)
+            action.status, action.result.done_count
+            # ('DONE', 1)
+            ```
         """
         segment = path_segment(async_action_id, "async_action_id")
         return await self._transport.request(
@@ -102,23 +104,25 @@ class AsyncActions(Resource):
     ) -> AsyncJobResult:
         """Poll one or more async actions until each is ``DONE`` or ``FAILED``.
 
-        The same as :meth:`voucherify_async.AsyncJob.wait`, for actions known by id (say,
+        The same as `voucherify_async.AsyncJob.wait()`, for actions known by id (say,
         ones a previous run of your program started): backoff from ``poll_interval`` to
         ``max_poll_interval``, ``on_progress`` called with a
-        :class:`~voucherify_async.JobProgress` (in percentage points, 100 per action).
+        `JobProgress` (in percentage points, 100 per action).
 
         Returns:
-            The combined :class:`~voucherify_async.AsyncJobResult`, with the per-customer
+            The combined `AsyncJobResult`, with the per-customer
             failures.
 
         Raises:
             AsyncActionFailedError: an action ended ``FAILED``; ``.result`` has everything.
             AsyncActionTimeoutError: ``timeout`` seconds passed first; the actions go on.
 
-        Example:
-            >>> result = await vf.async_actions.wait("aa_0b4f...", timeout=120)
-            >>> result.done_count, result.failed
-            (3, [])
+        Examples:
+            ```python
+            result = await vf.async_actions.wait("aa_0b4f...", timeout=120)
+            result.done_count, result.failed
+            # (3, [])
+            ```
         """
         if not async_action_ids:
             raise TypeError("wait() needs at least one async action id")

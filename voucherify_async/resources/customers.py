@@ -147,12 +147,14 @@ def _resume_cursor(position: ScanPosition, order: str | None) -> str:
 class Customers(Resource):
     """The Customers API. Every ``customer_id`` is a Voucherify id (``cust_...``) or a source id.
 
-    Example:
-        >>> async with AsyncVoucherify() as vf:
-        ...     bob = await vf.customers.create(source_id="bob", name="Bob Smith")
-        ...     bob = await vf.customers.update("bob", phone=None)   # sent as null
-        ...     async for customer in vf.customers.list(city="Warsaw"):
-        ...         print(customer.id)
+    Examples:
+        ```python
+        async with AsyncVoucherify() as vf:
+            bob = await vf.customers.create(source_id="bob", name="Bob Smith")
+            bob = await vf.customers.update("bob", phone=None)   # sent as null
+            async for customer in vf.customers.list(city="Warsaw"):
+                print(customer.id)
+        ```
     """
 
     def _path(self, customer_id: object, suffix: str = "") -> str:
@@ -166,7 +168,7 @@ class Customers(Resource):
     ) -> Customer:
         """Create a customer, or update the one with the same ``id`` or ``source_id`` (upsert).
 
-        Pass a :class:`~voucherify_async.models.CustomerCreate` or keyword arguments: ``id``,
+        Pass a `CustomerCreate` or keyword arguments: ``id``,
         ``source_id``, ``name``, ``description``, ``email``, ``phone``, ``birthdate``,
         ``birthday``, ``address``, ``metadata``.
 
@@ -175,8 +177,10 @@ class Customers(Resource):
         reached the API it is not sent again: the error then has ``maybe_applied`` set and
         says how to check.
 
-        Example:
-            >>> await vf.customers.create(source_id="bob", email="bob@example.com")
+        Examples:
+            ```python
+            await vf.customers.create(source_id="bob", email="bob@example.com")
+            ```
         """
         body = build_body(CustomerCreate, customer, fields, method="create", argument="customer")
         return await self._transport.request(_create_request(body))
@@ -198,8 +202,10 @@ class Customers(Resource):
     ) -> Customer:
         """Change the fields given, and only those; a field given as ``None`` is set to null.
 
-        Example:
-            >>> await vf.customers.update("bob", name="Robert", phone=None)
+        Examples:
+            ```python
+            await vf.customers.update("bob", name="Robert", phone=None)
+            ```
         """
         path = self._path(customer_id)
         body = build_body(CustomerUpdate, changes, fields, method="update", argument="changes")
@@ -253,9 +259,14 @@ class Customers(Resource):
         Args:
             limit: customers per page, 1..100 (the API's default is 10).
             page: the page to start at, 1..99.
-            email, city, name, segment_id: keep only customers that match.
-            created_at_before, created_at_after, updated_at_before, updated_at_after:
-                aware datetimes bounding the creation or update time.
+            email: keep only customers with this email address.
+            city: keep only customers whose address is in this city.
+            name: keep only customers with this name.
+            segment_id: keep only customers in this segment (``seg_...``).
+            created_at_before: keep customers created before this aware datetime.
+            created_at_after: keep customers created after this aware datetime.
+            updated_at_before: keep customers last updated before this aware datetime.
+            updated_at_after: keep customers last updated after this aware datetime.
             order: one of ``created_at``, ``-created_at`` (the default), ``updated_at``,
                 ``-updated_at``, ``source_id``, ``-source_id``.
             starting_after: a ``created_at`` cursor: customers created before it (descending
@@ -269,7 +280,7 @@ class Customers(Resource):
         ``starting_after`` cursor and copes with customers sharing a millisecond, whether the
         server treats the cursor as exclusive or inclusive. Iteration asks for 100 customers
         a page unless ``limit`` says otherwise. Other orders can only page up to page 99 and
-        raise :class:`~voucherify_async.PaginationError` if there is more.
+        raise `PaginationError` if there is more.
 
         Raises:
             ValueError: ``limit``, ``page`` or ``order`` out of range, a naive datetime, or a
@@ -367,11 +378,13 @@ class Customers(Resource):
         ``partition.stream(vf)`` (or ``vf.customers.list(**partition.list_arguments())``) in
         any task, process or machine: together they yield every customer exactly once.
 
-        Example:
-            >>> parts = await vf.customers.partition(4, city="Warsaw")
-            >>> async with anyio.create_task_group() as tg:
-            ...     for part in parts:
-            ...         tg.start_soon(work_on, part)
+        Examples:
+            ```python
+            parts = await vf.customers.partition(4, city="Warsaw")
+            async with anyio.create_task_group() as tg:
+                for part in parts:
+                    tg.start_soon(work_on, part)
+            ```
         """
         check_int_range(parts, "parts", 1, 10_000)
         _strings(email=email, city=city, name=name, segment_id=segment_id)
@@ -442,9 +455,13 @@ class Customers(Resource):
             limit: events per page, 1..100.
             order: ``created_at`` or ``-created_at``.
             starting_after_id: start after the event with this id.
-            start_date, end_date: aware datetimes bounding the events.
-            campaign_id, campaign_type, category, type: keep only matching events
-                (``type`` is an event name such as ``customer.created``).
+            start_date: keep events from this aware datetime on.
+            end_date: keep events up to this aware datetime.
+            campaign_id: keep only events of this campaign.
+            campaign_type: keep only events of campaigns of this type.
+            category: keep only events of this category.
+            type: keep only events of this name, such as ``customer.created``.
+            prefetch: fetch the next page while the caller works on this one (default).
         """
         path = self._path(customer_id, "/activity")
         _limit(limit)
@@ -493,7 +510,7 @@ class Customers(Resource):
         end_date: datetime | None = None,
         prefetch: bool = True,
     ) -> Pager[CustomerActivitiesList, CustomerActivity]:
-        """Deprecated by the API: use :meth:`list_activity`.
+        """Deprecated by the API: use `list_activity()`.
 
         Lists a customer's activities through ``GET /v1/customers/{id}/activities``, following
         the last event's id as the ``starting_after_id`` cursor. Warns ``DeprecationWarning``.
@@ -632,7 +649,7 @@ class Customers(Resource):
             concurrency: the most lookups in flight at once for this call (the client's
                 ``max_concurrency`` still bounds all its requests).
             missing_ok: ``True`` (the default): a customer that does not exist is ``None``.
-                ``False``: it is a :class:`~voucherify_async.NotFoundError`.
+                ``False``: it is a `NotFoundError`.
             return_exceptions: ``False`` (the default): the first error cancels the lookups
                 in flight and is raised. ``True``: an id whose lookup failed gets its
                 exception in its place and the others go on.
@@ -641,10 +658,12 @@ class Customers(Resource):
             TypeError, ValueError: an id is not a non-empty str (the message names its
                 index), before any request is sent.
 
-        Example:
-            >>> customers = await vf.customers.get_many(["bob", "alice", "nobody"])
-            >>> [c.id if c else None for c in customers]
-            ['cust_1', 'cust_2', None]
+        Examples:
+            ```python
+            customers = await vf.customers.get_many(["bob", "alice", "nobody"])
+            [c.id if c else None for c in customers]
+            # ['cust_1', 'cust_2', None]
+            ```
         """
         ids = _list_of_str(customer_ids, "get_many", "customer_ids")
         check_concurrency(concurrency)
@@ -704,16 +723,20 @@ class Customers(Resource):
         sent again once it may have reached the API.
 
         Every item is checked before anything is sent. For thousands of customers where
-        the answers are not needed at once, :meth:`update_in_bulk` takes fewer requests.
+        the answers are not needed at once, `update_in_bulk()` takes fewer requests.
 
         Args:
-            customers: :class:`~voucherify_async.models.CustomerCreate` models or mappings.
-            concurrency, return_exceptions: as for :meth:`get_many`.
+            customers: `CustomerCreate` models or mappings.
+            concurrency: the most requests in flight at once for this call.
+            return_exceptions: ``False`` (the default): the first error cancels the rest and
+                is raised. ``True``: a failed item gets its exception in its place.
 
-        Example:
-            >>> created = await vf.customers.create_many(
-            ...     [{"source_id": "bob"}, {"source_id": "alice", "name": "Alice"}]
-            ... )
+        Examples:
+            ```python
+            created = await vf.customers.create_many(
+                [{"source_id": "bob"}, {"source_id": "alice", "name": "Alice"}]
+            )
+            ```
         """
         items = _items(customers, "create_many", "customers")
         check_concurrency(concurrency)
@@ -774,16 +797,20 @@ class Customers(Resource):
 
         Args:
             changes: ``{customer_id: changes}`` or ``(customer_id, changes)`` pairs, each
-                ``changes`` a :class:`~voucherify_async.models.CustomerUpdate` or a mapping
+                ``changes`` a `CustomerUpdate` or a mapping
                 of the fields to change (``None`` sends null).
-            concurrency, return_exceptions: as for :meth:`get_many`.
+            concurrency: the most requests in flight at once for this call.
+            return_exceptions: ``False`` (the default): the first error cancels the rest and
+                is raised. ``True``: a failed item gets its exception in its place.
 
         Every pair is checked before anything is sent.
 
-        Example:
-            >>> await vf.customers.update_many(
-            ...     {"bob": {"name": "Robert"}, "alice": {"phone": None}}
-            ... )
+        Examples:
+            ```python
+            await vf.customers.update_many(
+                {"bob": {"name": "Robert"}, "alice": {"phone": None}}
+            )
+            ```
         """
         pairs = _pairs(changes)
         check_concurrency(concurrency)
@@ -816,7 +843,7 @@ class Customers(Resource):
         split: bool = True,
         max_part_bytes: int = DEFAULT_PART_BYTES,
     ) -> AsyncJob:
-        """Import or update customers from CSV; returns the :class:`~voucherify_async.AsyncJob`.
+        """Import or update customers from CSV; returns the `AsyncJob`.
 
         ``file`` is a path, the CSV as bytes, a binary file object, an async iterable of
         bytes, or an iterable of customer records (mappings or Structs such as
@@ -849,11 +876,13 @@ class Customers(Resource):
             PartialSubmissionError: a part after the first failed to send; ``.job`` covers
                 the parts that were started.
 
-        Example:
-            >>> job = await vf.customers.import_csv("customers.csv", update_existing=True)
-            >>> result = await job.wait()
-            >>> [(f.row, f.reason) for f in result.failed]
-            [(17, 'Email: must be a valid email address ...')]
+        Examples:
+            ```python
+            job = await vf.customers.import_csv("customers.csv", update_existing=True)
+            result = await job.wait()
+            [(f.row, f.reason) for f in result.failed]
+            # [(17, 'Email: must be a valid email address ...')]
+            ```
         """
         check_int_range(max_part_bytes, "max_part_bytes", 64, BULK_BODY_LIMIT)
 
@@ -880,7 +909,7 @@ class Customers(Resource):
     ) -> AsyncJob:
         """Update (or create) customers by ``source_id``, any number; returns the job.
 
-        Each item is a :class:`~voucherify_async.models.CustomerBulkUpdate` or a mapping with
+        Each item is a `CustomerBulkUpdate` or a mapping with
         a ``source_id`` and the fields to change. Every item is checked first; then they
         go in as few requests as the API's 10 MB limit (and ``batch_size``) allow, in order,
         each starting an async action. ``await job.wait()`` for the outcome. Not retried
@@ -895,13 +924,15 @@ class Customers(Resource):
             PartialSubmissionError: a request after the first failed; ``.job`` covers the
                 actions started and ``.first_unsent`` the first customer not sent.
 
-        Example:
-            >>> job = await vf.customers.update_in_bulk(
-            ...     {"source_id": f"user-{i}", "metadata": {"score": i}} for i in range(50_000)
-            ... )
-            >>> result = await job.wait(timeout=600)
-            >>> result.done_count
-            50000
+        Examples:
+            ```python
+            job = await vf.customers.update_in_bulk(
+                {"source_id": f"user-{i}", "metadata": {"score": i}} for i in range(50_000)
+            )
+            result = await job.wait(timeout=600)
+            result.done_count
+            # 50000
+            ```
         """
         if isinstance(customers, (str, bytes, Mapping)) or not isinstance(customers, Iterable):
             raise TypeError("update_in_bulk() customers must be an iterable of customer updates")
@@ -953,10 +984,12 @@ class Customers(Resource):
                 that is not a mapping or alone over the 10 MB limit.
             PartialSubmissionError: a request after the first failed.
 
-        Example:
-            >>> job = await vf.customers.update_metadata_in_bulk(ids, {"tier": "gold"})
-            >>> (await job.wait()).done_count == len(ids)
-            True
+        Examples:
+            ```python
+            job = await vf.customers.update_metadata_in_bulk(ids, {"tier": "gold"})
+            (await job.wait()).done_count == len(ids)
+            # True
+            ```
         """
         if isinstance(source_ids, (str, bytes)) or not isinstance(source_ids, Iterable):
             raise TypeError("update_metadata_in_bulk() source_ids must be an iterable of str")

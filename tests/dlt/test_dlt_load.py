@@ -1,0 +1,225 @@
+"""The dlt source end to end: the emulator over HTTP into a real DuckDB file in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+from dlt_helpers import change, credentials, requests_seen, rows, run, target
+
+from voucherify_async import ConfigurationError, CustomerPartition
+from voucherify_async.dlt import (
+    DEFAULT_MARGIN,
+    DestinationUnreachableError,
+    columns_from_struct,
+    load,
+    pipeline,
+    voucherify_source,
+)
+from voucherify_async.emulator import Emulator
+from voucherify_async.models import Customer
+
+START = "2024-03-01T00:00:00Z"
+DUCKDB_TYPES = {
+    "text": "VARCHAR",
+    "bigint": "BIGINT",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "date": "DATE",
+    "json": "JSON",
+    "bool": "BOOLEAN",
+    "double": "DOUBLE",
+}
+CONTENT = "id, name, email, address__city, metadata, created_at, updated_at, changed_at"
+
+
+def seed(emulator: Emulator, count: int, step_ms: int = 7) -> list[str]:
+    run(
+        emulator.seed_customers(
+            count, start=START, step_ms=step_ms, same_created_at=3, city="City {i%5}",
+            metadata={"tier": "gold", "score": 3},
+        )
+    )
+    return run(emulator.customer_ids())
+
+
+def loaded_rows(info: Any, table: str = "customers") -> int:
+    counts: dict[str, int] = info.pipeline.last_trace.last_normalize_info.row_counts
+    return counts.get(table, 0)
+
+
+def snapshot(tmp_path: Path) -> dict[str, tuple[Any, ...]]:
+    return {row[0]: row for row in rows(tmp_path, f"SELECT {CONTENT} FROM voucherify.customers")}
+
+
+def test_dlt_is_the_installed_package() -> None:
+    # tests/dlt must not shadow the library it tests.
+    assert "site-packages" in (dlt.__file__ or "")
+
+
+def test_full_load_every_customer_once_with_typed_columns(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = seed(voucherify_emulator, 1200)
+    load(target(tmp_path), **credentials(voucherify_emulator))
+
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (1200, 1200)
+    ]
+    assert {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")} == set(ids)
+    described = {
+        name: (kind, null)
+        for name, kind, null, *_ in rows(tmp_path, "DESCRIBE voucherify.customers")
+    }
+    declared = columns_from_struct(Customer, not_null=("id",))
+    for name, hint in declared.items():
+        assert described[name][0] == DUCKDB_TYPES[hint["data_type"]], name
+    assert described["id"] == ("VARCHAR", "NO")
+    assert described["changed_at"][0] == "TIMESTAMP WITH TIME ZONE"
+    # Nested objects are flattened, metadata stays one JSON value that SQL can open.
+    city, tier, created = rows(
+        tmp_path,
+        "SELECT address__city, metadata->>'tier', created_at FROM voucherify.customers"
+        " ORDER BY created_at, id LIMIT 1",
+    )[0]
+    assert city.startswith("City ")
+    assert tier == "gold"
+    assert created == datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+def test_second_run_loads_exactly_the_changed_customers(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = seed(voucherify_emulator, 1200, step_ms=50)  # 20 s of customers
+    first = load(target(tmp_path), **credentials(voucherify_emulator))
+    assert loaded_rows(first) == 1200
+    before = snapshot(tmp_path)
+    newest = max(row[7] for row in before.values())
+    in_margin = sum(row[7] >= newest - DEFAULT_MARGIN for row in before.values())
+    assert 0 < in_margin < 400
+
+    changed, deleted = ids[100:200], ids[600:605]
+    run(change(voucherify_emulator, changed, deleted))
+    second = load(target(tmp_path), **credentials(voucherify_emulator))
+
+    # The 100 changed customers were fetched, and those the margin asks for again ...
+    assert loaded_rows(second) == 100 + in_margin
+    after = snapshot(tmp_path)
+    assert len(after) == 1200
+    differ = {cid for cid in after if after[cid] != before[cid]}
+    assert differ == set(changed)
+    for cid in changed:
+        assert after[cid][1] == f"renamed {cid}"
+        assert after[cid][6] is not None  # updated_at
+    # ... and the deleted ones stay as they were: the API lists no deleted customers.
+    for cid in deleted:
+        assert after[cid] == before[cid]
+
+    # A run right after re-asks the safety margin only: the same rows, merged, no copy.
+    third = load(target(tmp_path), **credentials(voucherify_emulator))
+    assert loaded_rows(third) == 100
+    assert snapshot(tmp_path) == after
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (1200, 1200)
+    ]
+
+
+def test_without_margin_the_boundary_is_deduplicated(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = seed(voucherify_emulator, 300)  # the newest three share the boundary millisecond
+    exact = {"margin": timedelta(0), **credentials(voucherify_emulator)}
+    assert loaded_rows(load(target(tmp_path), **exact)) == 300
+    run(change(voucherify_emulator, ids[:10], []))
+    assert loaded_rows(load(target(tmp_path), **exact)) == 10
+    assert loaded_rows(load(target(tmp_path), **exact)) == 0
+    assert rows(tmp_path, "SELECT count(*) FROM voucherify.customers WHERE name LIKE 'renamed%'")[
+        0
+    ] == (10,)
+
+
+def test_bad_configuration_fails_before_any_request(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    seed(voucherify_emulator, 10)
+    run(voucherify_emulator.reset())  # zero the counters; nothing to fetch anyway
+    good = credentials(voucherify_emulator)
+
+    with pytest.raises(ConfigurationError, match=r"missing credentials.*app_token"):
+        load(target(tmp_path), app_id=good["app_id"], base_url=good["base_url"])
+
+    with pytest.raises(ConfigurationError, match=r"unknown 'customer'.*customers, customer_"):
+        load(target(tmp_path), resources=["customers", "customer"], **good)
+
+    with pytest.raises(ConfigurationError, match=r"parallel must be an int in 1\.\.1000"):
+        voucherify_source(parallel=0, **good)
+
+    with pytest.raises(ConfigurationError, match=r"file's name must differ from dataset_name"):
+        pipeline(duckdb_path=tmp_path / "voucherify.duckdb")
+
+    nowhere = pipeline(
+        duckdb_path=tmp_path / "no-such-dir" / "w.duckdb", pipelines_dir=tmp_path / "pl"
+    )
+    with pytest.raises(DestinationUnreachableError, match=r"destination 'duckdb' cannot be") as e:
+        load(nowhere, **good)
+    assert good["app_token"] not in str(e.value)
+    assert e.value.__cause__ is None
+
+    assert requests_seen(voucherify_emulator) == 0
+
+
+def test_backfill_in_parallel_partitions(voucherify_emulator: Emulator, tmp_path: Path) -> None:
+    ids = seed(voucherify_emulator, 1500)
+    info = load(target(tmp_path), parallel=4, **credentials(voucherify_emulator))
+    assert loaded_rows(info) == 1500
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (1500, 1500)
+    ]
+    assert {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")} == set(ids)
+
+
+def test_backfill_by_date_ranges_keeps_no_state(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = seed(voucherify_emulator, 900)
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    cut = start + timedelta(milliseconds=7 * 150)  # a millisecond three customers share
+    end = start + timedelta(days=1)
+    for low, high in ((start, cut), (cut, end)):
+        load(
+            target(tmp_path, "range"), initial_value=low, end_value=high,
+            **credentials(voucherify_emulator),
+        )
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (900, 900)
+    ]
+    assert rows(
+        tmp_path, f"SELECT count(*) FROM voucherify.customers WHERE changed_at < '{cut}'"
+    ) == [(450,)]
+    state = json.dumps(target(tmp_path, "range").state.get("sources", {}), default=str)
+    assert "last_value" not in state or '"last_value": null' in state
+    assert set(ids) == {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")}
+
+
+def test_backfill_by_partitions_from_other_processes(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = seed(voucherify_emulator, 600)
+
+    async def split() -> list[CustomerPartition]:
+        async with voucherify_emulator.client() as vf:
+            return await vf.customers.partition(3)
+
+    parts = run(split())
+    for part in parts:
+        moved = CustomerPartition.loads(part.dumps())  # as another machine would get it
+        load(target(tmp_path, f"part{part.index}"), partition=moved,
+             **credentials(voucherify_emulator))
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (600, 600)
+    ]
+    assert {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")} == set(ids)
+    assert "changed_at" not in json.dumps(target(tmp_path, "part0").state, default=str)

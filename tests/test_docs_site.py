@@ -1,0 +1,156 @@
+"""The built documentation site: examples render as code, no reStructuredText left over.
+
+One ``mkdocs build --strict`` into a temporary directory serves every check here. For each
+API reference page, every fenced example in the docstrings of the objects it documents
+(and of their public members) must appear, line for line, in a ``<pre>`` of the page; and
+no page of the site may show Sphinx role syntax (``:meth:`...```) or doctest prompts.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "docs" / "reference"
+
+# Reference pages whose docstrings still use doctest prompts or Sphinx roles; the checks
+# skip them by name and a test below fails as soon as one of them is clean. Empty it as the
+# docstrings of these modules are converted.
+NOT_YET_CONVERTED = {
+    "reference/client.md",  # voucherify_async/_client.py
+    "reference/jobs.md",  # voucherify_async/_jobs.py, models/async_actions.py
+    "reference/errors.md",  # voucherify_async/_errors.py, _ratelimit.py
+}
+
+ROLE = re.compile(r":(?:py:)?(?:meth|class|func|data|attr|exc|mod|obj):(?:`|<code)")
+PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre>", re.S)
+TAG = re.compile(r"<[^>]+>")
+FENCE = re.compile(r"^\s*```python\s*\n(.*?)^\s*```", re.S | re.M)
+DIRECTIVE = re.compile(r"^::: ([\w.]+)\s*$", re.M)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
+    assert mkdocs, "mkdocs is not installed (the docs extra)"
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [mkdocs, "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
+    return out
+
+
+def built_page(site: Path, source: str) -> str:
+    """The HTML built from ``docs/<source>`` (``reference/x.md`` -> ``reference/x/index.html``)."""
+    stem = source.removesuffix(".md")
+    name = stem.removesuffix("index").rstrip("/")
+    path = site / name / "index.html" if name else site / "index.html"
+    return path.read_text(encoding="utf-8")
+
+
+def reference_pages() -> list[str]:
+    return sorted(str(p.relative_to(ROOT / "docs")) for p in REFERENCE.glob("*.md"))
+
+
+def documented(page: str) -> Iterator[tuple[str, object]]:
+    """The objects a reference page documents and their own public members."""
+    for target in DIRECTIVE.findall((ROOT / "docs" / page).read_text(encoding="utf-8")):
+        module_name, _, name = target.rpartition(".")
+        obj = getattr(importlib.import_module(module_name), name)
+        yield target, obj
+        if inspect.isclass(obj):
+            for member, value in vars(obj).items():
+                if not member.startswith("_"):
+                    yield f"{target}.{member}", getattr(value, "__func__", value)
+
+
+def examples(obj: object) -> list[str]:
+    doc = inspect.getdoc(obj) if isinstance(getattr(obj, "__doc__", None), str) else None
+    return FENCE.findall(doc or "")
+
+
+def code_lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def pre_blocks(page_html: str) -> list[str]:
+    return ["\n".join(code_lines(html.unescape(TAG.sub("", b)))) for b in PRE.findall(page_html)]
+
+
+@pytest.mark.parametrize("page", [p for p in reference_pages() if p not in NOT_YET_CONVERTED])
+def test_reference_examples_are_code_blocks(site: Path, page: str) -> None:
+    blocks = pre_blocks(built_page(site, page))
+    checked = 0
+    for target, obj in documented(page):
+        for example in examples(obj):
+            wanted = "\n".join(code_lines(example))
+            assert any(wanted in block for block in blocks), (
+                f"{page}: the example of {target} is not a code block:\n{wanted}"
+            )
+            checked += 1
+    if page not in {"reference/index.md", "reference/emulator.md"}:
+        assert checked, f"{page} documents no example at all"
+
+
+def site_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+
+
+def excluded(site: Path, path: Path) -> bool:
+    relative = path.relative_to(site).parent.as_posix()
+    return f"{relative}.md" in NOT_YET_CONVERTED
+
+
+def test_no_sphinx_roles_or_doctest_prompts_in_the_site(site: Path) -> None:
+    pages = [p for p in site_pages(site) if not excluded(site, p)]
+    assert len(pages) >= 15, [str(p) for p in pages]
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        roles = ROLE.findall(text)
+        assert not roles, f"{path.relative_to(site)} shows role syntax: {roles[:3]}"
+        # Markdown turns a ">>>" prompt into quote blocks nested three deep.
+        assert "&gt;&gt;&gt;" not in text, f"{path.relative_to(site)} shows a >>> prompt"
+        assert not re.search(r"<blockquote>\s*<blockquote>", text), (
+            f"{path.relative_to(site)} has nested quote blocks"
+        )
+
+
+def test_model_pages_list_fields_with_types(site: Path) -> None:
+    page = built_page(site, "reference/models.md")
+    blocks = pre_blocks(page)
+    for model, field, annotation in (
+        ("Customer", "source_id", "str | None"), ("Customer", "created_at", "datetime | None"),
+        ("Customer", "metadata", "dict[str, Any]"), ("CustomerList", "customers", "list[Customer]"),
+        ("CustomerUpdate", "email", "str | UnsetType | None"),  # inherited from the base body
+    ):
+        assert f'id="voucherify_async.models.{model}.{field}"' in page, (model, field)
+        assert any(block.startswith(f"{field}: {annotation}") for block in blocks), (field)
+
+
+def test_grouped_parameters_are_split_with_types(site: Path) -> None:
+    text = html.unescape(TAG.sub(" ", built_page(site, "reference/customers.md")))
+    text = " ".join(text.split())
+    assert "email, city" not in text
+    assert "segment_id str | None" in text
+
+
+@pytest.mark.parametrize("page", sorted(NOT_YET_CONVERTED))
+def test_the_exclusions_are_still_needed(site: Path, page: str) -> None:
+    text = built_page(site, page)
+    assert ROLE.search(text) or re.search(r"<blockquote>\s*<blockquote>", text), (
+        f"{page} renders cleanly now: remove it from NOT_YET_CONVERTED"
+    )

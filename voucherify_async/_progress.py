@@ -1,0 +1,80 @@
+"""A progress display for the command line and the demo: rich's bar, or plain lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+__all__ = ["Progress", "progress"]
+
+
+class Progress:
+    """A progress display: rich's bar when available and the stream is a terminal, else lines.
+
+    Every display counts the same way: ``done`` of ``total`` items (customers or rows, named
+    by ``unit``) and the share of the total, e.g. ``exporting: 4,200/10,000 customers (42%)``.
+    """
+
+    def __init__(
+        self, description: str, total: int | None, *, stream: TextIO, unit: str = "customers"
+    ) -> None:
+        self.description = description
+        self.total = total
+        self.stream = stream
+        self.unit = unit
+        self.done = 0
+        self._last = 0.0
+        self._rich: Any = None
+        self._task: Any = None
+        if stream.isatty():
+            try:
+                from rich.progress import Progress as RichProgress
+            except ImportError:
+                pass
+            else:
+                self._rich = RichProgress(transient=False)
+                self._task = self._rich.add_task(description, total=total)
+                self._rich.start()
+
+    def line(self) -> str:
+        """The current state as one line of text."""
+        if self.total:
+            share = min(100, self.done * 100 // self.total)
+            return f"{self.description}: {self.done:,}/{self.total:,} {self.unit} ({share}%)"
+        return f"{self.description}: {self.done:,} {self.unit}"
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """Show ``done`` of ``total`` (at most one plain line a second)."""
+        self.done = done
+        if total is not None:
+            self.total = total
+        if self._rich is not None:
+            self._rich.update(self._task, completed=done, total=self.total)
+            return
+        now = time.monotonic()
+        if now - self._last >= 1.0:
+            self._last = now
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Finish the display."""
+        if self._rich is not None:
+            self._rich.stop()
+        else:
+            self.stream.write(self.line() + ", done\n")
+            self.stream.flush()
+
+
+@contextmanager
+def progress(
+    description: str, total: int | None, stream: TextIO, *, unit: str = "customers"
+) -> Iterator[Progress]:
+    """A `Progress` that is closed however the block ends."""
+    bar = Progress(description, total, stream=stream, unit=unit)
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -1,0 +1,41 @@
+"""A dlt source for Voucherify customers, built on the client's exactly-once streams.
+
+Needs the ``dlt`` extra (``pip install 'voucherify-async[dlt]'``). The first run loads
+every customer; later runs load only the customers changed since, merged on ``id``. See
+``docs/dlt.md``.
+
+Examples:
+    ```python
+    from voucherify_async.dlt import load, pipeline
+
+    load(pipeline(duckdb_path="customers.duckdb"))
+    ```
+"""
+
+from __future__ import annotations
+
+from ._columns import columns_from_struct
+from ._load import (
+    DEFAULT_DATASET,
+    DestinationUnreachableError,
+    check_destination,
+    count_rows,
+    load,
+    pipeline,
+)
+from ._source import DEFAULT_MARGIN, RESOURCES, ClientFactory, customer_row, voucherify_source
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "DEFAULT_MARGIN",
+    "RESOURCES",
+    "ClientFactory",
+    "DestinationUnreachableError",
+    "check_destination",
+    "columns_from_struct",
+    "count_rows",
+    "customer_row",
+    "load",
+    "pipeline",
+    "voucherify_source",
+]
