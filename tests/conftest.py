@@ -12,7 +12,8 @@ from aiohttp import ClientResponse
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
-from voucherify_async import AsyncVoucherify
+from voucherify_async import AsyncVoucherify, MockTransport
+from voucherify_async._mock import Handler
 
 BASE = "https://api.test.local"
 APP_ID = "test-app-id"
@@ -61,10 +62,10 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 async def vf(api: aioresponses, sleeps: Sleeps) -> AsyncIterator[AsyncVoucherify]:
-    client = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
-    client._transport.shared.sleep = sleeps
-    client._transport.shared.pacer.clock = sleeps.clock
-    client._transport.shared.jitter = lambda: 0.0
+    client = AsyncVoucherify(
+        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE,
+        sleep=sleeps, clock=sleeps.clock, jitter=lambda: 0.0,
+    )
     async with client:
         yield client
 
@@ -81,3 +82,12 @@ def calls(api: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
         for call in requests:
             made.append((method, str(request_url), call.kwargs))
     return made
+
+
+def mock_client(handler: Handler, sleeps: Sleeps | None = None) -> AsyncVoucherify:
+    """A client whose requests ``handler`` answers (no network); waits go to ``sleeps``."""
+    sleeps = sleeps if sleeps is not None else Sleeps()
+    return AsyncVoucherify(
+        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, transport=MockTransport(handler),
+        sleep=sleeps, clock=sleeps.clock, jitter=lambda: 0.0,
+    )

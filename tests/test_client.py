@@ -103,7 +103,7 @@ def test_session_must_be_an_aiohttp_session() -> None:
 
 def test_token_never_in_repr() -> None:
     vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
-    for text in (repr(vf), str(vf), repr(vf.customers), repr(vf._transport),
+    for text in (repr(vf), str(vf), repr(vf.customers), repr(vf.transport), repr(vf.rate_limiter),
                  repr(vf.with_options(timeout=1))):
         assert APP_TOKEN not in text
     assert APP_ID in repr(vf)
@@ -147,11 +147,11 @@ async def test_default_headers_cannot_replace_credentials(api: aioresponses) -> 
 async def test_session_is_opened_lazily_and_closed(api: aioresponses) -> None:
     api.get(url("/v1/customers/c1"), payload=CUSTOMER)
     vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
-    assert vf._transport.shared._session is None
+    assert vf.transport.session is None
     async with vf:
-        assert vf._transport.shared._session is None
+        assert vf.transport.session is None
         await vf.customers.get("c1")
-        session = vf._transport.shared._session
+        session = vf.transport.session
         assert session is not None and not session.closed
     assert session.closed
     assert vf.is_closed
@@ -170,7 +170,7 @@ async def test_caller_session_is_left_open(api: aioresponses) -> None:
             app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, session=session
         ) as vf:
             await vf.customers.get("c1")
-            assert vf._transport.shared._session is session
+            assert vf.transport.session is session
         assert not session.closed
 
 
@@ -185,8 +185,8 @@ async def test_with_options_shares_the_session(api: aioresponses) -> None:
         assert vf.with_options(max_retries=0).timeout == 30.0
         await vf.customers.get("c1")
         await patient.customers.get("c1")
-        assert patient._transport.shared is vf._transport.shared
-        session = vf._transport.shared._session
+        assert patient.transport is vf.transport and patient.rate_limiter is vf.rate_limiter
+        session = vf.transport.session
         await patient.aclose()  # the derived client does not own the session
         assert session is not None and not session.closed
         await vf.customers.get("c1")
@@ -219,7 +219,7 @@ async def test_cancelled_request_leaves_no_open_session(api: aioresponses) -> No
 
             tg.start_soon(use)
             await started.wait()
-            session = vf._transport.shared._session
+            session = vf.transport.session
             tg.cancel_scope.cancel()
         assert vf.is_closed
         assert session is not None and session.closed
@@ -231,7 +231,7 @@ async def test_close_from_a_cancelled_scope_still_closes(api: aioresponses) -> N
     api.get(url("/v1/customers/c1"), payload=CUSTOMER)
     vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
     await vf.customers.get("c1")
-    session = vf._transport.shared._session
+    session = vf.transport.session
     assert session is not None
     with anyio.CancelScope() as scope:
         scope.cancel()

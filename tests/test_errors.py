@@ -27,7 +27,7 @@ from voucherify_async import (
     RedirectError,
     VoucherifyError,
 )
-from voucherify_async._errors import redact, status_error_class
+from voucherify_async._exceptions import redact, status_error_class
 
 PATH = "/v1/customers/c1"
 NOT_FOUND = {
@@ -224,3 +224,19 @@ def test_redact_walks_containers() -> None:
     value = {"a": [APP_TOKEN, (b"x" + APP_TOKEN.encode(),)], APP_TOKEN: 1}
     assert redact(value, APP_TOKEN) == {"a": ["***", (b"x***",)], "***": 1}
     assert redact("nothing", "") == "nothing"
+
+
+def test_every_exception_of_the_package_is_defined_in_one_module() -> None:
+    import inspect
+
+    import voucherify_async
+
+    exported = [
+        value for name in voucherify_async.__all__
+        if inspect.isclass(value := getattr(voucherify_async, name))
+        and issubclass(value, BaseException)
+    ]
+    assert len(exported) >= 28
+    assert {cls.__module__ for cls in exported} == {"voucherify_async._exceptions"}
+    documented = voucherify_async._exceptions.__doc__ or ""
+    assert all(cls.__name__ in documented for cls in exported)

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from tests.conftest import BASE, url
+from tests.conftest import BASE, mock_client, url
 from voucherify_async import (
     AsyncActionFailedError,
     AsyncActionTimeoutError,
@@ -18,8 +18,10 @@ from voucherify_async import (
     AsyncJobResult,
     AsyncVoucherify,
     InternalServerError,
-    JobPart,
     JobProgress,
+    MockRequest,
+    MockResponse,
+    MockTransport,
     NotFoundError,
     PartialSubmissionError,
     QuotaExceededError,
@@ -27,7 +29,7 @@ from voucherify_async import (
     models,
 )
 from voucherify_async._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges
-from voucherify_async._jobs import combine_results, job_progress, poll_delays
+from voucherify_async._jobs import JobPart, combine_results, job_progress, poll_delays
 
 FAST = {"poll_interval": 0.001, "max_poll_interval": 0.002}
 
@@ -290,35 +292,50 @@ async def test_update_in_bulk_splits_by_batch_size(vf: AsyncVoucherify, api: aio
     assert [p.size for p in job.parts] == [10, 10, 5]
 
 
-async def test_update_in_bulk_keeps_each_request_under_10_mb(
-    vf: AsyncVoucherify, api: aioresponses
-) -> None:
-    api.post(url("/v1/customers/bulk/async"), callback=created(), repeat=True)
+def accept_jobs() -> Any:
+    """A MockTransport handler answering each POST with the next id: aa_1, aa_2, ..."""
+    numbers = count(1)
+
+    def answer(request: MockRequest) -> MockResponse:
+        return MockResponse(202, json={"async_action_id": f"aa_{next(numbers)}"})
+
+    return answer
+
+
+def mock_posted(vf: AsyncVoucherify, path: str) -> list[bytes]:
+    """The bodies POSTed to ``path`` through the client's MockTransport, in order."""
+    transport = vf.transport
+    assert isinstance(transport, MockTransport)
+    return [r.content for r in transport.requests if r.method == "POST" and r.path == path]
+
+
+async def test_update_in_bulk_keeps_each_request_under_10_mb() -> None:
     big = "x" * (4 * 1024 * 1024)
-    job = await vf.customers.update_in_bulk(
-        [{"source_id": f"s{i}", "description": big} for i in range(3)]
-    )
-    bodies = posted(api, "/v1/customers/bulk/async")
+    async with mock_client(accept_jobs()) as vf:
+        job = await vf.customers.update_in_bulk(
+            [{"source_id": f"s{i}", "description": big} for i in range(3)]
+        )
+    bodies = mock_posted(vf, "/v1/customers/bulk/async")
     assert [len(msgspec.json.decode(b)) for b in bodies] == [2, 1]
     assert all(len(b) <= BULK_BODY_LIMIT for b in bodies)
     assert len(job.async_action_ids) == 2
 
 
-async def test_update_metadata_in_bulk_splits_the_ids(
-    vf: AsyncVoucherify, api: aioresponses
-) -> None:
-    api.post(url("/v1/customers/metadata/async"), callback=created(), repeat=True)
+async def test_update_metadata_in_bulk_splits_the_ids() -> None:
     ids = [f"{i:07d}" + "y" * 200_000 for i in range(60)]  # 60 ids of ~200 kB: 12 MB
-    job = await vf.customers.update_metadata_in_bulk(ids, {"tier": "gold"})
-    bodies = [msgspec.json.decode(b) for b in posted(api, "/v1/customers/metadata/async")]
-    assert len(bodies) == 2 and all(len(b) <= BULK_BODY_LIMIT
-                                    for b in posted(api, "/v1/customers/metadata/async"))
-    assert [s for b in bodies for s in b["source_ids"]] == ids
-    assert all(b["metadata"] == {"tier": "gold"} for b in bodies)
-    assert job.async_action_ids == ["aa_1", "aa_2"]
-    api.requests.clear()
-    job = await vf.customers.update_metadata_in_bulk(["a", "b", "c"], {"k": 1}, batch_size=2)
-    assert len(posted(api, "/v1/customers/metadata/async")) == 2
+    path = "/v1/customers/metadata/async"
+    async with mock_client(accept_jobs()) as vf:
+        job = await vf.customers.update_metadata_in_bulk(ids, {"tier": "gold"})
+        raw = mock_posted(vf, path)
+        bodies = [msgspec.json.decode(b) for b in raw]
+        assert len(bodies) == 2 and all(len(b) <= BULK_BODY_LIMIT for b in raw)
+        assert [s for b in bodies for s in b["source_ids"]] == ids
+        assert all(b["metadata"] == {"tier": "gold"} for b in bodies)
+        assert job.async_action_ids == ["aa_1", "aa_2"]
+        job = await vf.customers.update_metadata_in_bulk(
+            ["a", "b", "c"], {"k": 1}, batch_size=2
+        )
+        assert len(mock_posted(vf, path)) == 2 + 2
 
 
 async def test_a_failure_after_the_first_request_says_what_was_started(

@@ -31,7 +31,7 @@ from voucherify_async import (
     PayloadTooLargeError,
     models,
 )
-from voucherify_async._errors import APIStatusError, make_status_error
+from voucherify_async._exceptions import APIStatusError, make_status_error
 from voucherify_async._ratelimit import RateLimit
 
 # The reduced copy of the vendor's OpenAPI files committed with the project (spec/README.md).
@@ -471,7 +471,7 @@ def test_async_action_result_error_rows_decode() -> None:
         models.AsyncAction,
     )
     assert action.result.errors == [
-        models.AsyncActionError(
+        models.AsyncActionErrorDetail(
             message="Invalid customer", details="email: must be an email",
             key="invalid_customer", source_id="bob",
         )

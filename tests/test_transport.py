@@ -12,7 +12,7 @@ from aioresponses import aioresponses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import APP_TOKEN, Sleeps, calls, url
+from tests.conftest import APP_ID, APP_TOKEN, BASE, Sleeps, calls, url
 from voucherify_async import (
     APIConnectionError,
     APITimeoutError,
@@ -245,16 +245,15 @@ async def test_real_timeout_raises_api_timeout_error(unused_tcp_port: int) -> No
 
 
 async def test_refused_connection_raises_connection_error(unused_tcp_port: int) -> None:
+    slept: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
     async with AsyncVoucherify(
         app_id="a", app_token=APP_TOKEN, base_url=f"http://127.0.0.1:{unused_tcp_port}",
-        max_retries=1,
+        max_retries=1, sleep=no_sleep,
     ) as vf:
-        slept: list[float] = []
-
-        async def no_sleep(seconds: float) -> None:
-            slept.append(seconds)
-
-        vf._transport.shared.sleep = no_sleep
         with pytest.raises(APIConnectionError) as info:
             await vf.customers.get("c1")
     assert slept == [pytest.approx(0.5, abs=0.13)]
@@ -566,9 +565,11 @@ async def test_max_retry_wait_zero_still_lets_concurrent_calls_start(
         await sleeps(seconds)
         await asyncio.sleep(0)  # let the request in flight be answered
 
-    vf._transport.shared.sleep = yielding_sleep
     api.get(url(PATH), payload=CUSTOMER, callback=slow, repeat=True)
-    eager = vf.with_options(max_retry_wait=0)
-    results = await asyncio.gather(*(eager.customers.get("c1") for _ in range(3)))
+    async with AsyncVoucherify(
+        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, max_retry_wait=0,
+        sleep=yielding_sleep, clock=sleeps.clock, jitter=lambda: 0.0,
+    ) as eager:
+        results = await asyncio.gather(*(eager.customers.get("c1") for _ in range(3)))
     assert [customer.id for customer in results] == ["cust_1"] * 3
     assert sleeps and all(pause <= 0.1 for pause in sleeps)

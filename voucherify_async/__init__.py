@@ -14,7 +14,7 @@ from msgspec import UnsetType as NotGiven
 from . import models
 from ._client import CLUSTERS, AsyncVoucherify
 from ._csvio import CsvError, CsvHeaderError, CsvSizeError
-from ._errors import (
+from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -36,25 +36,27 @@ from ._errors import (
     VoucherifyError,
 )
 from ._fanout import fan_out
+from ._http import HTTPTransport, SendError
 from ._jobs import (
     AsyncActionFailedError,
     AsyncActionTimeoutError,
     AsyncJob,
     AsyncJobError,
     AsyncJobResult,
-    JobPart,
     JobProgress,
     PartialSubmissionError,
 )
+from ._limiter import LocalRateLimiter, RateLimiter
+from ._mock import MockRequest, MockResponse, MockTransport
 from ._pagination import Pager
 from ._partition import CustomerPartition
 from ._ratelimit import RateLimit
+from ._retry import Delivery
 from ._scan import PaginationError
 from ._version import __version__
 from .models import (
     Address,
     AsyncAction,
-    AsyncActionCreated,
     Customer,
     CustomerActivity,
     CustomerBulkUpdate,
@@ -72,7 +74,6 @@ __all__ = [
     "APITimeoutError",
     "Address",
     "AsyncAction",
-    "AsyncActionCreated",
     "AsyncActionFailedError",
     "AsyncActionTimeoutError",
     "AsyncJob",
@@ -94,11 +95,16 @@ __all__ = [
     "CustomerPartition",
     "CustomerRedeemable",
     "CustomerUpdate",
+    "Delivery",
+    "HTTPTransport",
     "InternalServerError",
-    "JobPart",
     "JobProgress",
+    "LocalRateLimiter",
     "LockedError",
     "MalformedResponseError",
+    "MockRequest",
+    "MockResponse",
+    "MockTransport",
     "NotFoundError",
     "NotGiven",
     "Pager",
@@ -109,7 +115,9 @@ __all__ = [
     "QuotaExceededError",
     "RateLimit",
     "RateLimitError",
+    "RateLimiter",
     "RedirectError",
+    "SendError",
     "VoucherifyError",
     "__version__",
     "fan_out",

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._exceptions import ChunkTooLargeError
+
 __all__ = ["BULK_BODY_LIMIT", "ChunkTooLargeError", "chunk_ranges", "json_array"]
 
 #: The API's limit on the body of the bulk and CSV endpoints, in bytes (10 MB).
 BULK_BODY_LIMIT = 10 * 1024 * 1024
-
-
-class ChunkTooLargeError(ValueError):
-    """One item alone does not fit in a request; ``index`` and ``size`` say which and how big."""
-
-    def __init__(self, index: int, size: int, budget: int) -> None:
-        super().__init__(f"item {index} is {size:,} bytes, more than the {budget:,} that fit")
-        self.index = index
-        self.size = size
-        self.budget = budget
 
 
 def chunk_ranges(

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
 import aiohttp
+import anyio
+from msgspec import UNSET, UnsetType
 
-from ._errors import ConfigurationError
+from ._exceptions import ConfigurationError
+from ._http import HTTPTransport
+from ._http_aiohttp import AiohttpTransport
+from ._limiter import LocalRateLimiter, RateLimiter
 from ._ratelimit import RateLimit
 from ._retry import MAX_SERVER_WAIT
 from ._transport import Secret, SharedState, Transport
@@ -28,14 +35,6 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_RETRY_WAIT = MAX_SERVER_WAIT
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET = _Unset()
 
 
 def _check_timeout(timeout: object) -> float | None:
@@ -110,6 +109,21 @@ class AsyncVoucherify:
         session: an ``aiohttp.ClientSession`` to use instead of opening one; the client leaves
             it open when it closes.
         default_headers: extra headers sent with every request.
+        rate_limiter: decides when each request may go, from the rate-limit headers;
+            ``None``: a new `LocalRateLimiter`, shared by every client ``with_options``
+            makes. Pass one limiter to several clients (or a limiter shared between
+            processes) to make them share one quota; a limiter passed in is not closed.
+        transport: the `HTTPTransport` that sends the requests, e.g. a `MockTransport` in
+            tests; ``None``: aiohttp (on ``session`` if given). A transport passed in is
+            not closed by the client.
+        clock: returns Unix epoch seconds; rate-limit waits are computed with it (and by
+            the default `LocalRateLimiter`; a limiter passed in keeps its own clock).
+        sleep: awaited for every wait (backoff, rate limit); ``anyio.sleep`` by default.
+        jitter: returns a random number in ``[0, 1)`` that spreads the backoff.
+
+    The clock, sleep and jitter are arguments of the client (not settings of its
+    internals) so that a test runs retries and rate-limit waits at once and
+    deterministically, with the same client a program uses.
 
     Raises:
         ConfigurationError: missing credentials or an invalid option.
@@ -137,6 +151,12 @@ class AsyncVoucherify:
         max_concurrency: int | None = None,
         session: aiohttp.ClientSession | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limiter: RateLimiter | None = None,
+        transport: HTTPTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        jitter: Callable[[], float] = random.random,
+        _shared: SharedState | None = None,
     ) -> None:
         app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
         app_token = app_token if app_token is not None else os.environ.get("VOUCHERIFY_APP_TOKEN")
@@ -158,37 +178,49 @@ class AsyncVoucherify:
             raise ConfigurationError(
                 f"session must be an aiohttp.ClientSession, got {type(session).__name__}"
             )
+        if session is not None and transport is not None:
+            raise ConfigurationError("pass session or transport, not both")
+        if transport is not None and not callable(getattr(transport, "send", None)):
+            raise ConfigurationError(
+                f"transport must have an async send() method, got {type(transport).__name__}"
+            )
+        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
+            raise ConfigurationError(
+                "rate_limiter must have async reserve(), settle() and hold() methods,"
+                f" got {type(rate_limiter).__name__}"
+            )
         self._app_id = app_id
         self._app_token = Secret(app_token)
         self._base_url = _resolve_base_url(base_url, cluster)
         self._default_headers = dict(default_headers or {})
-        self._owner = True
-        shared = SharedState(
-            session=session,
-            max_connections=_check_count(max_connections, "max_connections", 1),
-            max_concurrency=None
-            if max_concurrency is None
-            else _check_count(max_concurrency, "max_concurrency", 1),
-        )
-        self._init_transport(
-            shared,
-            _check_timeout(timeout),
-            _check_count(max_retries, "max_retries", 0),
-            _check_wait(max_retry_wait),
-        )
-
-    def _init_transport(
-        self, shared: SharedState, timeout: float | None, retries: int, max_wait: float
-    ) -> None:
+        # A client made by with_options shares its parent's state and does not close it.
+        self._owner = _shared is None
+        if _shared is None:
+            connections = _check_count(max_connections, "max_connections", 1)
+            _shared = SharedState(
+                http=transport
+                if transport is not None
+                else AiohttpTransport(
+                    session, max_connections=connections, secret=self._app_token
+                ),
+                owns_http=transport is None,
+                rate_limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(clock),
+                max_concurrency=None
+                if max_concurrency is None
+                else _check_count(max_concurrency, "max_concurrency", 1),
+                clock=clock,
+                sleep=sleep,
+                jitter=jitter,
+            )
         self._transport = Transport(
             base_url=self._base_url,
             app_id=self._app_id,
             app_token=self._app_token,
-            timeout=timeout,
-            max_retries=retries,
-            shared=shared,
+            timeout=_check_timeout(timeout),
+            max_retries=_check_count(max_retries, "max_retries", 0),
+            shared=_shared,
             default_headers=self._default_headers,
-            max_retry_wait=max_wait,
+            max_retry_wait=_check_wait(max_retry_wait),
         )
         self.customers = Customers(self._transport)
         self.async_actions = AsyncActions(self._transport)
@@ -219,6 +251,25 @@ class AsyncVoucherify:
         return self._transport.max_retry_wait
 
     @property
+    def transport(self) -> HTTPTransport:
+        """The HTTP transport requests are sent through (shared with ``with_options`` copies).
+
+        An `AiohttpTransport` unless one was passed in; its ``session`` is the aiohttp
+        session in use (``None`` before the first request of a session the client opens).
+        """
+        return self._transport.shared.http
+
+    @property
+    def in_flight(self) -> int:
+        """How many calls of this client (and its ``with_options`` copies) are running."""
+        return self._transport.shared.in_flight
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The rate limiter every request of this client (and its ``with_options`` copies) asks."""
+        return self._transport.shared.rate_limiter
+
+    @property
     def max_concurrency(self) -> int | None:
         """The most requests the client has in flight at once (``None``: no limit of its own)."""
         return self._transport.shared.max_concurrency
@@ -239,9 +290,9 @@ class AsyncVoucherify:
     def with_options(
         self,
         *,
-        timeout: float | _Unset | None = _UNSET,
-        max_retries: int | _Unset = _UNSET,
-        max_retry_wait: float | _Unset = _UNSET,
+        timeout: float | UnsetType | None = UNSET,
+        max_retries: int | UnsetType = UNSET,
+        max_retry_wait: float | UnsetType = UNSET,
     ) -> AsyncVoucherify:
         """Return a client with other options that shares this one's session and rate limits.
 
@@ -251,23 +302,16 @@ class AsyncVoucherify:
             >>> patient = vf.with_options(timeout=120, max_retries=5)
             >>> await patient.customers.get("bob")
         """
-        clone = object.__new__(AsyncVoucherify)
-        clone._app_id = self._app_id
-        clone._app_token = self._app_token
-        clone._base_url = self._base_url
-        clone._default_headers = self._default_headers
-        clone._owner = False
-        clone._init_transport(
-            self._transport.shared,
-            self.timeout if isinstance(timeout, _Unset) else _check_timeout(timeout),
-            self.max_retries
-            if isinstance(max_retries, _Unset)
-            else _check_count(max_retries, "max_retries", 0),
-            self.max_retry_wait
-            if isinstance(max_retry_wait, _Unset)
-            else _check_wait(max_retry_wait),
+        return AsyncVoucherify(
+            app_id=self._app_id,
+            app_token=self._app_token,
+            base_url=self._base_url,
+            default_headers=self._default_headers,
+            timeout=self.timeout if timeout is UNSET else timeout,
+            max_retries=self.max_retries if max_retries is UNSET else max_retries,
+            max_retry_wait=self.max_retry_wait if max_retry_wait is UNSET else max_retry_wait,
+            _shared=self._transport.shared,
         )
-        return clone
 
     async def aclose(self) -> None:
         """Close the session this client opened (a session passed in is left open).

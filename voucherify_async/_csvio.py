@@ -34,7 +34,7 @@ import anyio.to_thread
 import msgspec
 
 from ._chunking import BULK_BODY_LIMIT
-from ._errors import VoucherifyError
+from ._exceptions import CsvError, CsvHeaderError, CsvSizeError
 
 __all__ = [
     "CHUNK_SIZE",
@@ -105,42 +105,6 @@ _ADDRESS_COLUMNS = {
     "country": "Address_Country",
 }
 _RECORD_KEYS = (*_FIELD_COLUMNS, "address", "metadata")
-
-
-class CsvError(VoucherifyError, ValueError):
-    """A CSV import cannot be sent as asked; raised before the request that would fail."""
-
-
-class CsvHeaderError(CsvError):
-    """The header cannot be used; ``column`` names the column at fault (``None``: no header).
-
-    Examples:
-        ```python
-        await vf.customers.import_csv(b"Source id,Name\\nbob,Bob\\n")
-        # CsvHeaderError: column 'Source id': spaces are not allowed in column names
-        ```
-    """
-
-    def __init__(self, message: str, *, column: str | None = None) -> None:
-        super().__init__(message)
-        self.column = column
-
-
-class CsvSizeError(CsvError):
-    """The CSV, or one of its rows, is too large for a request.
-
-    ``size`` is the size in bytes (at least that much, for a stream), ``limit`` the most one
-    request can carry, ``row`` the 1-based data row at fault when one row is too large.
-    """
-
-    def __init__(self, message: str, *, size: int, limit: int, row: int | None = None) -> None:
-        super().__init__(message)
-        self.size = size
-        self.limit = limit
-        self.row = row
-
-
-# -- rows in bytes ------------------------------------------------------------------------
 
 
 def first_row_end(buf: bytes, start: int = 0) -> int:

@@ -26,17 +26,20 @@ import anyio
 import msgspec
 from msgspec.structs import replace
 
-from ._errors import (
+from ._exceptions import (
     APIConnectionError,
+    AsyncActionFailedError,
+    AsyncActionTimeoutError,
+    AsyncJobError,
     InternalServerError,
     LockedError,
     MalformedResponseError,
+    PartialSubmissionError,
     QuotaExceededError,
     RateLimitError,
-    VoucherifyError,
 )
 from ._fanout import fan_out
-from .models import AsyncAction, AsyncActionError, AsyncActionFailure, AsyncActionStatus
+from .models import AsyncAction, AsyncActionErrorDetail, AsyncActionFailure, AsyncActionStatus
 
 __all__ = [
     "DEFAULT_MAX_POLL_INTERVAL",
@@ -162,7 +165,7 @@ class AsyncJobResult(msgspec.Struct, frozen=True, kw_only=True):
     done_count: int = 0
     failed_count: int = 0
     failed: list[AsyncActionFailure] = msgspec.field(default_factory=list)
-    errors: list[AsyncActionError] = msgspec.field(default_factory=list)
+    errors: list[AsyncActionErrorDetail] = msgspec.field(default_factory=list)
 
     @property
     def async_action_ids(self) -> list[str]:
@@ -175,100 +178,6 @@ class AsyncJobResult(msgspec.Struct, frozen=True, kw_only=True):
         return (
             all(action.status == AsyncActionStatus.DONE for action in self.actions)
             and self.failed_count == 0
-        )
-
-
-class AsyncJobError(VoucherifyError):
-    """Something about one or more async actions; ``async_action_ids`` names them."""
-
-    def __init__(self, message: str, *, async_action_ids: Sequence[str]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.async_action_ids = list(async_action_ids)
-
-
-class AsyncActionFailedError(AsyncJobError):
-    """An async action ended ``FAILED``.
-
-    Raised by ``wait()`` once every action of the job has finished. ``result`` is the
-    combined result of all of them (the others may have done their work);
-    ``failed_actions`` are the ones that failed.
-    """
-
-    def __init__(self, result: AsyncJobResult) -> None:
-        self.result = result
-        self.failed_actions = [a for a in result.actions if a.status == AsyncActionStatus.FAILED]
-        reasons = "; ".join(
-            f"{a.id} ({a.type or 'async action'}): "
-            f"{(a.result.message if a.result else None) or 'no reason given'}"
-            for a in self.failed_actions
-        )
-        others = len(result.actions) - len(self.failed_actions)
-        tail = f"; {others} other action(s) finished" if others else ""
-        super().__init__(
-            f"{len(self.failed_actions)} async action(s) FAILED: {reasons}{tail}",
-            async_action_ids=result.async_action_ids,
-        )
-
-
-class AsyncActionTimeoutError(AsyncJobError, TimeoutError):
-    """``wait()`` gave up before every action finished; the actions keep running.
-
-    ``actions`` is their last seen state (empty if no poll answered), ``progress`` the
-    last progress, ``timeout`` the seconds waited. Call ``wait()`` again to go on waiting.
-    """
-
-    def __init__(
-        self,
-        timeout: float,
-        async_action_ids: Sequence[str],
-        actions: Sequence[AsyncAction],
-        progress: JobProgress | None,
-    ) -> None:
-        self.timeout = timeout
-        self.actions = list(actions)
-        self.progress = progress
-        seen = {action.id: action for action in actions}
-        states = ", ".join(
-            f"{aid} {seen[aid].status} {seen[aid].progress or 0}%" if aid in seen else
-            f"{aid} not seen yet"
-            for aid in async_action_ids
-            if aid not in seen or not seen[aid].is_final
-        )
-        super().__init__(
-            f"async action(s) not finished after {timeout:g} s: {states}; they keep running"
-            " (wait again, or read them with vf.async_actions.get(id))",
-            async_action_ids=async_action_ids,
-        )
-
-
-class PartialSubmissionError(AsyncJobError):
-    """A call split into several requests failed after some of them had started actions.
-
-    Attributes:
-        job: the :class:`AsyncJob` over the actions that were started; wait for it.
-        first_unsent: the index of the first input not known to be submitted (a customer's
-            index for bulk updates, a source id's for metadata updates, the data row number,
-            from 1, for CSV imports). Resubmit from there.
-        cause: the error that stopped the submission (also ``__cause__``).
-
-    Example:
-        >>> try:
-        ...     job = await vf.customers.update_in_bulk(customers)
-        ... except PartialSubmissionError as exc:
-        ...     await exc.job.wait()
-        ...     job = await vf.customers.update_in_bulk(customers[exc.first_unsent:])
-    """
-
-    def __init__(self, job: AsyncJob, first_unsent: int, cause: BaseException) -> None:
-        self.job = job
-        self.first_unsent = first_unsent
-        self.cause = cause
-        ids = job.async_action_ids
-        super().__init__(
-            f"{len(ids)} part(s) were submitted (async actions {', '.join(ids)}) before a"
-            f" request failed; inputs from {first_unsent} on were not sent: {cause}",
-            async_action_ids=ids,
         )
 
 
@@ -302,7 +211,7 @@ def combine_results(parts: Sequence[JobPart], actions: Sequence[AsyncAction]) ->
     """
     done = failed_count = 0
     failed: list[AsyncActionFailure] = []
-    errors: list[AsyncActionError] = []
+    errors: list[AsyncActionErrorDetail] = []
     for part, action in zip(parts, actions, strict=True):
         result = action.result
         if result is None:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._errors import VoucherifyError
+from ._exceptions import VoucherifyError
 from ._query import Query
 
 __all__ = [

@@ -9,7 +9,9 @@ again. So whether a failed attempt may be sent again depends on two things only:
 - what is known about the failed attempt, a `Delivery`: it surely never left, the API
   refused it before doing anything, or it may have been carried out.
 
-`may_resend` combines the two.
+`may_resend` combines the two, and `decide` makes the whole decision after a failed
+attempt: retry after a wait (making every call of the client wait too, after a 429), or
+raise. The transport sends, sleeps and counts; everything it decides is here.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ __all__ = [
     "QUOTA_TYPE",
     "RETRYABLE_STATUSES",
     "Delivery",
+    "Raise",
+    "Retry",
     "backoff_delay",
     "create_is_retry_safe",
+    "decide",
     "is_quota_spent",
     "may_resend",
     "retry_delay",
@@ -146,3 +151,129 @@ def retry_delay(
     if wait > max_wait:
         return None
     return wait
+
+
+class Retry:
+    """`decide`'s answer: send the request again.
+
+    Attributes:
+        after: seconds to sleep before the next attempt (0 when ``hold_until`` is set: the
+            rate limiter then makes this call wait, with every other call of the client).
+        hold_until: Unix epoch seconds until which every call of the client waits (after a
+            429), or ``None``.
+    """
+
+    __slots__ = ("after", "hold_until")
+
+    def __init__(self, after: float, hold_until: float | None = None) -> None:
+        self.after = after
+        self.hold_until = hold_until
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Retry)
+            and (self.after, self.hold_until) == (other.after, other.hold_until)
+        )
+
+    def __repr__(self) -> str:
+        return f"Retry(after={self.after!r}, hold_until={self.hold_until!r})"
+
+
+class Raise:
+    """`decide`'s answer: give up and raise the error for this attempt.
+
+    Attributes:
+        delivery: what is known of the failed attempt (says whether a write may be done).
+        retry_after: the server's wait, for a 429 (the `RateLimitError`'s ``retry_after``).
+        hold_until: Unix epoch seconds until which every other call of the client waits
+            (a 429 not retried), or ``None``.
+    """
+
+    __slots__ = ("delivery", "hold_until", "retry_after")
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        retry_after: float | None = None,
+        hold_until: float | None = None,
+    ) -> None:
+        self.delivery = delivery
+        self.retry_after = retry_after
+        self.hold_until = hold_until
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Raise) and (
+            self.delivery, self.retry_after, self.hold_until
+        ) == (other.delivery, other.retry_after, other.hold_until)
+
+    def __repr__(self) -> str:
+        return (
+            f"Raise(delivery={self.delivery!r}, retry_after={self.retry_after!r},"
+            f" hold_until={self.hold_until!r})"
+        )
+
+
+def decide(
+    retries_done: int,
+    status: int | None,
+    delivery: Delivery | None,
+    rate_limit: RateLimit | None,
+    *,
+    retry_safe: bool,
+    max_retries: int,
+    max_wait: float,
+    now: float,
+    jitter: float,
+) -> Retry | Raise:
+    """What to do after a failed attempt: retry after a wait, or raise.
+
+    Args:
+        retries_done: how many retries this call has made already.
+        status: the non-2xx status of the answer; ``None`` when no answer came.
+        delivery: for an attempt without an answer, what is known of it (the send
+            failure's); ignored when ``status`` is given (the status says it).
+        rate_limit: the answer's parsed rate-limit headers (``None`` without an answer).
+        retry_safe: whether doing the call twice leaves the same state as doing it once.
+        max_retries: the client's ``max_retries``.
+        max_wait: the client's ``max_retry_wait``: a longer server wait is not waited for.
+        now: the clock, Unix epoch seconds (the unit of ``X-Rate-Limit-Retry``).
+        jitter: a random number in ``[0, 1)`` for the backoff.
+
+    Returns:
+        `Retry` or `Raise`. A call that is not ``retry_safe`` is retried only when the
+        attempt surely did nothing; a spent billing-cycle quota is never retried nor held;
+        no wait is negative, infinite or longer than ``max_wait`` when the server set it.
+
+    Examples:
+        ```python
+        >>> decide(0, None, Delivery.NOT_SENT, None, retry_safe=False, max_retries=2,
+        ...        max_wait=60.0, now=0.0, jitter=0.0)
+        Retry(after=0.5, hold_until=None)
+
+        ```
+    """
+    if status is None:
+        sent = Delivery.MAY_HAVE_ARRIVED if delivery is None else delivery
+        if may_resend(retry_safe, sent) and retries_done < max_retries:
+            return Retry(backoff_delay(retries_done, jitter))
+        return Raise(sent)
+    known = rate_limit if rate_limit is not None else _NO_RATE_LIMIT
+    quota = is_quota_spent(status, known)
+    sent = status_delivery(status, known)
+    if (
+        status in RETRYABLE_STATUSES
+        and not quota
+        and may_resend(retry_safe, sent)
+        and retries_done < max_retries
+    ):
+        delay = retry_delay(retries_done, status, known, jitter, now, max_wait)
+        if delay is not None:
+            if status == 429:
+                return Retry(0.0, now + delay)
+            return Retry(delay)
+    wait = server_wait(status, known, now) if status == 429 else None
+    hold = now + wait if wait is not None and not quota else None
+    return Raise(sent, wait, hold)
+
+
+_NO_RATE_LIMIT = RateLimit()

@@ -37,7 +37,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from ._errors import VoucherifyError
+from ._exceptions import PaginationError
 from ._query import Query, format_datetime
 
 __all__ = ["CreatedAtPages", "CreatedAtWalk", "PaginationError", "ScanPosition"]
@@ -49,15 +49,6 @@ _ONE_MS = timedelta(milliseconds=1)
 _CREATED_FILTERS = ("created_at[after]", "created_at[before]")
 # The kinds of window a walk reads (see CreatedAtWalk).
 _WINDOW, _GROUP, _PAST = "window", "group", "past"
-
-
-class PaginationError(VoucherifyError):
-    """A list cannot be walked exactly once with the API's cursors.
-
-    Raised instead of silently skipping or repeating items: for example when more items share
-    one ``created_at`` millisecond than 99 pages can hold, or when a list ordered by something
-    other than ``created_at`` goes past page 99.
-    """
 
 
 class _PositionWire(msgspec.Struct, array_like=True):

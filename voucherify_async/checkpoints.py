@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import msgspec
 
-from ._errors import VoucherifyError
+from ._exceptions import VoucherifyError
 from ._scan import ScanPosition
 
 if TYPE_CHECKING:

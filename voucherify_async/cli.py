@@ -27,10 +27,10 @@ import msgspec
 
 from ._argparse import OneLineParser, at_least
 from ._client import CLUSTERS, AsyncVoucherify
-from ._csvio import DEFAULT_PART_BYTES, CsvError
-from ._errors import APIStatusError, ConfigurationError, VoucherifyError
+from ._csvio import DEFAULT_PART_BYTES
+from ._exceptions import APIStatusError, ConfigurationError, CsvError, VoucherifyError
 from ._progress import Progress, progress
-from .models import Customer, CustomerOrder
+from .models import Customer, CustomerListOrder
 
 __all__ = ["Progress", "main", "progress"]
 
@@ -327,7 +327,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--created-before", metavar="ISO")
     group.add_argument("--updated-after", metavar="ISO")
     group.add_argument("--updated-before", metavar="ISO")
-    group.add_argument("--order", choices=sorted(CustomerOrder.ALL))
+    group.add_argument("--order", choices=sorted(CustomerListOrder.ALL))
 
 
 def _add_connection(parser: argparse.ArgumentParser, default: Any) -> None:

@@ -50,14 +50,10 @@ async def finished(client: AsyncVoucherify, action_id: str, seconds: float = 10.
             await asyncio.sleep(0.02)
 
 
-def fast_retries(client: AsyncVoucherify) -> None:
-    """Make the client's retry backoff short (real waits, capped at 20 ms).
+async def short_sleep(seconds: float) -> None:
+    """A ``sleep=`` for clients whose retry backoff must be short (real waits, capped at 20 ms).
 
     For tests of *what* is retried; the waits the server asks for (``Retry-After`` and the
-    rate-limit headers) are still honoured, since the transport keeps asking the pacer.
+    rate-limit headers) are still honoured, since the transport keeps asking the limiter.
     """
-
-    async def short_sleep(seconds: float) -> None:
-        await asyncio.sleep(min(seconds, 0.02))
-
-    client._transport.shared.sleep = short_sleep
+    await asyncio.sleep(min(seconds, 0.02))

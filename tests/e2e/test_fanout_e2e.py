@@ -10,18 +10,13 @@ import aiohttp
 import anyio
 import pytest
 
-from voucherify_async import AsyncVoucherify, NotFoundError, fan_out
+from voucherify_async import AsyncVoucherify, LocalRateLimiter, NotFoundError, fan_out
 from voucherify_async.emulator import Emulator
 
 
-def quick_retries(client: AsyncVoucherify) -> AsyncVoucherify:
+async def quick_sleep(seconds: float) -> None:
     """Keep retry waits short (the retries themselves are what is under test)."""
-
-    async def short_sleep(seconds: float) -> None:
-        await asyncio.sleep(min(seconds, 0.01))
-
-    client._transport.shared.sleep = short_sleep
-    return client
+    await asyncio.sleep(min(seconds, 0.01))
 
 
 try:
@@ -50,8 +45,8 @@ async def test_two_thousand_lookups_at_concurrency_100_with_missing_ids_and_faul
     ids = [f"user-{i}" for i in range(1, 2_001)]  # user-1801 .. user-2000 do not exist
     random.Random(7).shuffle(ids)
     await emu.configure(error_rate=0.05, drop_rate=0.03, fault_seed=11)
-    async with emu.client(max_retries=6) as vf:
-        customers = await quick_retries(vf).customers.get_many(ids, concurrency=100)
+    async with emu.client(max_retries=6, sleep=quick_sleep) as vf:
+        customers = await vf.customers.get_many(ids, concurrency=100)
     assert len(customers) == 2_000
     for customer_id, customer in zip(ids, customers, strict=True):
         if int(customer_id.removeprefix("user-")) > 1_800:
@@ -95,10 +90,12 @@ async def test_a_cancelled_fan_out_leaves_nothing_open(voucherify_emulator: Emul
         assert scope.cancelled_caught
         sent = (await emu.stats())["requests_total"] - sent_before
         assert sent == 10  # the client-wide bound held while the fan-out ran
-        shared = vf._transport.shared
-        limiter = shared.limiter()
-        assert limiter is not None and limiter.borrowed_tokens == 0
-        connector = shared.session().connector
+        assert vf.in_flight == 0
+        limiter = vf.rate_limiter
+        assert isinstance(limiter, LocalRateLimiter) and limiter.pacer.in_flight == 0
+        session = vf.transport.session  # type: ignore[attr-defined]
+        assert session is not None
+        connector = session.connector
         assert connector is not None and not connector._acquired  # type: ignore[attr-defined]
         assert len(asyncio.all_tasks()) == before_tasks
         await anyio.sleep(0.5)

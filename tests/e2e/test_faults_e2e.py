@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import fast_retries, requests_total
+from e2e_helpers import requests_total, short_sleep
 
 from voucherify_async import (
     APIConnectionError,
@@ -202,8 +202,8 @@ async def test_scripted_fault_then_success_is_retried(
 ) -> None:
     customer_id = await seeded_id(voucherify_emulator)
     await voucherify_emulator.script_faults([{**fault, "method": "GET"}])
-    fast_retries(voucherify_client)
-    customer = await voucherify_client.customers.get(customer_id)
+    async with voucherify_emulator.client(sleep=short_sleep) as fast:
+        customer = await fast.customers.get(customer_id)
     assert customer.id == customer_id
     stats = await voucherify_emulator.stats()
     assert stats["faults"] == {fault["kind"]: fault.get("count", 1)}
@@ -223,17 +223,22 @@ async def test_two_faults_then_success_with_the_default_two_retries(
     # Real backoff this time: 0.5 s then 1 s, less up to a quarter of jitter.
     assert time.monotonic() - started >= 0.5
     await voucherify_emulator.script_faults([{"kind": "error", "status": 503, "count": 3}])
-    fast_retries(voucherify_client)
-    with pytest.raises(InternalServerError):
-        await voucherify_client.customers.get(customer_id)
+    async with voucherify_emulator.client(sleep=short_sleep) as fast:
+        with pytest.raises(InternalServerError):
+            await fast.customers.get(customer_id)
     assert (await voucherify_emulator.stats())["by_status"]["503"] == 4
 
 
 async def test_idempotent_writes_are_retried_and_unsafe_ones_are_not(
-    voucherify_emulator: Emulator, voucherify_client: AsyncVoucherify
+    voucherify_emulator: Emulator,
 ) -> None:
-    vf = voucherify_client
-    fast_retries(vf)
+    async with voucherify_emulator.client(sleep=short_sleep) as vf:
+        await _idempotent_writes_are_retried_and_unsafe_ones_are_not(voucherify_emulator, vf)
+
+
+async def _idempotent_writes_are_retried_and_unsafe_ones_are_not(
+    voucherify_emulator: Emulator, vf: AsyncVoucherify
+) -> None:
     # POST /v1/customers is an upsert: safe to send again, and no duplicate comes of it.
     await voucherify_emulator.script_faults([{"kind": "drop", "method": "POST", "count": 1}])
     created = await vf.customers.create(source_id="once", name="Once")
@@ -269,8 +274,7 @@ async def test_random_faults_with_a_fixed_seed_are_all_retried_away(
     await voucherify_emulator.configure(
         error_rate=0.12, html_rate=0.06, truncate_rate=0.05, drop_rate=0.04, fault_seed=7
     )
-    async with voucherify_emulator.client(max_retries=8) as vf:
-        fast_retries(vf)
+    async with voucherify_emulator.client(max_retries=8, sleep=short_sleep) as vf:
         fetched = [(await vf.customers.get(customer_id)).id for customer_id in ids[:60]]
         scanned = [customer.id async for customer in vf.customers.list(limit=10)]
     assert fetched == ids[:60]

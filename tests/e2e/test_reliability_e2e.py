@@ -46,12 +46,11 @@ TIMEOUT = 0.15
 
 def client(base_url: str, sleeps: Sleeps, **options: Any) -> AsyncVoucherify:
     options.setdefault("timeout", TIMEOUT)
-    vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=base_url, **options)
-    shared = vf._transport.shared
-    shared.sleep = sleeps
-    shared.pacer.clock = sleeps.clock
-    shared.jitter = lambda: 0.0
-    return vf
+    options.setdefault("sleep", sleeps)
+    return AsyncVoucherify(
+        app_id=APP_ID, app_token=APP_TOKEN, base_url=base_url,
+        clock=sleeps.clock, jitter=lambda: 0.0, **options,
+    )
 
 
 async def outcome(call: str, vf: AsyncVoucherify) -> BaseException | None:
@@ -292,14 +291,14 @@ async def test_close_during_a_call(call: str, sleeps: Sleeps) -> None:
         vf = client(server.url, sleeps, timeout=30)
         task = asyncio.create_task(outcome(call, vf))
         await asyncio.wait_for(server.arrived.wait(), timeout=5)
-        session = vf._transport.shared._session
+        session = vf.transport.session
         await asyncio.wait_for(vf.aclose(), timeout=5)
         error = await asyncio.wait_for(task, timeout=5)
         assert isinstance(error, ClientClosedError), repr(error)
         assert isinstance(error, RuntimeError)
         assert "closed" in str(error)
         assert session is not None and session.closed
-        assert vf._transport.shared._calls == set()
+        assert vf.in_flight == 0
         later = await outcome(call, vf)
         assert isinstance(later, ClientClosedError)
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
@@ -320,8 +319,7 @@ async def test_close_during_a_retry_wait_ends_the_call(sleeps: Sleeps) -> None:
         await asyncio.sleep(30)
 
     async with FaultServer("html502", faulty=99) as server:
-        vf = client(server.url, sleeps)
-        vf._transport.shared.sleep = long_sleep
+        vf = client(server.url, sleeps, sleep=long_sleep)
         task = asyncio.create_task(outcome("get", vf))
         await asyncio.wait_for(waiting.wait(), timeout=5)
         await vf.aclose()

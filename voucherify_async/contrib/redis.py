@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .._errors import ConfigurationError, VoucherifyError
+from .._exceptions import ConfigurationError, VoucherifyError
 from .._pacing import Pacer
 from .._ratelimit import RateLimit
 from .._retry import is_quota_spent

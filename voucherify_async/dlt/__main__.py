@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigurationError
+from .._exceptions import ConfigurationError
 from ._load import count_rows, load, pipeline
 from ._source import RESOURCES
 

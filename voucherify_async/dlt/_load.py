@@ -11,7 +11,7 @@ from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from .._errors import ConfigurationError
+from .._exceptions import ConfigurationError
 from ._source import voucherify_source
 
 __all__ = [

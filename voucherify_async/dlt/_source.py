@@ -13,7 +13,7 @@ import msgspec
 from dlt.extract.source import DltSource
 
 from .._client import AsyncVoucherify
-from .._errors import ConfigurationError
+from .._exceptions import ConfigurationError
 from .._fanout import fan_out
 from .._partition import CustomerPartition
 from ..models import AsyncAction, Customer, CustomerActivity, CustomerRedeemable, Segment

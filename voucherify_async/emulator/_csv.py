@@ -22,7 +22,7 @@ from typing import Any
 from ._time import is_valid_date
 from ._validation import is_valid_email
 
-__all__ = ["CsvDocument", "CsvHeaderError", "RowChange", "RowError", "parse_csv"]
+__all__ = ["CsvDocument", "CsvUploadHeaderError", "RowChange", "RowError", "parse_csv"]
 
 _STANDARD: dict[str, tuple[str, ...]] = {
     "id": ("id",),
@@ -43,7 +43,7 @@ _INTEGER = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
 
 
-class CsvHeaderError(ValueError):
+class CsvUploadHeaderError(ValueError):
     """The header line cannot be used; the message names the column."""
 
 
@@ -114,30 +114,30 @@ class CsvDocument:
 
 
 def parse_csv(data: bytes) -> CsvDocument:
-    """Parse an upload and check its header. Raises ``CsvHeaderError``.
+    """Parse an upload and check its header. Raises ``CsvUploadHeaderError``.
 
     Example: ``parse_csv(b"Source_id,Name\\nbob,Bob\\n").rows`` -> ``[(1, ["bob", "Bob"])]``.
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CsvHeaderError("the file is not valid UTF-8") from None
+        raise CsvUploadHeaderError("the file is not valid UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise CsvHeaderError(f"the header line is not valid CSV: {exc}") from None
+        raise CsvUploadHeaderError(f"the header line is not valid CSV: {exc}") from None
     if header is None or not any(name.strip() for name in header):
-        raise CsvHeaderError("the file is empty: the first line must name the columns")
+        raise CsvUploadHeaderError("the file is empty: the first line must name the columns")
     seen: dict[str, str] = {}
     for position, name in enumerate(header, start=1):
         if not name:
-            raise CsvHeaderError(f"column {position} has no name")
+            raise CsvUploadHeaderError(f"column {position} has no name")
         if any(char.isspace() for char in name):
-            raise CsvHeaderError(f"column {name!r}: spaces are not allowed in column names")
+            raise CsvUploadHeaderError(f"column {name!r}: spaces are not allowed in column names")
         folded = name.lower()
         if folded in seen:
-            raise CsvHeaderError(f"column {name!r}: duplicates column {seen[folded]!r}")
+            raise CsvUploadHeaderError(f"column {name!r}: duplicates column {seen[folded]!r}")
         seen[folded] = name
     rows: list[tuple[int, list[str]]] = []
     number = 0

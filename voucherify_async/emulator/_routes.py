@@ -17,7 +17,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ._activity import ActivityFilter
-from ._csv import CsvHeaderError, parse_csv
+from ._csv import CsvUploadHeaderError, parse_csv
 from ._errors import (
     MAX_BODY_BYTES,
     ApiError,
@@ -468,7 +468,7 @@ async def import_csv(context: Context, _params: tuple[str, ...]) -> web.StreamRe
     data = await _read_file_part(request)
     try:
         document = parse_csv(data)
-    except CsvHeaderError as exc:
+    except CsvUploadHeaderError as exc:
         raise invalid_payload(f"Invalid CSV file: {exc}") from None
     return _accepted(context, CsvImportWork(document))
 

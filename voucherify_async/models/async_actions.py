@@ -10,7 +10,7 @@ from ._base import Model
 
 __all__ = [
     "AsyncAction",
-    "AsyncActionError",
+    "AsyncActionErrorDetail",
     "AsyncActionFailure",
     "AsyncActionList",
     "AsyncActionResult",
@@ -27,7 +27,7 @@ class AsyncActionFailure(Model):
     reason: str | None = None
 
 
-class AsyncActionError(Model):
+class AsyncActionErrorDetail(Model):
     """One customer a bulk update could not process, and why."""
 
     message: str | None = None
@@ -48,7 +48,7 @@ class AsyncActionResult(Model):
     done_count: int | None = None
     failed_count: int | None = None
     failed: list[AsyncActionFailure] = msgspec.field(default_factory=list)
-    errors: list[AsyncActionError] = msgspec.field(default_factory=list)
+    errors: list[AsyncActionErrorDetail] = msgspec.field(default_factory=list)
     reports: list[str] = msgspec.field(default_factory=list)
     reports_available_till: datetime | None = None
 

@@ -22,9 +22,9 @@ __all__ = [
     "CustomerFields",
     "CustomerIdentityFields",
     "CustomerList",
+    "CustomerListOrder",
     "CustomerLoyalty",
     "CustomerMetadataBulkUpdate",
-    "CustomerOrder",
     "CustomerOrdersSummary",
     "CustomerPermanentDeletion",
     "CustomerRedemptionsSummary",
@@ -199,8 +199,8 @@ class Customer(Model):
     """Always ``"customer"``."""
 
 
-class CustomerOrder:
-    """The values of ``order`` that `list()` accepts."""
+class CustomerListOrder:
+    """The values of ``order`` that `Customers.list` accepts."""
 
     CREATED_AT = "created_at"
     CREATED_AT_DESC = "-created_at"

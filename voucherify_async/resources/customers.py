@@ -15,7 +15,7 @@ from .._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges, json_
 from .._csvimport import CsvInput, CsvSource
 from .._csvimport import import_csv as upload_csv
 from .._csvio import DEFAULT_PART_BYTES
-from .._errors import NotFoundError
+from .._exceptions import NotFoundError
 from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
 from .._jobs import AsyncJob, submit_in_parts
 from .._pagination import CursorPaging, LastItemPaging, PageNumberPaging, Pager, PagingWalk
@@ -43,8 +43,8 @@ from ..models import (
     CustomerBulkUpdate,
     CustomerCreate,
     CustomerList,
+    CustomerListOrder,
     CustomerMetadataBulkUpdate,
-    CustomerOrder,
     CustomerPermanentDeletion,
     CustomerRedeemable,
     CustomerRedeemableList,
@@ -140,7 +140,7 @@ def _with_data(page: Any, kept: builtins.list[Any]) -> Any:
 def _resume_cursor(position: ScanPosition, order: str | None) -> str:
     # One millisecond back from the boundary in scan order, as the walk itself would ask.
     assert position.boundary is not None
-    step = timedelta(milliseconds=1 if order != CustomerOrder.CREATED_AT else -1)
+    step = timedelta(milliseconds=1 if order != CustomerListOrder.CREATED_AT else -1)
     return format_datetime(position.boundary + step, "resume_from")
 
 
@@ -289,14 +289,16 @@ class Customers(Resource):
         _limit(limit)
         if page is not None:
             check_int_range(page, "page", 1, 99)
-        _order(order, CustomerOrder.ALL)
+        _order(order, CustomerListOrder.ALL)
         _strings(email=email, city=city, name=name, segment_id=segment_id)
         _dates(
             created_at_before=created_at_before, created_at_after=created_at_after,
             updated_at_before=updated_at_before, updated_at_after=updated_at_after,
             starting_after=starting_after,
         )
-        by_created_at = order in (None, CustomerOrder.CREATED_AT, CustomerOrder.CREATED_AT_DESC)
+        by_created_at = order in (
+            None, CustomerListOrder.CREATED_AT, CustomerListOrder.CREATED_AT_DESC
+        )
         position = None
         if resume_from is not None:
             position = ScanPosition.loads(resume_from)
@@ -332,7 +334,7 @@ class Customers(Resource):
                 return CreatedAtPages(
                     CreatedAtWalk(
                         base,
-                        descending=order != CustomerOrder.CREATED_AT,
+                        descending=order != CustomerListOrder.CREATED_AT,
                         limit=page_size,
                         key=_customer_key,
                         start=position,
@@ -414,13 +416,13 @@ class Customers(Resource):
             )
             return page.total or 0
 
-        oldest = await first(CustomerOrder.CREATED_AT)
+        oldest = await first(CustomerListOrder.CREATED_AT)
         total = oldest.total or 0
         start = None if created_at_after is None else created_at_after + timedelta(milliseconds=1)
         end = created_at_before
         if parts == 1 or total <= 1 or not oldest.customers:
             return [CustomerPartition(index=0, count=total, start=start, end=end, filters=filters)]
-        newest = await first(CustomerOrder.CREATED_AT_DESC)
+        newest = await first(CustomerListOrder.CREATED_AT_DESC)
         low, high = oldest.customers[0].created_at, newest.customers[0].created_at
         if low is None or high is None:
             raise PaginationError("customers without created_at cannot be partitioned")

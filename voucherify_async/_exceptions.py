@@ -1,19 +1,42 @@
-"""The exception hierarchy, and the mapping from an HTTP answer to the exception it raises.
+"""Every exception of the package, and the mapping from an HTTP answer to the one it raises.
 
-Every error the SDK raises on purpose derives from :class:`VoucherifyError`, so callers can catch
-at the level they care about::
+Every error the SDK raises on purpose derives from `VoucherifyError`, so callers can catch
+at the level they care about:
 
-    VoucherifyError
-    ├── ConfigurationError            bad credentials or options, raised at construction
-    ├── ClientClosedError             the client was closed (before or during the call)
-    └── APIError                      something went wrong talking to the API
-        ├── APIConnectionError        no answer: refused, reset, dropped, truncated
-        │   └── APITimeoutError       no answer in time
-        ├── MalformedResponseError    an answer that is not the documented JSON
-        └── APIStatusError            a non-2xx answer; one subclass per status
-            ├── RedirectError         a 3xx: never followed
-            └── RateLimitError        429 (and a wait over max_retry_wait)
-                └── QuotaExceededError  the billing cycle's quota is spent
+```text
+VoucherifyError
+├── ConfigurationError              bad credentials or options, raised at construction
+├── ClientClosedError               the client was closed (before or during the call)
+├── APIError                        something went wrong talking to the API
+│   ├── APIConnectionError          no answer: refused, reset, dropped, truncated
+│   │   └── APITimeoutError         no answer in time
+│   ├── MalformedResponseError      an answer that is not the documented JSON
+│   └── APIStatusError              a non-2xx answer; one subclass per status
+│       ├── RedirectError           a 3xx: never followed
+│       ├── BadRequestError         400
+│       ├── AuthenticationError     401
+│       ├── PaymentRequiredError    402
+│       ├── NotFoundError           404
+│       ├── ConflictError           409
+│       ├── PayloadTooLargeError    413
+│       ├── LockedError             423
+│       ├── RateLimitError          429 (and a wait over max_retry_wait)
+│       │   └── QuotaExceededError  the billing cycle's quota is spent
+│       └── InternalServerError     5xx
+├── CsvError                        a CSV import that cannot be sent as asked (ValueError)
+│   ├── CsvHeaderError              its header cannot be used
+│   └── CsvSizeError                it, or one row, is too large for a request
+├── AsyncJobError                   about one or more async actions
+│   ├── AsyncActionFailedError      an action ended FAILED
+│   ├── AsyncActionTimeoutError     wait() gave up; the actions keep running (TimeoutError)
+│   └── PartialSubmissionError      a split call failed after some parts started
+└── PaginationError                 a list cannot be walked exactly once
+
+ChunkTooLargeError (ValueError)     one item alone does not fit in a request (internal:
+                                    the bulk calls turn it into a clear error)
+SendError (Exception)               an attempt without an answer, as an HTTPTransport
+                                    reports it; the client turns it into APIConnectionError
+```
 
 No message, repr or attribute of these exceptions carries the app token, and none chains an
 exception (``__cause__``, ``__context__``) that does: a failure of the HTTP library is
@@ -22,31 +45,48 @@ described by its type and message (``cause_type``, ``cause_message``), not chain
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ._ratelimit import RateLimit
+from ._retry import Delivery
+from .models import AsyncActionStatus
+
+if TYPE_CHECKING:
+    from ._jobs import AsyncJob, AsyncJobResult, JobProgress
+    from .models import AsyncAction
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncActionFailedError",
+    "AsyncActionTimeoutError",
+    "AsyncJobError",
     "AuthenticationError",
     "BadRequestError",
+    "ChunkTooLargeError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "CsvError",
+    "CsvHeaderError",
+    "CsvSizeError",
     "InternalServerError",
     "LockedError",
     "MalformedResponseError",
     "NotFoundError",
+    "PaginationError",
+    "PartialSubmissionError",
     "PayloadTooLargeError",
     "PaymentRequiredError",
     "QuotaExceededError",
     "RateLimitError",
     "RedirectError",
+    "SendError",
     "VoucherifyError",
     "redact",
     "redact_error",
@@ -329,6 +369,205 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     423: LockedError,
     429: RateLimitError,
 }
+
+
+# --- CSV imports ------------------------------------------------------------
+
+
+class CsvError(VoucherifyError, ValueError):
+    """A CSV import cannot be sent as asked; raised before the request that would fail."""
+
+
+class CsvHeaderError(CsvError):
+    """The header cannot be used; ``column`` names the column at fault (``None``: no header).
+
+    Examples:
+        ```python
+        await vf.customers.import_csv(b"Source id,Name\\nbob,Bob\\n")
+        # CsvHeaderError: column 'Source id': spaces are not allowed in column names
+        ```
+    """
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class CsvSizeError(CsvError):
+    """The CSV, or one of its rows, is too large for a request.
+
+    ``size`` is the size in bytes (at least that much, for a stream), ``limit`` the most one
+    request can carry, ``row`` the 1-based data row at fault when one row is too large.
+    """
+
+    def __init__(self, message: str, *, size: int, limit: int, row: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+        self.row = row
+
+
+# -- rows in bytes ------------------------------------------------------------------------
+
+
+# --- async jobs -------------------------------------------------------------
+
+
+class AsyncJobError(VoucherifyError):
+    """Something about one or more async actions; ``async_action_ids`` names them."""
+
+    def __init__(self, message: str, *, async_action_ids: Sequence[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.async_action_ids = list(async_action_ids)
+
+
+class AsyncActionFailedError(AsyncJobError):
+    """An async action ended ``FAILED``.
+
+    Raised by ``wait()`` once every action of the job has finished. ``result`` is the
+    combined result of all of them (the others may have done their work);
+    ``failed_actions`` are the ones that failed.
+    """
+
+    def __init__(self, result: AsyncJobResult) -> None:
+        self.result = result
+        self.failed_actions = [a for a in result.actions if a.status == AsyncActionStatus.FAILED]
+        reasons = "; ".join(
+            f"{a.id} ({a.type or 'async action'}): "
+            f"{(a.result.message if a.result else None) or 'no reason given'}"
+            for a in self.failed_actions
+        )
+        others = len(result.actions) - len(self.failed_actions)
+        tail = f"; {others} other action(s) finished" if others else ""
+        super().__init__(
+            f"{len(self.failed_actions)} async action(s) FAILED: {reasons}{tail}",
+            async_action_ids=result.async_action_ids,
+        )
+
+
+class AsyncActionTimeoutError(AsyncJobError, TimeoutError):
+    """``wait()`` gave up before every action finished; the actions keep running.
+
+    ``actions`` is their last seen state (empty if no poll answered), ``progress`` the
+    last progress, ``timeout`` the seconds waited. Call ``wait()`` again to go on waiting.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        async_action_ids: Sequence[str],
+        actions: Sequence[AsyncAction],
+        progress: JobProgress | None,
+    ) -> None:
+        self.timeout = timeout
+        self.actions = list(actions)
+        self.progress = progress
+        seen = {action.id: action for action in actions}
+        states = ", ".join(
+            f"{aid} {seen[aid].status} {seen[aid].progress or 0}%" if aid in seen else
+            f"{aid} not seen yet"
+            for aid in async_action_ids
+            if aid not in seen or not seen[aid].is_final
+        )
+        super().__init__(
+            f"async action(s) not finished after {timeout:g} s: {states}; they keep running"
+            " (wait again, or read them with vf.async_actions.get(id))",
+            async_action_ids=async_action_ids,
+        )
+
+
+class PartialSubmissionError(AsyncJobError):
+    """A call split into several requests failed after some of them had started actions.
+
+    Attributes:
+        job: the :class:`AsyncJob` over the actions that were started; wait for it.
+        first_unsent: the index of the first input not known to be submitted (a customer's
+            index for bulk updates, a source id's for metadata updates, the data row number,
+            from 1, for CSV imports). Resubmit from there.
+        cause: the error that stopped the submission (also ``__cause__``).
+
+    Example:
+        >>> try:
+        ...     job = await vf.customers.update_in_bulk(customers)
+        ... except PartialSubmissionError as exc:
+        ...     await exc.job.wait()
+        ...     job = await vf.customers.update_in_bulk(customers[exc.first_unsent:])
+    """
+
+    def __init__(self, job: AsyncJob, first_unsent: int, cause: BaseException) -> None:
+        self.job = job
+        self.first_unsent = first_unsent
+        self.cause = cause
+        ids = job.async_action_ids
+        super().__init__(
+            f"{len(ids)} part(s) were submitted (async actions {', '.join(ids)}) before a"
+            f" request failed; inputs from {first_unsent} on were not sent: {cause}",
+            async_action_ids=ids,
+        )
+
+
+# --- listing and chunking ---------------------------------------------------
+
+
+class PaginationError(VoucherifyError):
+    """A list cannot be walked exactly once with the API's cursors.
+
+    Raised instead of silently skipping or repeating items: for example when more items share
+    one ``created_at`` millisecond than 99 pages can hold, or when a list ordered by something
+    other than ``created_at`` goes past page 99.
+    """
+
+
+class ChunkTooLargeError(ValueError):
+    """One item alone does not fit in a request; ``index`` and ``size`` say which and how big."""
+
+    def __init__(self, index: int, size: int, budget: int) -> None:
+        super().__init__(f"item {index} is {size:,} bytes, more than the {budget:,} that fit")
+        self.index = index
+        self.size = size
+        self.budget = budget
+
+
+# --- the send interface -----------------------------------------------------
+
+
+class SendError(Exception):
+    """An attempt that got no answer, as an `HTTPTransport` reports it.
+
+    Raise it from a `MockTransport` handler to simulate a dropped connection or a timeout.
+
+    Args:
+        message: what happened (the cause's message, already free of secrets).
+        delivery: ``Delivery.NOT_SENT`` when the request surely never left,
+            ``Delivery.MAY_HAVE_ARRIVED`` when the server may have received it.
+        timeout: whether the attempt ran out of time.
+        cause_type: the type name of the underlying error (``"ServerDisconnectedError"``).
+
+    Examples:
+        ```python
+        from voucherify_async import Delivery, SendError
+
+        raise SendError("Connection reset by peer", Delivery.MAY_HAVE_ARRIVED)
+        ```
+    """
+
+    def __init__(
+        self,
+        message: str,
+        delivery: Delivery = Delivery.MAY_HAVE_ARRIVED,
+        *,
+        timeout: bool = False,
+        cause_type: str = "SendError",
+    ) -> None:
+        super().__init__(message)
+        self.delivery = delivery
+        self.timeout = timeout
+        self.cause_type = cause_type
+        self.cause_message = message
+
+    def __repr__(self) -> str:
+        return f"<SendError {self.delivery.value}: {self.cause_type}>"
 
 
 def status_error_class(status: int, rate_limit_type: str | None = None) -> type[APIStatusError]:
