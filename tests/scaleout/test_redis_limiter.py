@@ -208,3 +208,12 @@ async def test_a_spent_billing_quota_says_nothing_about_the_period(
     await lim.settle(429, spent)
     assert await lim.reserve() == 0.0  # the period's count was not taken from it
     await lim.aclose()
+
+
+def test_it_is_a_rate_limiter_for_the_client() -> None:
+    from voucherify_async import AsyncVoucherify, RateLimiter
+
+    lim = RedisRateLimiter("redis://127.0.0.1:1/0", app_id="a")
+    assert isinstance(lim, RateLimiter)
+    client = AsyncVoucherify(app_id="a", app_token="t", rate_limiter=lim)
+    assert "hunter" not in repr(client)
