@@ -24,14 +24,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference"
 
-# Reference pages whose docstrings still use doctest prompts or Sphinx roles; the checks
-# skip them by name and a test below fails as soon as one of them is clean. Empty it as the
-# docstrings of these modules are converted.
-NOT_YET_CONVERTED = {
-    "reference/client.md",  # voucherify_async/_client.py
-    "reference/jobs.md",  # voucherify_async/_jobs.py, models/async_actions.py
-    "reference/errors.md",  # voucherify_async/_errors.py, _ratelimit.py
-}
 
 ROLE = re.compile(r":(?:py:)?(?:meth|class|func|data|attr|exc|mod|obj):(?:`|<code)")
 PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre>", re.S)
@@ -91,7 +83,7 @@ def pre_blocks(page_html: str) -> list[str]:
     return ["\n".join(code_lines(html.unescape(TAG.sub("", b)))) for b in PRE.findall(page_html)]
 
 
-@pytest.mark.parametrize("page", [p for p in reference_pages() if p not in NOT_YET_CONVERTED])
+@pytest.mark.parametrize("page", reference_pages())
 def test_reference_examples_are_code_blocks(site: Path, page: str) -> None:
     blocks = pre_blocks(built_page(site, page))
     checked = 0
@@ -110,13 +102,8 @@ def site_pages(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("*.html") if p.name != "404.html")
 
 
-def excluded(site: Path, path: Path) -> bool:
-    relative = path.relative_to(site).parent.as_posix()
-    return f"{relative}.md" in NOT_YET_CONVERTED
-
-
 def test_no_sphinx_roles_or_doctest_prompts_in_the_site(site: Path) -> None:
-    pages = [p for p in site_pages(site) if not excluded(site, p)]
+    pages = site_pages(site)
     assert len(pages) >= 15, [str(p) for p in pages]
     for path in pages:
         text = path.read_text(encoding="utf-8")
@@ -146,11 +133,3 @@ def test_grouped_parameters_are_split_with_types(site: Path) -> None:
     text = " ".join(text.split())
     assert "email, city" not in text
     assert "segment_id str | None" in text
-
-
-@pytest.mark.parametrize("page", sorted(NOT_YET_CONVERTED))
-def test_the_exclusions_are_still_needed(site: Path, page: str) -> None:
-    text = built_page(site, page)
-    assert ROLE.search(text) or re.search(r"<blockquote>\s*<blockquote>", text), (
-        f"{page} renders cleanly now: remove it from NOT_YET_CONVERTED"
-    )

@@ -85,10 +85,12 @@ def _resolve_base_url(base_url: str | None, cluster: str | None) -> str:
 class AsyncVoucherify:
     """An asyncio client for the Voucherify Customers API.
 
-    Example:
-        >>> from voucherify_async import AsyncVoucherify
-        >>> async with AsyncVoucherify(app_id="...", app_token="...") as vf:
-        ...     customer = await vf.customers.get("source-or-cust-id")
+    Examples:
+        ```python
+        from voucherify_async import AsyncVoucherify
+        async with AsyncVoucherify(app_id="...", app_token="...") as vf:
+            customer = await vf.customers.get("source-or-cust-id")
+        ```
 
     Args:
         app_id: the application id; defaults to ``$VOUCHERIFY_APP_ID``.
@@ -129,7 +131,7 @@ class AsyncVoucherify:
         ConfigurationError: missing credentials or an invalid option.
 
     The session is opened on the first request and closed by ``async with`` or
-    :meth:`aclose`.
+    `aclose`.
     """
 
     customers: Customers
@@ -278,7 +280,7 @@ class AsyncVoucherify:
     def rate_limit(self) -> RateLimit | None:
         """The rate-limit headers of the last response that carried them (``None`` before).
 
-        Shared by every client made with :meth:`with_options` from this one.
+        Shared by every client made with `with_options` from this one.
         """
         return self._transport.shared.rate_limit
 
@@ -298,9 +300,11 @@ class AsyncVoucherify:
 
         Closing the returned client leaves the session open; closing this one closes it.
 
-        Example:
-            >>> patient = vf.with_options(timeout=120, max_retries=5)
-            >>> await patient.customers.get("bob")
+        Examples:
+            ```python
+            patient = vf.with_options(timeout=120, max_retries=5)
+            await patient.customers.get("bob")
+            ```
         """
         return AsyncVoucherify(
             app_id=self._app_id,

@@ -481,18 +481,20 @@ class PartialSubmissionError(AsyncJobError):
     """A call split into several requests failed after some of them had started actions.
 
     Attributes:
-        job: the :class:`AsyncJob` over the actions that were started; wait for it.
+        job: the `AsyncJob` over the actions that were started; wait for it.
         first_unsent: the index of the first input not known to be submitted (a customer's
             index for bulk updates, a source id's for metadata updates, the data row number,
             from 1, for CSV imports). Resubmit from there.
         cause: the error that stopped the submission (also ``__cause__``).
 
-    Example:
-        >>> try:
-        ...     job = await vf.customers.update_in_bulk(customers)
-        ... except PartialSubmissionError as exc:
-        ...     await exc.job.wait()
-        ...     job = await vf.customers.update_in_bulk(customers[exc.first_unsent:])
+    Examples:
+        ```python
+        try:
+            job = await vf.customers.update_in_bulk(customers)
+        except PartialSubmissionError as exc:
+            await exc.job.wait()
+            job = await vf.customers.update_in_bulk(customers[exc.first_unsent:])
+        ```
     """
 
     def __init__(self, job: AsyncJob, first_unsent: int, cause: BaseException) -> None:

@@ -1,12 +1,12 @@
 """Async jobs: the async action(s) one bulk update or CSV import started, and waiting for them.
 
 A bulk call may need several requests (the API takes at most 10 MB each), and each request
-starts one async action. :class:`AsyncJob` covers them all: ``await job.wait()`` polls every
+starts one async action. `AsyncJob` covers them all: ``await job.wait()`` polls every
 unfinished action, backing off from ``poll_interval`` to ``max_poll_interval``, until each
-is ``DONE`` or ``FAILED``, then returns one :class:`AsyncJobResult` with the counts and the
+is ``DONE`` or ``FAILED``, then returns one `AsyncJobResult` with the counts and the
 per-customer failures of all of them (CSV rows numbered across the whole input).
 
-Errors, in the :class:`~voucherify_async.VoucherifyError` hierarchy::
+Errors, in the `VoucherifyError` hierarchy::
 
     VoucherifyError
     └── AsyncJobError                  about one or more async actions (async_action_ids)
@@ -90,10 +90,12 @@ def poll_delays(
 ) -> Iterator[float]:
     """The waits between polls: ``first``, growing by ``factor`` each time, up to ``cap``.
 
-    Example:
-        >>> from itertools import islice
-        >>> list(islice(poll_delays(0.5, 2.0), 6))
-        [0.5, 0.75, 1.125, 1.6875, 2.0, 2.0]
+    Examples:
+        ```python
+        from itertools import islice
+        list(islice(poll_delays(0.5, 2.0), 6))
+        # [0.5, 0.75, 1.125, 1.6875, 2.0, 2.0]
+        ```
     """
     delay = min(first, cap)
     while True:
@@ -123,9 +125,11 @@ class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
     ``done`` and ``total`` count customers or rows when the job knows how many each action
     carries, and percentage points (100 per action) otherwise.
 
-    Example:
-        >>> bar = tqdm(total=len(customers))
-        >>> await job.wait(on_progress=lambda p: bar.update(p.done - bar.n))
+    Examples:
+        ```python
+        bar = tqdm(total=len(customers))
+        await job.wait(on_progress=lambda p: bar.update(p.done - bar.n))
+        ```
     """
 
     done: int
@@ -155,10 +159,12 @@ class AsyncJobResult(msgspec.Struct, frozen=True, kw_only=True):
         errors: the customers a bulk update could not process (``source_id``, ``key``,
             ``message``, ``details``).
 
-    Example:
-        >>> result = await job.wait()
-        >>> for failure in result.failed:
-        ...     print(failure.row, failure.source_id, failure.reason)
+    Examples:
+        ```python
+        result = await job.wait()
+        for failure in result.failed:
+            print(failure.row, failure.source_id, failure.reason)
+        ```
     """
 
     actions: list[AsyncAction]
@@ -184,9 +190,11 @@ class AsyncJobResult(msgspec.Struct, frozen=True, kw_only=True):
 def job_progress(parts: Sequence[JobPart], actions: Sequence[AsyncAction | None]) -> JobProgress:
     """Progress over ``parts`` given the last seen state of each (``None``: not seen yet).
 
-    Example:
-        >>> job_progress([JobPart("aa_1", size=200)], [AsyncAction(id="aa_1", progress=25)])
-        JobProgress(done=50, total=200, actions=[...])
+    Examples:
+        ```python
+        job_progress([JobPart("aa_1", size=200)], [AsyncAction(id="aa_1", progress=25)])
+        # JobProgress(done=50, total=200, actions=[...])
+        ```
     """
     done = total = 0
     for part, action in zip(parts, actions, strict=True):
@@ -256,13 +264,15 @@ class AsyncJob:
     every request the call needed under the API's 10 MB limit. ``async_action_ids`` lists
     the actions; ``async_action_id`` is the only one when there is one.
 
-    Example:
-        >>> job = await vf.customers.update_in_bulk(customers)
-        >>> job.async_action_ids
-        ['aa_0b4f...', 'aa_0b50...']
-        >>> result = await job.wait(timeout=600)
-        >>> result.done_count, [e.source_id for e in result.errors]
-        (49998, ['bad-1', 'bad-2'])
+    Examples:
+        ```python
+        job = await vf.customers.update_in_bulk(customers)
+        job.async_action_ids
+        # ['aa_0b4f...', 'aa_0b50...']
+        result = await job.wait(timeout=600)
+        result.done_count, [e.source_id for e in result.errors]
+        # (49998, ['bad-1', 'bad-2'])
+        ```
     """
 
     def __init__(self, get: GetAction, parts: Sequence[JobPart]) -> None:
@@ -351,19 +361,21 @@ class AsyncJob:
             timeout: seconds to wait in all (``None``: no limit).
             poll_interval: the first wait between polls, in seconds.
             max_poll_interval: the longest wait between polls, in seconds.
-            on_progress: called with a :class:`JobProgress` after each poll that changed
+            on_progress: called with a `JobProgress` after each poll that changed
                 something; it may be a coroutine function.
 
         Returns:
-            The :class:`AsyncJobResult`; per-customer failures are in it, not raised.
+            The `AsyncJobResult`; per-customer failures are in it, not raised.
 
         Raises:
             AsyncActionFailedError: an action ended ``FAILED`` (raised once all finished;
                 ``.result`` holds everything).
             AsyncActionTimeoutError: ``timeout`` passed first; the actions keep running.
 
-        Example:
-            >>> result = await job.wait(timeout=300, on_progress=print)
+        Examples:
+            ```python
+            result = await job.wait(timeout=300, on_progress=print)
+            ```
         """
         limit = _check_seconds(timeout, "timeout", allow_none=True)
         first = _check_seconds(poll_interval, "poll_interval")

@@ -66,7 +66,7 @@ class RateLimiter(Protocol):
 
 
 class LocalRateLimiter:
-    """The in-process `RateLimiter`: the [Pacer][voucherify_async._pacing.Pacer] of one client.
+    """The in-process `RateLimiter`: the pacer of one client (`Pacer`).
 
     Shared by every client ``with_options`` makes from the client that made it.
 

@@ -1,7 +1,7 @@
 """Client-wide pacing from the rate-limit headers, so a long job meets no 429.
 
 Every call of a client (and of the clients ``with_options`` made from it) goes through one
-:class:`Pacer`. It reads ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Retry`` from every
+`Pacer`. It reads ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Retry`` from every
 answer, counts the requests still in flight, and holds a request back only when the current
 period's quota is spent, until the period ends. After a 429 it holds every request back for
 the ``Retry-After`` the server gave. Until the first answer has told it the quota, it lets

@@ -30,9 +30,11 @@ class RateLimit:
 
     Every attribute is ``None`` when the server did not send that header.
 
-    Example:
-        >>> vf.rate_limit
-        RateLimit(limit=600, remaining=598, retry_at=1764092460.0, retry_after=None, type=None)
+    Examples:
+        ```python
+        vf.rate_limit
+        # RateLimit(limit=600, remaining=598, retry_at=1764092460.0, retry_after=None, type=None)
+        ```
     """
 
     limit: int | None = None

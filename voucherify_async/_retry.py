@@ -67,9 +67,11 @@ def may_resend(retry_safe: bool, delivery: Delivery) -> bool:
     A call that is not ``retry_safe`` is sent again only when the failed attempt surely
     did nothing.
 
-    Example:
-        >>> may_resend(False, Delivery.MAY_HAVE_ARRIVED)
-        False
+    Examples:
+        ```python
+        may_resend(False, Delivery.MAY_HAVE_ARRIVED)
+        # False
+        ```
     """
     return retry_safe or delivery is not Delivery.MAY_HAVE_ARRIVED
 
@@ -99,9 +101,11 @@ def create_is_retry_safe(id: object, source_id: object) -> bool:
     With an ``id`` or a ``source_id`` the second arrival updates the customer the first one
     made; with neither, every arrival creates another customer.
 
-    Example:
-        >>> create_is_retry_safe(None, "bob"), create_is_retry_safe(None, None)
-        (True, False)
+    Examples:
+        ```python
+        create_is_retry_safe(None, "bob"), create_is_retry_safe(None, None)
+        # (True, False)
+        ```
     """
     return any(isinstance(key, str) and key != "" for key in (id, source_id))
 
@@ -246,10 +250,9 @@ def decide(
 
     Examples:
         ```python
-        >>> decide(0, None, Delivery.NOT_SENT, None, retry_safe=False, max_retries=2,
-        ...        max_wait=60.0, now=0.0, jitter=0.0)
-        Retry(after=0.5, hold_until=None)
-
+        decide(0, None, Delivery.NOT_SENT, None, retry_safe=False, max_retries=2,
+               max_wait=60.0, now=0.0, jitter=0.0)
+        # Retry(after=0.5, hold_until=None)
         ```
     """
     if status is None:
