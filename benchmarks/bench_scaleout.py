@@ -84,7 +84,7 @@ def supports_shared_limiter() -> bool:
 
 
 async def _worker(
-    env: dict[str, str], partition: str, redis_url: str | None, start_at: float, stop_at: float
+    env: dict[str, str], partition: str, redis_url: str | None, barrier: Any, duration: float
 ) -> dict[str, Any]:
     part = CustomerPartition.loads(partition)
     options: dict[str, Any] = {}
@@ -95,7 +95,9 @@ async def _worker(
         limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"], host="emulator")
         options["rate_limiter"] = limiter
     items = 0
-    await asyncio.sleep(max(start_at - time.time(), 0))
+    # Every worker has started and imported everything: the clock starts for all at once.
+    await asyncio.to_thread(barrier.wait, 120)
+    stop_at = time.time() + duration
 
     async def scan_forever() -> None:
         nonlocal items
@@ -117,7 +119,7 @@ async def _worker(
     return {"items": items, "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
-def _worker_main(args: tuple[dict[str, str], str, str | None, float, float]) -> dict[str, Any]:
+def _worker_main(args: tuple[dict[str, str], str, str | None, Any, float]) -> dict[str, Any]:
     return asyncio.run(_worker(*args))
 
 
@@ -141,12 +143,12 @@ def run_one(
         # Let the partitioning requests' window pass so each run starts on a fresh quota.
         time.sleep(period + 0.5)
         before = loop.run_until_complete(emu.stats())
-        start_at = time.time() + 1.5  # the processes start and import first
-        stop_at = start_at + duration
-        with mp.get_context("spawn").Pool(k) as pool:
+        context = mp.get_context("spawn")
+        with context.Manager() as manager, context.Pool(k) as pool:
+            barrier = manager.Barrier(k)
             results = pool.map(
                 _worker_main,
-                [(emu.env, part, redis_url if limiter == "redis" else None, start_at, stop_at)
+                [(emu.env, part, redis_url if limiter == "redis" else None, barrier, duration)
                  for part in parts],
             )  # fmt: skip
         after = loop.run_until_complete(emu.stats())
