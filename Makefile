@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 
 # Warnings are errors, markers and xfails strict: see [tool.pytest.ini_options].
 pytest: $(STAMP)
+	sh scripts/ensure-redis.sh
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 docs: $(STAMP)

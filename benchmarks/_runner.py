@@ -18,6 +18,7 @@ BENCHMARKS = {
     "get_concurrent": "benchmarks.get_concurrent",
     "stream": "benchmarks.stream",
     "emulator": "benchmarks.emulator_scale",
+    "scaleout": "benchmarks.bench_scaleout",
 }
 
 

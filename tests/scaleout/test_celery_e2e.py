@@ -1,0 +1,151 @@
+"""End to end on real parts: redis-server, a prefork Celery worker, the rate-limited emulator.
+
+A worker process is killed with SIGKILL in the middle of a partition: the partition is
+redelivered, resumes from its checkpoint, and the SQLite sink ends with every customer
+exactly once. Then four processes doing `get_many` on one key share the Redis limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voucherify_async import AsyncVoucherify
+from voucherify_async.contrib.sqlite import SQLiteSink
+from voucherify_async.emulator import Emulator
+
+from .redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CUSTOMERS = 300
+
+
+@pytest.fixture
+def worker(
+    redis_server: RedisServer, voucherify_emulator: Emulator, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        **voucherify_emulator.env,
+        "VF_REDIS_URL": redis_server.url,
+        "VF_SINK_DIR": str(tmp_path),
+        "VF_PAGE_DELAY": "0.05",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "benchmarks.scaleout_app", "worker",
+        "--pool", "prefork", "--concurrency", "2", "--loglevel", "WARNING",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-n", f"vf{redis_server.port}@127.0.0.1",
+    ]  # fmt: skip
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+        log.close()
+
+
+def progress(directory: Path) -> dict[str, tuple[int, int]]:
+    found = {}
+    for path in directory.glob("progress-*"):
+        text = path.read_text().split()
+        if len(text) == 2:
+            found[path.name] = (int(text[0]), int(text[1]))
+    return found
+
+
+async def test_a_killed_worker_process_loses_nothing_and_duplicates_nothing(
+    voucherify_client: AsyncVoucherify,
+    voucherify_emulator: Emulator,
+    redis_server: RedisServer,
+    worker: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    from benchmarks.scaleout_app import app, tasks
+
+    app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+    await voucherify_emulator.seed_customers(CUSTOMERS, same_created_at=2)
+    expected = set(await voucherify_emulator.customer_ids())
+    parts = await voucherify_client.customers.partition(3)
+    await voucherify_emulator.configure(rate_limit=40, rate_limit_period=1.0)
+    before = await voucherify_emulator.stats()
+
+    result = tasks.canvas(parts, scan_id="scan1", limit=10).apply_async()
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        for name, (pid, pages) in progress(tmp_path).items():
+            if 2 <= pages <= 6 and pid != worker.pid:
+                victim = (name, pid)
+                break
+        else:
+            await asyncio.sleep(0.02)
+    assert victim is not None, (tmp_path / "worker.log").read_text()[-2000:]
+    os.kill(victim[1], signal.SIGKILL)
+
+    counts = await asyncio.to_thread(result.get, timeout=90)
+    sink = SQLiteSink(tmp_path / "scan1.db")
+    assert sink.ids() == expected  # nothing lost
+    assert sink.rewritten() == 0  # nothing written twice
+    assert counts["items"] == CUSTOMERS and counts["partitions"] == 3
+    assert counts["resumed"] >= 1  # the killed partition came back and resumed
+    after = await voucherify_emulator.stats()
+    assert after["too_many_requests"] - before["too_many_requests"] == 0
+
+
+def _lookups(env: dict[str, str], redis_url: str, ids: list[str]) -> int:
+    async def main() -> int:
+        from voucherify_async.contrib.redis import RedisRateLimiter
+
+        limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"], host="emulator")
+        async with AsyncVoucherify(
+            app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
+            base_url=env["VOUCHERIFY_BASE_URL"], rate_limiter=limiter,
+        ) as vf:  # fmt: skip
+            found = await vf.customers.get_many(ids, concurrency=16)
+        await limiter.aclose()
+        return sum(1 for c in found if c is not None)
+
+    return asyncio.run(main())
+
+
+async def test_four_processes_share_one_budget_without_a_429(
+    voucherify_emulator: Emulator, redis_server: RedisServer
+) -> None:
+    await voucherify_emulator.seed_customers(120)
+    ids = await voucherify_emulator.customer_ids()
+    await voucherify_emulator.configure(rate_limit=30, rate_limit_period=1.0)
+    before = await voucherify_emulator.stats()
+    env = voucherify_emulator.env
+    started = time.monotonic()
+    with mp.get_context("spawn").Pool(4) as pool:
+        jobs: list[Any] = [
+            pool.apply_async(_lookups, (env, redis_server.url, ids[i::4])) for i in range(4)
+        ]
+        found = [await asyncio.to_thread(job.get, 60) for job in jobs]
+    elapsed = time.monotonic() - started
+    after = await voucherify_emulator.stats()
+    assert sum(found) == 120
+    assert after["too_many_requests"] - before["too_many_requests"] == 0
+    # 120 requests at 30 a second: about 4 windows, whatever the number of processes.
+    assert elapsed >= 3.0

@@ -1,0 +1,472 @@
+"""A rate limiter and a checkpoint store shared through Redis (extra ``redis``).
+
+Every process and machine that uses one Voucherify key draws from the same quota. A
+`RedisRateLimiter` keeps the quota's state in Redis, keyed by app id and API host, so that
+all of them pace together: it reads every worker's rate-limit headers and counts every
+worker's requests in flight.
+
+Why not `limits` or `pyrate-limiter`: both are good token-bucket / window counters with
+Redis backends, but both need the rate configured up front and count only what they let
+through. The API's quota is per project and may be shared with other applications, and
+the plan may change; only the answers' ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Retry``
+say what is left and when it refills. Neither library reads those, nor lets an answer
+lower the shared count or move the window's end, nor expires the in-flight count of a
+worker that died. The state here is the same as the in-process pacer's (remaining,
+period end, in flight, held until), moved into Redis and updated by one Lua script per
+call so that concurrent workers cannot both take the last request.
+
+When Redis cannot be reached (``on_unavailable``):
+
+* ``"local"`` (the default): the call falls back to pacing in this process from the
+  headers it sees, with one warning, and tries Redis again after ``retry_redis_after``
+  seconds. The API stays the authority on its limit: a worker pacing alone may meet a
+  429, which the client waits out and retries; a stopped worker, by contrast, would turn
+  an outage of a coordination cache into an outage of every job and web request.
+* ``"error"``: the call raises `RedisUnavailableError`, naming the Redis URL (without
+  its password), for deployments where a 429 costs more than a stop.
+
+Examples:
+    ```python
+    limiter = RedisRateLimiter("redis://redis.internal:6379/0", app_id=app_id)
+    async with AsyncVoucherify(app_id=app_id, app_token=token, rate_limiter=limiter) as vf:
+        ...
+    await limiter.aclose()
+    ```
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Literal
+
+from .._exceptions import ConfigurationError, VoucherifyError
+from .._pacing import Pacer
+from .._ratelimit import RateLimit
+from .._retry import is_quota_spent
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "voucherify_async.contrib.redis needs the redis package: pip install"
+        " 'voucherify-async[redis]'"
+    ) from exc
+
+__all__ = ["RedisCheckpointStore", "RedisRateLimiter", "RedisUnavailableError", "redact_url"]
+
+log = logging.getLogger("voucherify_async")
+
+DEFAULT_HOST = "api.voucherify.io"
+# A request counted in flight is forgotten after this many seconds if no answer is settled
+# for it (its worker died): the API's shortest documented period, one minute.
+DEFAULT_LEASE = 60.0
+_FIRST_ANSWER_POLL = 0.01
+_FIRST_ANSWER_MAX_WAIT = 2.0
+_IN_FLIGHT_POLL = 0.05
+
+# One script for the three calls. KEYS: state hash, in-flight sorted set (member: one
+# reservation, score: when its lease ends). ARGV[1]: op, ARGV[2]: now (epoch s), ARGV[3]:
+# lease. Numbers go back as strings: Redis would truncate a Lua number to an integer.
+_SCRIPT = """
+local state, flight = KEYS[1], KEYS[2]
+local op, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local function num(field)
+  local v = redis.call('HGET', state, field)
+  if v then return tonumber(v) end
+  return nil
+end
+local function touch(ahead)
+  local ttl = math.ceil(2 * lease + math.max(ahead or 0, 0))
+  redis.call('EXPIRE', state, ttl)
+  redis.call('EXPIRE', flight, ttl)
+end
+redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
+local blocked = num('blocked_until') or 0
+if op == 'reserve' then
+  if blocked > now then return tostring(blocked - now) end
+  local inflight = redis.call('ZCARD', flight)
+  local remaining, period_end = num('remaining'), num('period_end')
+  local first = num('first_sent')
+  local wait = 0
+  if remaining == nil or period_end == nil then
+    if redis.call('HEXISTS', state, 'informed') == 0 and inflight > 0 and first
+        and now - first < tonumber(ARGV[6]) then
+      wait = tonumber(ARGV[5])
+    end
+  elseif now >= period_end then
+    if inflight >= (num('limit') or 1) then wait = tonumber(ARGV[7]) end
+  elseif remaining - inflight > 0 then
+    wait = 0
+  elseif inflight > 0 and remaining > 0 then
+    wait = tonumber(ARGV[7])
+  else
+    wait = period_end - now
+  end
+  if wait > 0 then return tostring(wait) end
+  redis.call('ZADD', flight, now + lease, ARGV[4])
+  if not first then redis.call('HSET', state, 'first_sent', ARGV[2]) end
+  touch(blocked - now)
+  return '0'
+elseif op == 'settle' then
+  redis.call('ZREM', flight, ARGV[4])
+  if ARGV[5] == '1' then
+    redis.call('HSET', state, 'informed', '1')
+    if ARGV[6] ~= '' then redis.call('HSET', state, 'limit', ARGV[6]) end
+    if ARGV[7] ~= '' then
+      local remaining, period_end = tonumber(ARGV[7]), num('period_end')
+      if ARGV[8] == '' then
+        redis.call('HDEL', state, 'period_end')
+        redis.call('HSET', state, 'remaining', ARGV[7])
+      elseif period_end == nil or tonumber(ARGV[8]) > period_end then
+        redis.call('HSET', state, 'period_end', ARGV[8], 'remaining', ARGV[7])
+      elseif tonumber(ARGV[8]) == period_end then
+        local known = num('remaining')
+        if known == nil or remaining < known then
+          redis.call('HSET', state, 'remaining', ARGV[7])
+        end
+      end
+    end
+  end
+  touch(blocked - now)
+  return '0'
+elseif op == 'hold' then
+  local held = tonumber(ARGV[4])
+  if held > blocked then
+    redis.call('HSET', state, 'blocked_until', ARGV[4])
+    blocked = held
+  end
+  touch(blocked - now)
+  return '0'
+end
+return redis.error_reply('unknown op ' .. op)
+"""
+
+
+class RedisUnavailableError(VoucherifyError, ConnectionError):
+    """Redis could not be reached and the limiter was told not to fall back.
+
+    Attributes:
+        url: the Redis URL, with any password replaced by ``***``.
+    """
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+def redact_url(url: str) -> str:
+    """A Redis URL with its password (if any) replaced by ``***``, safe for logs and errors.
+
+    Args:
+        url: a ``redis://``, ``rediss://`` or ``unix://`` URL.
+
+    Returns:
+        The same URL without the secret.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _format(value: float | int | None) -> str:
+    return "" if value is None else repr(value)
+
+
+class RedisRateLimiter:
+    """A rate limiter shared by every process that uses one key, through Redis.
+
+    It implements the client's rate-limiter interface: `reserve` (may one request go now,
+    or how long to wait), `settle` (how it ended: the status and the answer's rate-limit
+    headers) and `hold` (after a 429, hold everyone back). Each of them is one atomic Lua
+    script. The state is the quota the latest answers reported (from any worker, any
+    application on the key), the end of the current period, the time until which a 429
+    holds every request, and the requests in flight; each request in flight is a lease that
+    ends after ``lease`` seconds, so a worker that dies holds nothing for longer than that.
+
+    Args:
+        url: the Redis URL (``redis://host:6379/0``); or pass ``client``.
+        app_id: the application id: the key's state is shared by everyone using it.
+        host: the API host (``api.voucherify.io``, ``us1.api.voucherify.io``, ...).
+        client: an existing ``redis.asyncio.Redis`` (not closed by `aclose`).
+        prefix: the first part of the Redis key names.
+        lease: seconds after which a request in flight that was never settled is forgotten
+            (the API's period; keep it above the client's request timeout).
+        on_unavailable: ``"local"`` (fall back to pacing in this process, with a warning) or
+            ``"error"`` (raise `RedisUnavailableError`).
+        retry_redis_after: while falling back, seconds before Redis is tried again.
+        clock: Unix epoch seconds (injectable for tests).
+
+    Raises:
+        ConfigurationError: a missing or bad argument.
+
+    Examples:
+        ```python
+        limiter = RedisRateLimiter("redis://localhost:6379/0", app_id="my-app-id")
+        wait = await limiter.reserve()  # 0.0: go now (and settle it afterwards)
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        app_id: str,
+        host: str = DEFAULT_HOST,
+        client: aioredis.Redis | None = None,
+        prefix: str = "voucherify-async:rate",
+        lease: float = DEFAULT_LEASE,
+        on_unavailable: Literal["local", "error"] = "local",
+        retry_redis_after: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ConfigurationError("RedisRateLimiter needs exactly one of url= or client=")
+        if not isinstance(app_id, str) or not app_id:
+            raise ConfigurationError("app_id must be a non-empty string (the application id)")
+        if not isinstance(host, str) or not host or "/" in host:
+            raise ConfigurationError(
+                f"host must be the API's host name, like {DEFAULT_HOST!r}, got {host!r}"
+            )
+        if not isinstance(lease, (int, float)) or not 0 < lease <= 3600:
+            raise ConfigurationError(f"lease must be seconds in (0, 3600], got {lease!r}")
+        if on_unavailable not in ("local", "error"):
+            raise ConfigurationError(
+                f"on_unavailable must be 'local' or 'error', got {on_unavailable!r}"
+            )
+        if url is not None:
+            self._url = redact_url(url)
+            self._redis = aioredis.Redis.from_url(
+                url, socket_connect_timeout=2.0, socket_timeout=2.0
+            )
+            self._owns = True
+        else:
+            assert client is not None
+            self._url = redact_url(_client_url(client))
+            self._redis = client
+            self._owns = False
+        base = f"{prefix}:{{{app_id}@{host}}}"  # one hash slot for both keys
+        self.keys = (f"{base}:state", f"{base}:flight")
+        self._lease = float(lease)
+        self._policy = on_unavailable
+        self._retry_after = float(retry_redis_after)
+        self._clock = clock
+        self._script = self._redis.register_script(_SCRIPT)
+        # This process's reservations not yet settled: a Redis member, or None when the
+        # reservation was taken from the local fallback. Settling takes any one of them.
+        self._mine: deque[str | None] = deque()
+        self._local = Pacer(clock)
+        self._down_until = 0.0
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"RedisRateLimiter(url={self._url!r}, key={self.keys[0]!r})"
+
+    @property
+    def falling_back(self) -> bool:
+        """Whether calls are currently paced locally because Redis could not be reached."""
+        return self._down_until > self._clock()
+
+    async def _call(self, *args: Any) -> str | None:
+        """Run the script; ``None`` when Redis is down and the policy is to fall back."""
+        now = self._clock()
+        if self._down_until > now:
+            return None
+        try:
+            arguments = [args[0], repr(now), repr(self._lease), *args[1:]]
+            answer = await self._script(keys=list(self.keys), args=arguments)
+        except (RedisError, OSError) as exc:
+            if self._policy == "error":
+                raise RedisUnavailableError(
+                    f"the rate limiter cannot reach Redis at {self._url}: {type(exc).__name__}",
+                    self._url,
+                ) from None
+            self._down_until = self._clock() + self._retry_after
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "the rate limiter cannot reach Redis at %s (%s): pacing in this process"
+                    " only until it is back",
+                    self._url,
+                    type(exc).__name__,
+                )
+            return None
+        if self._warned:
+            self._warned = False
+            log.warning("the rate limiter reaches Redis at %s again", self._url)
+        return answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    async def reserve(self) -> float:
+        """Count one request in flight and return 0.0, or return seconds to wait first.
+
+        Returns:
+            0.0 when a request may be sent now (settle it with `settle`); otherwise the
+            seconds to wait before asking again (nothing was counted).
+
+        Raises:
+            RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
+        """
+        member = uuid.uuid4().hex
+        answer = await self._call(
+            "reserve",
+            member,
+            repr(_FIRST_ANSWER_POLL),
+            repr(_FIRST_ANSWER_MAX_WAIT),
+            repr(_IN_FLIGHT_POLL),
+        )
+        if answer is None:
+            wait = self._local.wait_time()
+            if wait <= 0:
+                self._local.sent()
+                self._mine.append(None)
+                return 0.0
+            return wait
+        wait = float(answer)
+        if wait <= 0:
+            self._mine.append(member)
+            return 0.0
+        return wait
+
+    async def settle(self, status: int | None, rate_limit: RateLimit | None) -> None:
+        """The request a `reserve` counted has ended; learn from its rate-limit headers.
+
+        Args:
+            status: the HTTP status, or ``None`` when no answer came.
+            rate_limit: the answer's parsed rate-limit headers, or ``None``.
+
+        Raises:
+            RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
+        """
+        member = self._mine.popleft() if self._mine else None
+        if status is not None and rate_limit is not None and is_quota_spent(status, rate_limit):
+            # A spent billing-cycle quota says nothing about the per-period limit.
+            rate_limit = RateLimit()
+        if rate_limit is not None:
+            self._local.observe(rate_limit)
+        if member is None:
+            self._local.answered()
+            return
+        if rate_limit is None:
+            await self._call("settle", member, "0")
+            return
+        await self._call(
+            "settle",
+            member,
+            "1",
+            _format(rate_limit.limit),
+            _format(rate_limit.remaining),
+            _format(rate_limit.retry_at),
+        )
+
+    async def hold(self, until: float) -> None:
+        """Hold every worker's requests back until ``until`` (Unix epoch seconds).
+
+        Raises:
+            RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
+        """
+        self._local.block(max(until - self._clock(), 0.0))
+        await self._call("hold", repr(float(until)))
+
+    async def aclose(self) -> None:
+        """Close the Redis connection this limiter opened (not a ``client`` passed in)."""
+        if self._owns:
+            await self._redis.aclose()
+
+
+def _client_url(client: Any) -> str:
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+        return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    except AttributeError:
+        return "redis://?"
+
+
+class RedisCheckpointStore:
+    """Partition checkpoints kept in Redis, one string key per partition.
+
+    Args:
+        url: the Redis URL; or pass ``client``.
+        client: an existing ``redis.asyncio.Redis`` (not closed by `aclose`).
+        prefix: the first part of the key names.
+        ttl: seconds a checkpoint is kept after its last save (``None``: forever).
+
+    Examples:
+        ```python
+        store = RedisCheckpointStore("redis://localhost:6379/0")
+        await scan_partition(vf, partition, sink, store=store, key="nightly:3")
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: aioredis.Redis | None = None,
+        prefix: str = "voucherify-async:checkpoint",
+        ttl: float | None = 7 * 86_400,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ConfigurationError("RedisCheckpointStore needs exactly one of url= or client=")
+        if url is not None:
+            self._url = redact_url(url)
+            self._redis = aioredis.Redis.from_url(
+                url, socket_connect_timeout=2.0, socket_timeout=5.0
+            )
+            self._owns = True
+        else:
+            assert client is not None
+            self._url = redact_url(_client_url(client))
+            self._redis = client
+            self._owns = False
+        self._prefix = prefix
+        self._ttl = None if ttl is None else max(int(ttl), 1)
+
+    def __repr__(self) -> str:
+        return f"RedisCheckpointStore(url={self._url!r})"
+
+    async def load(self, key: str) -> bytes | None:
+        """The checkpoint saved under ``key``, or ``None``.
+
+        Raises:
+            RedisUnavailableError: Redis cannot be reached.
+        """
+        try:
+            value = await self._redis.get(f"{self._prefix}:{key}")
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailableError(
+                f"the checkpoint store cannot reach Redis at {self._url}: {type(exc).__name__}",
+                self._url,
+            ) from None
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
+
+    async def save(self, key: str, checkpoint: bytes) -> None:
+        """Save ``checkpoint`` under ``key``.
+
+        Raises:
+            RedisUnavailableError: Redis cannot be reached.
+        """
+        try:
+            await self._redis.set(f"{self._prefix}:{key}", checkpoint, ex=self._ttl)
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailableError(
+                f"the checkpoint store cannot reach Redis at {self._url}: {type(exc).__name__}",
+                self._url,
+            ) from None
+
+    async def aclose(self) -> None:
+        """Close the Redis connection this store opened (not a ``client`` passed in)."""
+        if self._owns:
+            await self._redis.aclose()
