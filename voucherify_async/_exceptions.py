@@ -45,18 +45,38 @@ described by its type and message (``cause_type``, ``cause_message``), not chain
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import msgspec
 
 from ._ratelimit import RateLimit
 from ._retry import Delivery
-from .models import AsyncActionStatus
+from .models import AsyncAction, AsyncActionStatus, AsyncJobResult, JobProgress
 
-if TYPE_CHECKING:
-    from ._jobs import AsyncJob, AsyncJobResult, JobProgress
-    from .models import AsyncAction
+
+class SubmittedJob(Protocol):
+    """What `PartialSubmissionError.job` is: the `AsyncJob` over the actions already started.
+
+    A protocol here, so that this module, the root of the package's imports, imports none
+    of the modules that raise its exceptions.
+    """
+
+    @property
+    def async_action_ids(self) -> list[str]:
+        """The ids of the actions started, in order."""
+        ...
+
+    async def wait(
+        self,
+        *,
+        timeout: float | None = ...,
+        poll_interval: float = ...,
+        max_poll_interval: float = ...,
+        on_progress: Callable[[JobProgress], object] | None = ...,
+    ) -> AsyncJobResult:
+        """Wait for every action to finish; see `AsyncJob.wait`."""
+        ...
 
 __all__ = [
     "APIConnectionError",
@@ -497,7 +517,7 @@ class PartialSubmissionError(AsyncJobError):
         ```
     """
 
-    def __init__(self, job: AsyncJob, first_unsent: int, cause: BaseException) -> None:
+    def __init__(self, job: SubmittedJob, first_unsent: int, cause: BaseException) -> None:
         self.job = job
         self.first_unsent = first_unsent
         self.cause = cause

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import anyio
-import msgspec
 from msgspec.structs import replace
 
 from ._exceptions import (
@@ -39,7 +38,14 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._fanout import fan_out
-from .models import AsyncAction, AsyncActionErrorDetail, AsyncActionFailure, AsyncActionStatus
+from .models import (
+    AsyncAction,
+    AsyncActionErrorDetail,
+    AsyncActionFailure,
+    AsyncActionStatus,
+    AsyncJobResult,
+    JobProgress,
+)
 
 __all__ = [
     "DEFAULT_MAX_POLL_INTERVAL",
@@ -117,74 +123,6 @@ class JobPart:
     async_action_id: str
     size: int | None = None
     first_row: int | None = None
-
-
-class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
-    """How far a job has come, as an ``on_progress`` callback receives it.
-
-    ``done`` and ``total`` count customers or rows when the job knows how many each action
-    carries, and percentage points (100 per action) otherwise.
-
-    Examples:
-        ```python
-        bar = tqdm(total=len(customers))
-        await job.wait(on_progress=lambda p: bar.update(p.done - bar.n))
-        ```
-    """
-
-    done: int
-    total: int
-    actions: list[AsyncAction]
-
-    @property
-    def fraction(self) -> float:
-        """``done / total``, from 0.0 to 1.0."""
-        return self.done / self.total if self.total else 1.0
-
-    @property
-    def finished(self) -> bool:
-        """Whether every action is ``DONE`` or ``FAILED``."""
-        return all(action.is_final for action in self.actions)
-
-
-class AsyncJobResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What a finished job did, across all its async actions.
-
-    Attributes:
-        actions: the final state of each action, in the order they were started.
-        done_count: customers or rows processed successfully.
-        failed_count: customers or rows that failed.
-        failed: the CSV rows that failed (``row`` numbered across the whole input, from 1
-            after the header), with ``source_id`` and ``reason``.
-        errors: the customers a bulk update could not process (``source_id``, ``key``,
-            ``message``, ``details``).
-
-    Examples:
-        ```python
-        result = await job.wait()
-        for failure in result.failed:
-            print(failure.row, failure.source_id, failure.reason)
-        ```
-    """
-
-    actions: list[AsyncAction]
-    done_count: int = 0
-    failed_count: int = 0
-    failed: list[AsyncActionFailure] = msgspec.field(default_factory=list)
-    errors: list[AsyncActionErrorDetail] = msgspec.field(default_factory=list)
-
-    @property
-    def async_action_ids(self) -> list[str]:
-        """The ids of the actions, in the order they were started."""
-        return [action.id for action in self.actions]
-
-    @property
-    def succeeded(self) -> bool:
-        """Whether every action is ``DONE`` and no customer or row failed."""
-        return (
-            all(action.status == AsyncActionStatus.DONE for action in self.actions)
-            and self.failed_count == 0
-        )
 
 
 def job_progress(parts: Sequence[JobPart], actions: Sequence[AsyncAction | None]) -> JobProgress:

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from voucherify_async import (
+    AsyncJob,
     AsyncVoucherify,
     CsvHeaderError,
     CsvSizeError,
@@ -229,6 +230,7 @@ async def test_a_part_refused_by_an_injected_fault(
     with pytest.raises(PartialSubmissionError, match="503") as caught:
         await voucherify_client.customers.import_csv(data, max_part_bytes=8_192)
     error = caught.value
+    assert isinstance(error.job, AsyncJob)
     [sent] = error.job.parts
     assert error.first_unsent == (sent.size or 0) + 1 > 1
     assert (await error.job.wait(**FAST)).done_count == sent.size

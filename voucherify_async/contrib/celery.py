@@ -41,7 +41,7 @@ from .._partition import CustomerPartition
 from ..checkpoints import CheckpointStore, PageSink, scan_partition
 
 try:
-    import celery  # type: ignore[import-untyped]
+    import celery
     from celery import Celery
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(

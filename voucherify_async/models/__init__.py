@@ -18,6 +18,8 @@ from .async_actions import (
     AsyncActionList,
     AsyncActionResult,
     AsyncActionStatus,
+    AsyncJobResult,
+    JobProgress,
 )
 from .customers import (
     Address,
@@ -71,6 +73,7 @@ __all__ = [
     "AsyncActionList",
     "AsyncActionResult",
     "AsyncActionStatus",
+    "AsyncJobResult",
     "CampaignType",
     "Customer",
     "CustomerActivitiesList",
@@ -102,6 +105,7 @@ __all__ = [
     "EventSourceUser",
     "GiftSummary",
     "HolderRole",
+    "JobProgress",
     "LoyaltyCardSummary",
     "PermanentDeletionStats",
     "Redeemable",
