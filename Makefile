@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test demo lint typecheck pytest docs bench clean
+.PHONY: test demo lint typecheck pytest pytest-uvloop docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -W error -q
 
+# The end-to-end tests once more, on a uvloop event loop (see tests/e2e/conftest.py).
+pytest-uvloop: $(STAMP)
+	VOUCHERIFY_TEST_LOOP=uvloop $(BIN)/python -m pytest -W error -q tests/e2e
+
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
-test: lint typecheck pytest docs
+test: lint typecheck pytest pytest-uvloop docs
 
 demo: $(STAMP)
 	$(BIN)/python -m voucherify_async.demo
