@@ -25,9 +25,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -W error -q
 
-# The end-to-end tests once more, on a uvloop event loop (see tests/e2e/conftest.py).
+# The end-to-end tests of the API, streaming, fan-out and pacing once more, on a uvloop
+# event loop (see tests/e2e/conftest.py); all of tests/e2e: VOUCHERIFY_TEST_LOOP=uvloop pytest tests/e2e
+UVLOOP_TESTS := $(addprefix tests/e2e/,test_event_loop_e2e.py test_api_e2e.py \
+	test_streaming_e2e.py test_fanout_e2e.py test_pacing_concurrency_e2e.py)
 pytest-uvloop: $(STAMP)
-	VOUCHERIFY_TEST_LOOP=uvloop $(BIN)/python -m pytest -W error -q tests/e2e
+	VOUCHERIFY_TEST_LOOP=uvloop $(BIN)/python -m pytest -W error -q $(UVLOOP_TESTS)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/site

@@ -1,7 +1,8 @@
 """The event loop of the end-to-end tests: asyncio's default, or uvloop on request.
 
 ``VOUCHERIFY_TEST_LOOP=uvloop pytest tests/e2e`` runs every async test of this folder on a
-uvloop event loop (``make test`` does so once), so nothing in the package may assume
+uvloop event loop (``make test`` runs the API, streaming, fan-out and pacing ones so, after
+running them all on asyncio's loop), so nothing in the package may assume
 asyncio's own loop or its transports. Unset, or ``asyncio``, the tests run on asyncio's
 default loop.
 """
