@@ -1,8 +1,11 @@
 """Stream customers from the emulator: ours against a raw aiohttp page loop, 200k and 1M.
 
 The emulator runs in its own process (``Emulator(mode="process")``), seeded with 200,000
-customers, then afresh with 1,000,000. Each client runs in a fresh process of its own (so
-its peak RSS is its own), on asyncio's loop and on uvloop, every round:
+customers, then afresh with 1,000,000. The clients walk the whole list in one fresh process
+per event loop (asyncio's, then uvloop), taking turns of 10,000 customers (100 pages) each,
+A B B A ...: the emulator shares the machine's cores with everything else running on it, and
+whole walks timed one after the other (20 to 60 s each) saw the server slow down and speed
+up between them by 2x; neighbouring turns see the same machine. The clients:
 
 - ours: ``async for customer in vf.customers.list()`` counting every customer (100 a page;
   past page 99 the pager moves on with the ``starting_after`` cursor by itself, exactly
@@ -22,8 +25,10 @@ page is requested before the current page's items are handed out), ours with
 page.
 
 RSS growth is the process's peak RSS (Linux ``VmHWM``, reset after warm-up) less its RSS
-after the client has answered one request. Ratios are medians of per-round ratios of
-customers per second, with their min and max over the rounds.
+after the clients have answered one request each (it is the growth of all the clients of the
+process together). Ratios are medians of the ratios of customers per second of paired turns,
+with their min and max. A paused walk of ours keeps its prefetched page in flight, which
+gives it one page of overlap per turn (1%); the raw loop has none.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import contextlib
 import resource
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +49,7 @@ KEY = "stream"
 TITLE = "stream customers with `async for`"
 GOAL = 0.95
 MB = 1024 * 1024
+CHUNK = 10_000  # customers per turn of a client (100 pages)
 OURS, RAW, OURS_NO_PREFETCH, VENDOR = (
     "ours", "raw aiohttp page loop (same typed decode)", "ours, prefetch=False",
     "vendor SDK page loop",
@@ -89,12 +96,17 @@ def _consume(io_ms: float) -> Any:
     return asyncio.sleep(io_ms / 1000) if io_ms > 0 else None
 
 
-def stream_client(
-    kind: str, base_url: str, app_id: str, app_token: str, loop: str, io_ms: float
-) -> dict[str, Any]:
-    """In a fresh process: stream every customer with client ``kind`` on event loop ``loop``.
+def stream_pair(
+    clients: list[str], base_url: str, app_id: str, app_token: str, loop: str, io_ms: float,
+    chunk: int,
+) -> dict[str, list[dict[str, Any]]]:
+    """In a fresh process: walk the whole list once with every client, taking turns.
 
-    Every 100 customers the consumer awaits ``io_ms`` milliseconds of its own.
+    Each client's walk is an async iterator; the clients take turns of ``chunk`` customers
+    each (the order of the turns alternating, A B B A ...), so that a slow moment of a busy
+    machine (the emulator shares the cores with everything else) falls on neighbouring turns
+    of both clients alike. Returns one record per turn per client. Every 100 customers the
+    consumer awaits ``io_ms`` milliseconds of its own.
     """
     import aiohttp
     import msgspec
@@ -104,67 +116,88 @@ def stream_client(
 
     headers = {"X-App-Id": app_id, "X-App-Token": app_token, "Accept": "application/json"}
 
-    async def ours(prefetch: bool) -> tuple[int, str]:
-        async with AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url) as vf:
-            await vf.customers.list(limit=100)  # warm up: session, decoder, imports
-            _reset_peak()
-            marks[:] = [_rss(), time.perf_counter(), time.process_time()]
-            count, last_id = 0, ""
-            async for customer in vf.customers.list(prefetch=prefetch):
-                count += 1
-                last_id = customer.id
-                if io_ms and count % 100 == 0:
-                    await _consume(io_ms)
-            return count, last_id
-
-    async def raw() -> tuple[int, str]:
+    async def raw(session: aiohttp.ClientSession) -> AsyncIterator[Any]:
         decoder = msgspec.json.Decoder(CustomerList)
         url = f"{base_url}/v1/customers"
-        async with aiohttp.ClientSession() as session:
 
-            async def fetch(params: dict[str, str]) -> CustomerList:
-                async with session.get(url, params=params, headers=headers) as response:
-                    body = await response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"raw aiohttp got {response.status}")
-                return decoder.decode(body)
+        async def fetch(params: dict[str, str]) -> CustomerList:
+            async with session.get(url, params=params, headers=headers) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"raw aiohttp got {response.status}")
+            return decoder.decode(body)
 
-            await fetch({"limit": "100"})  # warm up
+        page, cursor = 1, None
+        while True:
+            params = {"limit": "100"}
+            if cursor is None:
+                params["page"] = str(page)
+            else:
+                params["starting_after"] = cursor
+            body = await fetch(params)
+            for customer in body.customers:
+                yield customer
+            if not body.has_more or not body.customers:
+                return
+            if cursor is None and page < 99:
+                page += 1
+            else:
+                stamp = body.customers[-1].created_at
+                assert stamp is not None
+                cursor = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    async def main() -> dict[str, list[dict[str, Any]]]:
+        async with contextlib.AsyncExitStack() as stack:
+            vf = await stack.enter_async_context(
+                AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url)
+            )
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            await vf.customers.list(limit=100)  # warm up: sessions, decoders, imports
+            async with session.get(f"{base_url}/v1/customers", headers=headers) as response:
+                await response.read()
+            walks: dict[str, AsyncIterator[Any]] = {}
+            for client in clients:
+                if client == RAW:
+                    walks[client] = raw(session)
+                else:
+                    pager = vf.customers.list(prefetch=client != OURS_NO_PREFETCH)
+                    walks[client] = pager.__aiter__()
+            counts = dict.fromkeys(clients, 0)
+            turns: dict[str, list[dict[str, Any]]] = {client: [] for client in clients}
             _reset_peak()
-            marks[:] = [_rss(), time.perf_counter(), time.process_time()]
-            count, last_id, page, cursor = 0, "", 1, None
-            while True:
-                params = {"limit": "100"}
-                if cursor is None:
-                    params["page"] = str(page)
-                else:
-                    params["starting_after"] = cursor
-                body = await fetch(params)
-                for customer in body.customers:
-                    count += 1
-                    last_id = customer.id
-                    if io_ms and count % 100 == 0:
-                        await _consume(io_ms)
-                if not body.has_more or not body.customers:
-                    return count, last_id
-                if cursor is None and page < 99:
-                    page += 1
-                else:
-                    stamp = body.customers[-1].created_at
-                    assert stamp is not None
-                    cursor = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            before = _rss()
+            order = list(clients)
+            while walks:
+                for client in [c for c in order if c in walks]:
+                    walk = walks[client]
+                    taken = 0
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    try:
+                        while taken < chunk:
+                            await walk.__anext__()
+                            taken += 1
+                            counts[client] += 1
+                            if io_ms and counts[client] % 100 == 0:
+                                await asyncio.sleep(io_ms / 1000)
+                    except StopAsyncIteration:
+                        del walks[client]
+                    if taken:
+                        turns[client].append({
+                            "count": taken, "seconds": time.perf_counter() - wall,
+                            "cpu": time.process_time() - cpu,
+                        })  # fmt: skip
+                order.reverse()
+            peak = _peak_rss()
+            for records in turns.values():
+                for record in records:
+                    record.update(rss_before=before, rss_peak=peak)
+            return turns
 
-    marks: list[float] = []
-    work = raw() if kind == RAW else ours(prefetch=kind != OURS_NO_PREFETCH)
     event_loop = new_loop(loop)
     try:
-        count, last_id = event_loop.run_until_complete(work)
+        return event_loop.run_until_complete(main())
     finally:
         event_loop.close()
-    seconds = time.perf_counter() - marks[1]
-    cpu = time.process_time() - marks[2]
-    return {"count": count, "seconds": seconds, "cpu": cpu, "rss_before": int(marks[0]),
-            "rss_peak": _peak_rss(), "last_id": last_id}  # fmt: skip
 
 
 def stream_vendor(base_url: str, app_id: str, app_token: str) -> dict[str, Any]:
@@ -204,7 +237,7 @@ Runs = dict[str, dict[str, list[dict[str, Any]]]]  # loop -> client -> one run p
 
 
 async def _measure(
-    count: int, rounds: int, clients: list[str], io_ms: float, vendor: bool
+    count: int, rounds: int, clients: list[str], io_ms: float, vendor: bool, chunk: int
 ) -> Runs:
     from voucherify_async.emulator import Emulator
 
@@ -216,11 +249,11 @@ async def _measure(
         args = (emu.url, emu.app_id, emu.app_token)
         for _ in range(rounds):
             for loop in runs:
-                for client in clients:
-                    result = await asyncio.to_thread(
-                        run_in_child, stream_client, client, *args, loop, io_ms
-                    )
-                    runs[loop][client].append(result)
+                turns = await asyncio.to_thread(
+                    run_in_child, stream_pair, clients, *args, loop, io_ms, chunk
+                )
+                for client, records in turns.items():
+                    runs[loop][client].extend(records)
             if vendor:
                 runs["asyncio"][VENDOR].append(
                     await asyncio.to_thread(run_in_child, stream_vendor, *args)
@@ -236,28 +269,36 @@ def _rate(runs: list[dict[str, Any]]) -> list[float]:
     return [r["count"] / r["seconds"] for r in runs]
 
 
-def _table(loop: str, count: int, runs: dict[str, list[dict[str, Any]]]) -> str:
-    rows = "\n".join(
-        f"| {client} | {r['count']:,} | {r['seconds']:.2f} | {r['count'] / r['seconds']:,.0f} |"
-        f" {r['seconds'] / max(r['count'], 1) * 1e6:.1f} | {r['cpu'] / r['seconds']:.0%} |"
-        f" {r['rss_before'] / MB:.1f} | {r['rss_peak'] / MB:.1f} | {_growth(r):.1f} |"
-        for client, client_runs in runs.items()
-        for r in client_runs
-    )
+def _table(loop: str, count: int, runs: dict[str, list[dict[str, Any]]], chunk: int) -> str:
+    lines = []
+    for client, turns in runs.items():
+        customers = sum(r["count"] for r in turns)
+        seconds = sum(r["seconds"] for r in turns)
+        cpu = sum(r["cpu"] for r in turns)
+        rates = _rate(turns)
+        lines.append(
+            f"| {client} | {len(turns)} | {customers:,} | {seconds:.2f} |"
+            f" {customers / seconds:,.0f} | {min(rates):,.0f} / {median(rates):,.0f} /"
+            f" {max(rates):,.0f} | {seconds / max(customers, 1) * 1e6:.1f} | {cpu / seconds:.0%} |"
+            f" {median([_growth(r) for r in turns]):.1f} |"
+        )
     return "\n".join(
         [
-            f"Event loop: {loop}. Emulator (process mode) seeded with {count:,} customers; each"
-            " client in a fresh process, clients and loops interleaved, one line per round.",
+            f"Event loop: {loop}. Emulator (process mode) seeded with {count:,} customers. The"
+            " clients of a row walk the whole list in one fresh process, taking turns of"
+            f" {chunk:,} customers each (A B B A ...); the ratios pair the turns.",
             "",
-            "| client | customers | seconds | customers/s | us per customer | client CPU / wall |"
-            " RSS after warm-up (MB) | peak RSS (MB) | growth (MB) |",
+            "| client | turns | customers | seconds | customers/s | per turn: min / median /"
+            " max | us per customer | client CPU / wall | peak RSS growth of the process (MB) |",
             "|---|---|---|---|---|---|---|---|---|",
-            rows,
+            *lines,
         ]
     )
 
 
-def _stream_rows(sizes: list[int], by_size: dict[int, Runs], rounds: int) -> list[BenchResult]:
+def _stream_rows(
+    sizes: list[int], by_size: dict[int, Runs], rounds: int, chunk: int
+) -> list[BenchResult]:
     results = []
     small, large = sizes
     for loop in by_size[small]:
@@ -286,15 +327,15 @@ def _stream_rows(sizes: list[int], by_size: dict[int, Runs], rounds: int) -> lis
                 ratios.append(f"{flat:.2f}x the ratio at {small:,} (flat with size: 1.00)")
             if VENDOR in runs:
                 vendor_runs = runs[VENDOR]
-                more = median([r["count"] for r in ours_runs]) / median(
-                    [r["count"] for r in vendor_runs]
-                )
+                more = sum(r["count"] for r in ours_runs) / sum(r["count"] for r in vendor_runs)
                 ratios.append(
                     f"{more:.1f}x the customers of the vendor SDK's loop"
                     f" ({vendor_runs[0]['stopped']})"
                 )
-            all_yielded = all(r["count"] == size for r in ours_runs + runs[RAW])
-            details = _table(loop, size, runs)
+            all_yielded = all(
+                sum(r["count"] for r in runs[client]) == size * rounds for client in (OURS, RAW)
+            )
+            details = _table(loop, size, runs, chunk)
             if VENDOR in runs:
                 details += f"\n\nThe vendor SDK's loop stopped: {runs[VENDOR][0]['stopped']}."
             key = KEY + ("" if size == small else "_large") + suffix
@@ -322,7 +363,7 @@ def _stream_rows(sizes: list[int], by_size: dict[int, Runs], rounds: int) -> lis
     return results
 
 
-def _prefetch_rows(count: int, io_ms: float, runs: Runs) -> list[BenchResult]:
+def _prefetch_rows(count: int, io_ms: float, runs: Runs, chunk: int) -> list[BenchResult]:
     results = []
     for loop, by_client in runs.items():
         suffix = "" if loop == "asyncio" else f"_{loop}"
@@ -344,23 +385,29 @@ def _prefetch_rows(count: int, io_ms: float, runs: Runs) -> list[BenchResult]:
                 ],
                 target="prefetch faster than prefetch=False and than the raw loop",
                 met=vs_off[0] > 1.0 and vs_raw[0] > 1.0,
-                details=_table(loop, count, by_client),
+                details=_table(loop, count, by_client, chunk),
             )
         )
     return results
 
 
 def run(quick: bool = False, rounds: int | None = None) -> list[BenchResult]:
-    """Run the benchmark; ``quick`` streams 1,500 and 3,000 customers (the vendor loop
-    then ends on ``has_more``, before its page limit)."""
+    """Run the benchmark; ``quick`` streams 1,500 and 3,000 customers in turns of 500 (the
+    vendor loop then ends on ``has_more``, before its page limit)."""
     sizes = [1_500, 3_000] if quick else [200_000, 1_000_000]
-    rounds = rounds or (1 if quick else 3)
+    chunk = 500 if quick else CHUNK
+    rounds = rounds or 1
     io_ms = 1.0
     by_size = {
-        size: asyncio.run(_measure(size, rounds, [OURS, RAW], 0.0, vendor=size == sizes[0]))
+        size: asyncio.run(
+            _measure(size, rounds, [OURS, RAW], 0.0, vendor=size == sizes[0], chunk=chunk)
+        )
         for size in sizes
     }
     prefetch = asyncio.run(
-        _measure(sizes[0], rounds, [OURS, OURS_NO_PREFETCH, RAW], io_ms, vendor=False)
+        _measure(sizes[0], rounds, [OURS, OURS_NO_PREFETCH, RAW], io_ms, vendor=False,
+                 chunk=chunk)
+    )  # fmt: skip
+    return _stream_rows(sizes, by_size, rounds, chunk) + _prefetch_rows(
+        sizes[0], io_ms, prefetch, chunk
     )
-    return _stream_rows(sizes, by_size, rounds) + _prefetch_rows(sizes[0], io_ms, prefetch)

@@ -58,12 +58,13 @@ def test_stream_yields_past_the_vendor_loop_and_reports_where_it_stopped() -> No
     results = {result.key: result for result in stream.run(quick=True, rounds=1)}
     first = results["stream"]
     assert "has_more false" in first.details
-    for key in ("stream", "stream_large", "stream_prefetch"):
-        result = results[key]
-        # Every client streamed every customer of its size, in a process of its own.
-        assert "| ours | 1,500 |" in result.details or "| ours | 3,000 |" in result.details
-        assert "raw aiohttp page loop" in result.details
-    assert "ours, prefetch=False" in results["stream_prefetch"].details
+    for key, turns in (("stream", "3 | 1,500"), ("stream_large", "6 | 3,000"),
+                       ("stream_prefetch", "3 | 1,500")):  # fmt: skip
+        details = results[key].details
+        # Every client walked every customer, in turns of 500.
+        assert f"| ours | {turns} |" in details
+        assert f"| raw aiohttp page loop (same typed decode) | {turns} |" in details
+    assert "| ours, prefetch=False | 3 | 1,500 |" in results["stream_prefetch"].details
 
 
 def test_runner_main_writes_the_report_and_keeps_other_rows(tmp_path: Path) -> None:
