@@ -21,8 +21,9 @@ round, on every loop):
   shared ``ApiClient`` (urllib3's pool is thread-safe) with a pool of 64 connections, in a
   process of its own (see ``_clients.VendorProcess``); asyncio row only.
 
-The figure is the wall time of the 5,000 calls; ratios are medians of per-round ratios
-(throughput of ours over the peer's), with their min and max over the rounds.
+Every round times each client in 5 turns of 1,000 calls, the clients taking turns (in
+reverse order every other turn). The figure is the wall time of a turn; ratios are medians
+of the ratios of paired turns (throughput of ours over the peer's), with their min and max.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ GET_MANY, RAW_WORKERS, GATHER, RAW_GATHER, CEILING, VENDOR = (
     "ceiling (64 bare HTTP/1.1 sockets)", "vendor SDK (64 threads)",
 )  # fmt: skip
 GOALS = {GET_MANY: (RAW_WORKERS, 0.97), GATHER: (RAW_GATHER, 0.95)}
+# Each round is timed in turns of calls // TURNS calls per client (see get_sequential).
+TURNS = 5
 
 
 def _ids(calls: int) -> list[str]:
@@ -150,12 +153,18 @@ def measure(base_url: str, calls: int, rounds: int) -> dict[str, dict[str, list[
                     loop.run_until_complete(step(warm_up))
             samples["asyncio"][VENDOR] = []
             vendor.round(len(warm_up))
+            per_turn = ids[: max(1, calls // TURNS)]
             for _ in range(rounds):
-                for name, loop in loops.items():
-                    for client, step in clients[name].items():
-                        sample = loop.run_until_complete(timed(lambda s=step: s(ids)))
-                        samples[name][client].append(sample)
-                samples["asyncio"][VENDOR].append(Sample(vendor.round(calls), float("nan")))
+                for turn in range(TURNS):
+                    for name, loop in loops.items():
+                        order = list(clients[name].items())
+                        if turn % 2:
+                            order.reverse()
+                        for client, step in order:
+                            sample = loop.run_until_complete(timed(lambda s=step: s(per_turn)))
+                            samples[name][client].append(sample)
+                    seconds = vendor.round(len(per_turn))
+                    samples["asyncio"][VENDOR].append(Sample(seconds, float("nan")))
     finally:
         for name, loop in loops.items():
             loop.run_until_complete(stacks[name].aclose())
@@ -166,6 +175,7 @@ def measure(base_url: str, calls: int, rounds: int) -> dict[str, dict[str, list[
 def _results(
     loop: str, calls: int, rounds: int, runs: dict[str, list[Sample]]
 ) -> list[BenchResult]:
+    calls = max(1, calls // TURNS)  # the figures are per turn
     ideal = calls * LATENCY_MS / 1000 / CONCURRENCY
     seconds = {client: [s.wall for s in values] for client, values in runs.items()}
     speed = {client: [1 / x for x in values] for client, values in seconds.items()}
@@ -184,8 +194,9 @@ def _results(
     )
     details = "\n".join(
         [
-            f"Event loop: {loop}. {calls:,} calls per client per round, {rounds} rounds,"
-            f" clients and loops interleaved; the ideal is {ideal:.3f} s.",
+            f"Event loop: {loop}. {rounds} rounds of {TURNS} turns of {calls:,} calls per"
+            " client, the clients taking turns (in reverse order every other turn) and the"
+            f" loops after them; ratios pair the turns. The ideal is {ideal:.3f} s a turn.",
             "",
             "| client | seconds per round | median | req/s | speed / the ceiling's: median"
             " of the rounds (min-max) | / ideal (beside the ceiling's) | client CPU / wall |",
@@ -248,7 +259,7 @@ def run(quick: bool = False, rounds: int | None = None) -> list[BenchResult]:
     and ``max_concurrency=64`` against a raw semaphore and gather.
     """
     calls = 200 if quick else 5000
-    rounds = rounds or (1 if quick else 5)
+    rounds = rounds or (1 if quick else 3)
     with minimal_server(latency_ms=LATENCY_MS) as base_url:
         samples = measure(base_url, calls, rounds)
     return [row for loop, runs in samples.items() for row in _results(loop, calls, rounds, runs)]
