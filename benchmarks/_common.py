@@ -146,7 +146,7 @@ def machine() -> dict[str, str]:
         "load average at start (1, 5, 15 min)": load,
     }
     packages = (
-        "voucherify-async", "aiohttp", "msgspec", "anyio", "voucherify", "pydantic",
+        "voucherify-async", "aiohttp", "msgspec", "anyio", "uvloop", "voucherify", "pydantic",
         "urllib3", "httpx",
     )  # fmt: skip
     facts["versions"] = ", ".join(f"{name} {_version(name)}" for name in packages)
