@@ -9,7 +9,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_WORKERS ?= auto
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test test-all demo lint typecheck pytest docs bench fuzz clean
+.PHONY: test test-all demo lint typecheck pytest pytest-uvloop docs bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,17 @@ pytest: $(STAMP)
 	sh scripts/ensure-redis.sh
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
+# The end-to-end tests of the API, streaming, fan-out and pacing once more, on a uvloop
+# event loop (see tests/e2e/conftest.py); all of tests/e2e: VOUCHERIFY_TEST_LOOP=uvloop pytest tests/e2e
+UVLOOP_TESTS := $(addprefix tests/e2e/,test_event_loop_e2e.py test_api_e2e.py \
+	test_streaming_e2e.py test_fanout_e2e.py test_pacing_concurrency_e2e.py)
+pytest-uvloop: $(STAMP)
+	VOUCHERIFY_TEST_LOOP=uvloop $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(UVLOOP_TESTS)
+
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
-test: lint typecheck pytest docs
+test: lint typecheck pytest pytest-uvloop docs
 
 # `make test` on every Python from 3.10 to 3.13 the machine has, each in .venv-3.X.
 test-all:

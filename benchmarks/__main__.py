@@ -7,6 +7,7 @@ Usage::
     python -m benchmarks --quick              # tiny sizes, written under build/ by default
     python -m benchmarks --rounds 3 --out /tmp/bench
     python -m benchmarks --report-only        # rewrite results.md and chart.png from the JSON
+    python -m benchmarks --loop uvloop        # one event loop only (default: both, each round)
 
 ``--only`` keeps the other rows of an earlier run in the report (each row says when it was
 measured). The vendor SDK, httpx, matplotlib and psutil come from the ``bench`` extra:
@@ -42,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
     parser.add_argument("--in-process", action="store_true",
                         help="run every benchmark in this process (default: a fresh one each)")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both",
+                        help="event loop(s) of the HTTP benchmarks; both: each in every round")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite results.md and chart.png from results.json; run nothing")
     parser.add_argument("--strict", action="store_true",
@@ -63,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"missing packages of the bench extra: {', '.join(missing)};"
               " run: pip install -e '.[bench]'", file=sys.stderr)  # fmt: skip
         return 2
+    # Read by the benchmarks (and so by their child processes) through _peers.loop_names().
+    os.environ["VOUCHERIFY_BENCH_LOOP"] = args.loop
     names = args.only or list(BENCHMARKS)
     measured_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     facts = machine()

@@ -42,7 +42,15 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT.parent / "shared" / "spec" / "customers.openapi.json"
+# The spec sits in a ``shared`` folder beside the checkout (or beside a folder above it).
+SPEC = next(
+    (
+        candidate
+        for parent in ROOT.parents
+        if (candidate := parent / "shared" / "spec" / "customers.openapi.json").is_file()
+    ),
+    ROOT.parent / "shared" / "spec" / "customers.openapi.json",
+)
 APP_ID = "bench-app-id"
 APP_TOKEN = "bench-app-token"
 BENCH_PACKAGES = ("voucherify", "httpx", "matplotlib", "psutil")
@@ -138,7 +146,7 @@ def machine() -> dict[str, str]:
         "load average at start (1, 5, 15 min)": load,
     }
     packages = (
-        "voucherify-async", "aiohttp", "msgspec", "anyio", "voucherify", "pydantic",
+        "voucherify-async", "aiohttp", "msgspec", "anyio", "uvloop", "voucherify", "pydantic",
         "urllib3", "httpx",
     )  # fmt: skip
     facts["versions"] = ", ".join(f"{name} {_version(name)}" for name in packages)

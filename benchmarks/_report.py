@@ -14,6 +14,13 @@ __all__ = ["load", "merge", "write_chart", "write_markdown"]
 
 ORDER = ("decode", "get_sequential", "get_concurrent", "get_concurrent_gather", "stream",
          "emulator")  # fmt: skip
+# The rows on uvloop, and the other stream rows, follow the row they belong with.
+ORDER = (
+    "decode", "get_sequential", "get_sequential_uvloop", "get_concurrent",
+    "get_concurrent_uvloop", "get_concurrent_gather", "get_concurrent_gather_uvloop", "stream",
+    "stream_uvloop", "stream_large", "stream_large_uvloop", "stream_prefetch",
+    "stream_prefetch_uvloop", "emulator",
+)  # fmt: skip
 
 
 def to_dict(result: BenchResult, measured_at: str, quick: bool) -> dict[str, Any]:

@@ -55,10 +55,16 @@ def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path) -> None:
 def test_stream_yields_past_the_vendor_loop_and_reports_where_it_stopped() -> None:
     from benchmarks import stream
 
-    result = stream.run(quick=True, rounds=1)
-    assert result.ours.value == 1_500
-    assert result.met  # all yielded, RSS growth small
-    assert "has_more false" in result.details
+    results = {result.key: result for result in stream.run(quick=True, rounds=1)}
+    first = results["stream"]
+    assert "has_more false" in first.details
+    for key, turns in (("stream", "3 | 1,500"), ("stream_large", "6 | 3,000"),
+                       ("stream_prefetch", "3 | 1,500")):  # fmt: skip
+        details = results[key].details
+        # Every client walked every customer, in turns of 500.
+        assert f"| ours | {turns} |" in details
+        assert f"| raw aiohttp page loop (same typed decode) | {turns} |" in details
+    assert "| ours, prefetch=False | 3 | 1,500 |" in results["stream_prefetch"].details
 
 
 def test_runner_main_writes_the_report_and_keeps_other_rows(tmp_path: Path) -> None:
@@ -72,3 +78,12 @@ def test_runner_main_writes_the_report_and_keeps_other_rows(tmp_path: Path) -> N
     assert "| benchmark | ours | peer(s) | ratio | target | met? |" in report
     assert "quick run" in report
     assert (tmp_path / "chart.png").exists()
+
+
+def test_paired_ratios_are_per_round_with_their_spread() -> None:
+    from benchmarks._peers import paired, show_paired
+
+    # Round 2 was slow for both clients: its ratio is still 0.5, like round 1's.
+    ratio = paired([1.0, 0.5, 0.9], [2.0, 1.0, 1.0])
+    assert ratio == (0.5, 0.5, 0.9)
+    assert show_paired(ratio) == "0.50x (0.50-0.90)"

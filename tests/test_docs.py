@@ -4,10 +4,10 @@ Blocks of one page run in order in one namespace, where ``vf`` is an open client
 the emulator (seeded with a few customers, among them ``bob``, ``source_123`` and
 ``source-or-cust-id``). The emulator accepts the placeholder credentials ``"..."``, which
 are also in the environment, so ``AsyncVoucherify(app_id="...", app_token="...")`` and
-``AsyncVoucherify()`` both reach it. A block that calls ``asyncio.run`` runs in a thread with
-its own loop; a block that includes a file (``--8<-- "examples/x.py"``) runs that file as a
-script; ``async def test_...`` functions a block defines are called with the plugin's fixture
-names bound.
+``AsyncVoucherify()`` both reach it. A block that calls ``asyncio.run`` (or ``uvloop.run``)
+runs in a thread with its own loop; a block that includes a file (``--8<-- "examples/x.py"``)
+runs that file as a script; ``async def test_...`` functions a block defines are called with
+the plugin's fixture names bound.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ async def test_examples_run(page: Path, emu: Emulator) -> None:
                 continue
             code = compile(source, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             before = set(namespace)
-            if "asyncio.run(" in source:
+            if "asyncio.run(" in source or "uvloop.run(" in source:
                 await anyio.to_thread.run_sync(exec, code, namespace)
             else:
                 result = eval(code, namespace)

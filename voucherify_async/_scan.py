@@ -49,6 +49,8 @@ _ONE_MS = timedelta(milliseconds=1)
 _CREATED_FILTERS = ("created_at[after]", "created_at[before]")
 # The kinds of window a walk reads (see CreatedAtWalk).
 _WINDOW, _GROUP, _PAST = "window", "group", "past"
+# Yielded items a CreatedAtPages keeps before bringing its position up to date.
+_TAIL_MAX = 1000
 
 
 class _PositionWire(msgspec.Struct, array_like=True):
@@ -244,18 +246,33 @@ class CreatedAtWalk(Generic[ItemT]):
         """
         fresh: list[ItemT] = []
         cursor_at = self._cursor_at
-        for item in items:
-            created_at, item_id = self._key(item)
-            if created_at is None:
-                raise PaginationError(
-                    f"item {item_id!r} has no created_at, so the list cannot be walked past"
-                    " page 99 with the created_at cursor"
-                )
-            if created_at == cursor_at:
-                self.inclusive = True
-            if self.fetched.is_new(created_at, item_id, self._descending):
-                self.fetched.advance(created_at, item_id)
+        descending = self._descending
+        key = self._key
+        # ScanPosition.is_new and .advance of self.fetched, inlined: this runs per item.
+        fetched = self.fetched
+        boundary, seen = fetched.boundary, fetched.seen
+        try:
+            for item in items:
+                created_at, item_id = key(item)
+                if created_at is None:
+                    raise PaginationError(
+                        f"item {item_id!r} has no created_at, so the list cannot be walked"
+                        " past page 99 with the created_at cursor"
+                    )
+                if created_at == cursor_at:
+                    self.inclusive = True
+                if boundary is None or created_at == boundary:
+                    if item_id in seen:
+                        continue
+                elif (created_at > boundary) if descending else (created_at < boundary):
+                    continue
+                if created_at != boundary:
+                    boundary, seen = created_at, {item_id}
+                else:
+                    seen.add(item_id)
                 fresh.append(item)
+        finally:
+            fetched.boundary, fetched.seen = boundary, seen
         full = bool(items) and has_more is not False and len(items) >= self._limit
         if self._mode == _GROUP:
             self._after_group_page(items, full, total)
@@ -348,6 +365,9 @@ class CreatedAtPages(Generic[PageT, ItemT]):
         self._rebuild = rebuild
         self._key = key
         self._total = total if total is not None else _total_attribute
+        # Items handed out since the position was last brought up to date: the position is
+        # computed from them only when asked for (or when they pile up), not per item.
+        self._tail: list[ItemT] = []
 
     def next_query(self) -> Query | None:
         """The query of the next page."""
@@ -365,12 +385,44 @@ class CreatedAtPages(Generic[PageT, ItemT]):
 
     def yielded(self, item: ItemT) -> None:
         """Move the resumable position past ``item``."""
-        created_at, item_id = self._key(item)
-        if created_at is not None:
-            self._walk.yielded.advance(created_at, item_id)
+        tail = self._tail
+        tail.append(item)
+        if len(tail) >= _TAIL_MAX:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Apply the items yielded since the last call to the walk's ``yielded`` position.
+
+        The same as ``advance`` on each in turn: the position ends at the last item's
+        ``created_at``, with the ids of the run of items at it that ends the sequence (and
+        the ids it had, if that run reaches back past the sequence's start to the same
+        millisecond). Only that run is read, from the end.
+        """
+        tail, self._tail = self._tail, []
+        boundary: datetime | None = None
+        ids: list[str] = []
+        whole = True
+        for item in reversed(tail):
+            created_at, item_id = self._key(item)
+            if created_at is None:
+                continue
+            if boundary is None:
+                boundary = created_at
+            elif created_at != boundary:
+                whole = False
+                break
+            ids.append(item_id)
+        if boundary is None:
+            return
+        position = self._walk.yielded
+        if whole and position.boundary == boundary:
+            position.seen.update(ids)
+        else:
+            position.boundary, position.seen = boundary, set(ids)
 
     def position(self) -> str | None:
         """A token for ``resume_from``: the scan continues after the last item yielded."""
+        self._catch_up()
         return self._walk.yielded.dumps()
 
 
