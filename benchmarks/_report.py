@@ -12,8 +12,6 @@ from ._common import BenchResult, Figure
 
 __all__ = ["load", "merge", "write_chart", "write_markdown"]
 
-ORDER = ("decode", "get_sequential", "get_concurrent", "get_concurrent_gather", "stream",
-         "emulator")  # fmt: skip
 # The rows on uvloop, and the other stream rows, follow the row they belong with.
 ORDER = (
     "decode", "get_sequential", "get_sequential_uvloop", "get_concurrent",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -161,7 +162,9 @@ def measure(base_url: str, calls: int, rounds: int) -> dict[str, dict[str, list[
                         if turn % 2:
                             order.reverse()
                         for client, step in order:
-                            sample = loop.run_until_complete(timed(lambda s=step: s(per_turn)))
+                            sample = loop.run_until_complete(
+                                timed(functools.partial(step, per_turn))
+                            )
                             samples[name][client].append(sample)
                     seconds = vendor.round(len(per_turn))
                     samples["asyncio"][VENDOR].append(Sample(seconds, float("nan")))

@@ -24,6 +24,7 @@ max.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -119,7 +120,7 @@ def measure(base_url: str, calls: int, rounds: int) -> dict[str, dict[str, list[
                             order.reverse()
                         for client, call in order:
                             sample = loop.run_until_complete(
-                                timed(lambda c=call: _repeat(c, per_turn))
+                                timed(functools.partial(_repeat, call, per_turn))
                             )
                             samples[name][client].append(sample)
                     seconds = vendor.round(per_turn)
