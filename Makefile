@@ -52,7 +52,7 @@ test-all:
 	bash .ci/test-all
 
 demo: $(STAMP)
-	$(BIN)/python -m voucherify_async.demo
+	$(BIN)/python -m voucherify_async.tools.demo
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,docs,cli,bench]'

@@ -13,8 +13,8 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from voucherify_async import AsyncVoucherify, MockTransport
-from voucherify_async._http_aiohttp import AiohttpTransport
-from voucherify_async._mock import Handler
+from voucherify_async._transport.aiohttp_transport import AiohttpTransport
+from voucherify_async._transport.mock import Handler
 
 BASE = "https://api.test.local"
 APP_ID = "test-app-id"

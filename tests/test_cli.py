@@ -18,8 +18,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from voucherify_async.cli import main
 from voucherify_async.emulator import Emulator
+from voucherify_async.tools.cli import main
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_console_script_serves_the_emulator(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from voucherify_async.cli import main;"
+        [sys.executable, "-c", "import sys; from voucherify_async.tools.cli import main;"
          " sys.exit(main())", "emulator", "--port", "0", "--seed", "3", "--error-rate", "0"],
         stdout=subprocess.PIPE, text=True,
     )
@@ -268,7 +268,10 @@ def test_a_closed_pipe_ends_quietly(voucherify_emulator: Emulator) -> None:
     with urllib.request.urlopen(request, timeout=60) as answer:
         answer.read()
     process = subprocess.Popen(
-        [sys.executable, "-m", "voucherify_async.cli", "customers", "list", "--format", "jsonl"],
+        [
+            sys.executable, "-m", "voucherify_async.tools.cli",
+            "customers", "list", "--format", "jsonl",
+        ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, **voucherify_emulator.env},
     )
@@ -286,7 +289,7 @@ def test_a_closed_pipe_ends_quietly(voucherify_emulator: Emulator) -> None:
 
 def emulator_cli(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "voucherify_async.cli", "emulator", *argv],
+        [sys.executable, "-m", "voucherify_async.tools.cli", "emulator", *argv],
         capture_output=True, text=True, timeout=60, check=False,
     )
 
@@ -351,7 +354,7 @@ def test_emulator_background_prints_export_lines_for_eval(tmp_path: Path) -> Non
         # What a shell's eval would set, used by the next command.
         env = {**os.environ, **{k: shlex.split(v)[0] for k, v in exports.items()}}
         listed = subprocess.run(
-            [sys.executable, "-m", "voucherify_async.cli", "customers", "list", "--format",
+            [sys.executable, "-m", "voucherify_async.tools.cli", "customers", "list", "--format",
              "jsonl"], env=env, capture_output=True, text=True, timeout=60, check=False,
         )
         assert listed.returncode == 0, listed.stderr

@@ -24,7 +24,7 @@ from voucherify_async import (
     PartialSubmissionError,
     models,
 )
-from voucherify_async._csvio import (
+from voucherify_async._core.csvio import (
     CsvSplitter,
     check_header,
     count_rows,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voucherify_async import RateLimit
-from voucherify_async._retry import (
+from voucherify_async._core.retry import (
     MAX_BACKOFF,
     QUOTA_TYPE,
     RETRYABLE_STATUSES,

@@ -9,13 +9,13 @@ import subprocess
 import sys
 import urllib.request
 
-from voucherify_async.demo import pacing_summary
 from voucherify_async.emulator import Emulator
+from voucherify_async.tools.demo import pacing_summary
 
 
 def demo(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "voucherify_async.demo", *argv],
+        [sys.executable, "-m", "voucherify_async.tools.demo", *argv],
         env=env, capture_output=True, text=True, timeout=180, check=False,
     )
 

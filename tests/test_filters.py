@@ -8,10 +8,10 @@ from typing import Annotated, TypedDict
 import pytest
 
 from voucherify_async import AsyncVoucherify
-from voucherify_async._filters import Filter, filter_fields, filter_query
-from voucherify_async.cli import _filters, build_parser
+from voucherify_async._core.filters import Filter, filter_fields, filter_query
 from voucherify_async.emulator import Emulator
 from voucherify_async.resources.customers import CustomerListFilters
+from voucherify_async.tools.cli import _filters, build_parser
 
 WHEN = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 

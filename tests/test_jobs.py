@@ -28,8 +28,8 @@ from voucherify_async import (
     VoucherifyError,
     models,
 )
-from voucherify_async._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges
-from voucherify_async._jobs import JobPart, combine_results, job_progress, poll_delays
+from voucherify_async._core.chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges
+from voucherify_async.resources._jobs import JobPart, combine_results, job_progress, poll_delays
 
 FAST: dict[str, Any] = {"poll_interval": 0.001, "max_poll_interval": 0.002}
 

@@ -21,7 +21,7 @@ from voucherify_async import (
     RateLimiter,
     SendError,
 )
-from voucherify_async._mock import Handler
+from voucherify_async._transport.mock import Handler
 
 CUSTOMER = {"id": "cust_1", "object": "customer", "source_id": "bob"}
 

@@ -31,8 +31,8 @@ from voucherify_async import (
     PayloadTooLargeError,
     models,
 )
+from voucherify_async._core.ratelimit import RateLimit
 from voucherify_async._exceptions import APIStatusError, make_status_error
-from voucherify_async._ratelimit import RateLimit
 
 # The reduced copy of the vendor's OpenAPI files committed with the project (spec/README.md).
 SPEC_DIR = Path(__file__).resolve().parents[1] / "spec"

@@ -7,7 +7,7 @@ from aioresponses import aioresponses
 
 from tests.conftest import Sleeps, calls, url
 from voucherify_async import AsyncVoucherify, RateLimit
-from voucherify_async._pacing import Pacer
+from voucherify_async._core.pacing import Pacer
 
 CUSTOMER = {"id": "cust_1", "object": "customer"}
 

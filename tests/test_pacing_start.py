@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from voucherify_async import RateLimit
-from voucherify_async._pacing import Pacer
+from voucherify_async._core.pacing import Pacer
 
 
 class Clock:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voucherify_async._query import (
+from voucherify_async._core.query import (
     check_choice,
     check_int_range,
     check_str,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voucherify_async._query import Query
-from voucherify_async._scan import CreatedAtWalk, PaginationError, ScanPosition
+from voucherify_async._core.query import Query
+from voucherify_async._core.scan import CreatedAtWalk, PaginationError, ScanPosition
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voucherify_async._query import Query
-from voucherify_async._scan import CreatedAtWalk
+from voucherify_async._core.query import Query
+from voucherify_async._core.scan import CreatedAtWalk
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 MS = timedelta(milliseconds=1)

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from voucherify_async._scan import CreatedAtPages, CreatedAtWalk, ScanPosition
+from voucherify_async._core.scan import CreatedAtPages, CreatedAtWalk, ScanPosition
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -25,9 +25,9 @@ from voucherify_async import (
     RateLimit,
     RateLimitError,
 )
-from voucherify_async._pacing import Pacer
-from voucherify_async._ratelimit import MAX_AHEAD, parse_rate_limit
-from voucherify_async._retry import (
+from voucherify_async._core.pacing import Pacer
+from voucherify_async._core.ratelimit import MAX_AHEAD, parse_rate_limit
+from voucherify_async._core.retry import (
     MAX_SERVER_WAIT,
     Delivery,
     backoff_delay,

@@ -13,7 +13,10 @@ from msgspec import UnsetType as NotGiven
 
 from . import models
 from ._client import CLUSTERS, AsyncVoucherify
-from ._csvio import CsvError, CsvHeaderError, CsvSizeError
+from ._core.csvio import CsvError, CsvHeaderError, CsvSizeError
+from ._core.ratelimit import RateLimit
+from ._core.retry import Delivery
+from ._core.scan import PaginationError
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -35,24 +38,9 @@ from ._exceptions import (
     RedirectError,
     VoucherifyError,
 )
-from ._fanout import fan_out
-from ._http import HTTPTransport, SendError
-from ._jobs import (
-    AsyncActionFailedError,
-    AsyncActionTimeoutError,
-    AsyncJob,
-    AsyncJobError,
-    AsyncJobResult,
-    JobProgress,
-    PartialSubmissionError,
-)
-from ._limiter import LocalRateLimiter, RateLimiter
-from ._mock import MockRequest, MockResponse, MockTransport
-from ._pagination import Pager
-from ._partition import CustomerPartition
-from ._ratelimit import RateLimit
-from ._retry import Delivery
-from ._scan import PaginationError
+from ._transport.http import HTTPTransport, SendError
+from ._transport.limiter import LocalRateLimiter, RateLimiter
+from ._transport.mock import MockRequest, MockResponse, MockTransport
 from ._version import __version__
 from .models import (
     Address,
@@ -64,6 +52,18 @@ from .models import (
     CustomerRedeemable,
     CustomerUpdate,
 )
+from .resources._concurrency import fan_out
+from .resources._jobs import (
+    AsyncActionFailedError,
+    AsyncActionTimeoutError,
+    AsyncJob,
+    AsyncJobError,
+    AsyncJobResult,
+    JobProgress,
+    PartialSubmissionError,
+)
+from .resources._pagination import Pager
+from .resources._partition import CustomerPartition
 
 __all__ = [
     "CLUSTERS",

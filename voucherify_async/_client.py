@@ -13,13 +13,13 @@ import aiohttp
 import anyio
 from msgspec import UNSET, UnsetType
 
+from ._core.ratelimit import RateLimit
+from ._core.retry import MAX_SERVER_WAIT
 from ._exceptions import ConfigurationError
-from ._http import HTTPTransport
-from ._http_aiohttp import AiohttpTransport
-from ._limiter import LocalRateLimiter, RateLimiter
-from ._ratelimit import RateLimit
-from ._retry import MAX_SERVER_WAIT
-from ._transport import Secret, SharedState, Transport
+from ._transport.aiohttp_transport import AiohttpTransport
+from ._transport.http import HTTPTransport
+from ._transport.limiter import LocalRateLimiter, RateLimiter
+from ._transport.transport import Secret, SharedState, Transport
 from .resources import AsyncActions, Customers
 
 __all__ = ["CLUSTERS", "AsyncVoucherify"]

@@ -50,8 +50,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from ._ratelimit import RateLimit
-from ._retry import Delivery
+from ._core.ratelimit import RateLimit
+from ._core.retry import Delivery
 from .models import AsyncAction, AsyncActionStatus, AsyncJobResult, JobProgress
 
 
@@ -653,6 +653,8 @@ def make_status_error(
     Reads the documented error object (``{code, key, message, details, request_id, ...}``) and the
     proxy-style body (``{statusCode, error, message}``); any other body (an HTML gateway page, an
     empty or truncated body) gives an error whose message says so and shows a short excerpt.
+    The emulator writes error objects with code of its own, on purpose: sharing none of this
+    keeps it a real check of this reading.
     """
     cls = status_error_class(status, rate_limit.type)
     if cls is RedirectError:

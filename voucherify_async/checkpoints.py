@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import msgspec
 
+from ._core.scan import ScanPosition
 from ._exceptions import VoucherifyError
-from ._scan import ScanPosition
 
 if TYPE_CHECKING:
     from ._client import AsyncVoucherify
-    from ._partition import CustomerPartition
     from .models import Customer
+    from .resources._partition import CustomerPartition
 
 __all__ = [
     "Checkpoint",

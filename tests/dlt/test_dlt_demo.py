@@ -10,9 +10,9 @@ import anyio
 import pytest
 from dlt_helpers import run
 
-from voucherify_async import demo
 from voucherify_async.dlt._demo import load_and_count
 from voucherify_async.emulator import Emulator
+from voucherify_async.tools import demo
 
 
 def test_demo_step_counts_the_loaded_customers(voucherify_emulator: Emulator) -> None:

@@ -13,7 +13,7 @@ import voucherify_async.emulator
 
 EMULATOR = Path(voucherify_async.emulator.__file__).parent
 # The only names of the parent package the emulator may use at import time.
-ALLOWED = {"voucherify_async._argparse"}
+ALLOWED = {"voucherify_async.tools._argparse"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -37,8 +37,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._partition import CustomerPartition
 from ..checkpoints import CheckpointStore, PageSink, scan_partition
+from ..resources._partition import CustomerPartition
 
 try:
     import celery

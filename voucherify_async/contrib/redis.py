@@ -44,10 +44,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
 
+from .._core.pacing import Pacer
+from .._core.ratelimit import RateLimit
+from .._core.retry import is_quota_spent
 from .._exceptions import ConfigurationError, VoucherifyError
-from .._pacing import Pacer
-from .._ratelimit import RateLimit
-from .._retry import is_quota_spent
 
 try:
     import redis.asyncio as aioredis

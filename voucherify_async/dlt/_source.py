@@ -14,9 +14,9 @@ from dlt.extract.source import DltSource
 
 from .._client import AsyncVoucherify
 from .._exceptions import ConfigurationError
-from .._fanout import fan_out
-from .._partition import CustomerPartition
 from ..models import AsyncAction, Customer, CustomerActivity, CustomerRedeemable, Segment
+from ..resources._concurrency import fan_out
+from ..resources._partition import CustomerPartition
 from ._columns import columns_from_struct
 
 __all__ = [

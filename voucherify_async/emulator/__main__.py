@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .._argparse import OneLineParser
+from ..tools._argparse import OneLineParser
 from ._app import create_app
 from ._config import SettingsError, add_arguments, flag_of, settings_from_args
 

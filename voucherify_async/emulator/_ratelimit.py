@@ -10,7 +10,7 @@ limit: ``api_calls`` (every request), ``bulk_api_calls`` (the bulk endpoints) or
 refills).
 
 Written apart from the client's own reading of these headers on purpose: this module
-imports nothing of the client's protocol code (``voucherify_async._ratelimit``), so the
+imports nothing of the client's protocol code (``voucherify_async._core.ratelimit``), so the
 emulator stays an independent check of the client; a misreading of the protocol on one
 side shows up as a failing test instead of being shared by both.
 """

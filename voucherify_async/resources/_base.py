@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .._query import Query
-from .._request import Request
-from .._transport import Transport
+from .._core.query import Query
+from .._core.request import Request
+from .._transport.transport import Transport
 
 __all__ = ["Resource", "build_body"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from .._chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges, json_array
-from .._query import check_int_range, check_str
+from .._core.chunking import BULK_BODY_LIMIT, ChunkTooLargeError, chunk_ranges, json_array
+from .._core.query import check_int_range, check_str
 from ..models import CustomerBulkUpdate, CustomerMetadataBulkUpdate
 from ._base import build_body
 

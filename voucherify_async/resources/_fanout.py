@@ -8,13 +8,13 @@ from typing import Any, Literal, overload
 
 import msgspec
 
+from .._core.query import path_segment
+from .._core.request import Request
+from .._core.retry import create_is_retry_safe
 from .._exceptions import NotFoundError
-from .._fanout import DEFAULT_CONCURRENCY, check_concurrency, fan_out
-from .._query import path_segment
-from .._request import Request
-from .._retry import create_is_retry_safe
 from ..models import Customer, CustomerCreate, CustomerUpdate
 from ._base import Resource, build_body
+from ._concurrency import DEFAULT_CONCURRENCY, check_concurrency, fan_out
 
 __all__ = ["CustomerFanOut", "create_request"]
 

@@ -6,7 +6,12 @@ from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
-from .._jobs import (
+from .._core.query import check_int_range, format_datetime, params, path_segment
+from .._core.request import Request
+from .._core.scan import PaginationError
+from ..models import AsyncAction, AsyncActionList
+from ._base import Resource
+from ._jobs import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
     AsyncJob,
@@ -14,12 +19,7 @@ from .._jobs import (
     JobPart,
     ProgressCallback,
 )
-from .._pagination import LastItemPaging, Pager, PagingWalk
-from .._query import check_int_range, format_datetime, params, path_segment
-from .._request import Request
-from .._scan import PaginationError
-from ..models import AsyncAction, AsyncActionList
-from ._base import Resource
+from ._pagination import LastItemPaging, Pager, PagingWalk
 
 __all__ = ["AsyncActions"]
 

@@ -11,16 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 import msgspec
 from msgspec.structs import replace
 
-from .._chunking import BULK_BODY_LIMIT
-from .._csvimport import CsvInput, CsvSource
-from .._csvimport import import_csv as upload_csv
-from .._csvio import DEFAULT_PART_BYTES
-from .._filters import Filter, filter_query
-from .._jobs import AsyncJob, submit_in_parts
-from .._listing import ListShape, created_at_listing
-from .._pagination import CursorPaging, LastItemPaging, Pager, PagingWalk
-from .._partition import CustomerPartition, split_into_partitions
-from .._query import (
+from .._core.chunking import BULK_BODY_LIMIT
+from .._core.csvio import DEFAULT_PART_BYTES
+from .._core.filters import Filter, filter_query
+from .._core.query import (
     check_choice,
     check_int_range,
     check_str,
@@ -29,7 +23,7 @@ from .._query import (
     params,
     path_segment,
 )
-from .._request import FileUpload, Request
+from .._core.request import FileUpload, Request
 from ..models import (
     AsyncAction,
     AsyncActionCreated,
@@ -49,7 +43,13 @@ from ..models import (
 )
 from ._base import build_body
 from ._bulk import bulk_update_parts, metadata_update_parts
+from ._csvimport import CsvInput, CsvSource
+from ._csvimport import import_csv as upload_csv
 from ._fanout import CustomerFanOut, create_request
+from ._jobs import AsyncJob, submit_in_parts
+from ._listing import ListShape, created_at_listing
+from ._pagination import CursorPaging, LastItemPaging, Pager, PagingWalk
+from ._partition import CustomerPartition, split_into_partitions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

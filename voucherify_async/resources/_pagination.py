@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._exceptions import VoucherifyError
-from ._query import Query
+from .._core.query import Query
+from .._exceptions import VoucherifyError
 
 __all__ = [
     "CursorPaging",
@@ -305,6 +305,10 @@ class Pager(Generic[PageT, ItemT]):
         query = walk.next_query()
         if query is None:
             return
+        # The prefetch is a plain asyncio task, on purpose: it lives across `yield`, and an
+        # anyio task group cannot stay open across the yield of an async generator (its
+        # cancel scope would be entered in one task step and left in another). The task is
+        # always awaited, or cancelled and awaited, before this generator ends.
         pending: asyncio.Task[PageT] | None = asyncio.ensure_future(self._fetch(query))
         try:
             while pending is not None:

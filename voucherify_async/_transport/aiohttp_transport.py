@@ -17,11 +17,11 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from ._exceptions import ClientClosedError, redact
-from ._http import Body, SendError
-from ._request import FileUpload
-from ._retry import Delivery
-from ._version import __version__
+from .._core.request import FileUpload
+from .._core.retry import Delivery
+from .._exceptions import ClientClosedError, redact
+from .._version import __version__
+from .http import Body, SendError
 
 __all__ = ["AiohttpTransport", "user_agent"]
 

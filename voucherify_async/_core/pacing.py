@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._ratelimit import RateLimit
+from .ratelimit import RateLimit
 
 __all__ = ["Pacer"]
 

@@ -33,8 +33,8 @@ import anyio
 import anyio.to_thread
 import msgspec
 
-from ._chunking import BULK_BODY_LIMIT
-from ._exceptions import CsvError, CsvHeaderError, CsvSizeError
+from .._exceptions import CsvError, CsvHeaderError, CsvSizeError
+from .chunking import BULK_BODY_LIMIT
 
 __all__ = [
     "CHUNK_SIZE",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
 
-from ._query import Query
+from .query import Query
 
 __all__ = ["FileUpload", "Request"]
 
@@ -44,7 +44,7 @@ class Request(Generic[T]):
             (doing it twice leaves the same state as doing it once; the API has no
             idempotency keys). ``False`` for a create without ``id`` or ``source_id``, the
             bulk and CSV jobs and permanent deletion: those are sent again only when the
-            failed attempt surely did nothing (see ``voucherify_async._retry.may_resend``).
+            failed attempt surely did nothing (see ``voucherify_async._core.retry.may_resend``).
         unsure_note: for a request that is not ``retry_safe``, what the error says when the
             API may have carried it out: how to check, and how to avoid the doubt.
     """

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._http import Body
-from ._request import FileUpload
+from .._core.request import FileUpload
+from .http import Body
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 

@@ -3,7 +3,7 @@
 The API has no idempotency keys: a write that reached the server and is sent again is done
 again. So whether a failed attempt may be sent again depends on two things only:
 
-- the call: ``retry_safe`` on its [Request][voucherify_async._request.Request], ``True``
+- the call: ``retry_safe`` on its [Request][voucherify_async._core.request.Request], ``True``
   when doing it twice leaves the same state as doing it once (reads, ``PUT``, ``DELETE``, a
   create that names its ``id`` or ``source_id``; see `create_is_retry_safe`);
 - what is known about the failed attempt, a `Delivery`: it surely never left, the API
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 
-from ._ratelimit import RateLimit
+from .ratelimit import RateLimit
 
 __all__ = [
     "INITIAL_BACKOFF",

@@ -1,8 +1,8 @@
 """The one way a request is made: auth headers, retries, rate limits, decoding.
 
-Resource methods describe a call as a [Request][voucherify_async._request.Request]; this
+Resource methods describe a call as a [Request][voucherify_async._core.request.Request]; this
 module sends it through an `HTTPTransport` (aiohttp by default), asks the rate limiter before
-every attempt, lets the pure `decide` of `_retry.py` choose between retrying and raising,
+every attempt, lets the pure `decide` of `_core/retry.py` choose between retrying and raising,
 and turns the answer into the requested model or an exception. It knows nothing about
 customers and nothing about aiohttp.
 """
@@ -19,7 +19,11 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 
-from ._exceptions import (
+from .._core.query import encode_query
+from .._core.ratelimit import RateLimit, parse_rate_limit
+from .._core.request import Request
+from .._core.retry import MAX_SERVER_WAIT, Delivery, Retry, decide
+from .._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -30,14 +34,10 @@ from ._exceptions import (
     make_status_error,
     redact_error,
 )
-from ._http import Body, HTTPTransport, SendError
-from ._http_aiohttp import user_agent
-from ._limiter import RateLimiter
-from ._query import encode_query
-from ._ratelimit import RateLimit, parse_rate_limit
-from ._request import Request
-from ._retry import MAX_SERVER_WAIT, Delivery, Retry, decide
-from ._version import __version__
+from .._version import __version__
+from .aiohttp_transport import user_agent
+from .http import Body, HTTPTransport, SendError
+from .limiter import RateLimiter
 
 __all__ = ["CHANNEL", "Secret", "SharedState", "Transport", "user_agent"]
 
@@ -174,7 +174,7 @@ class SharedState:
 
 
 class Transport:
-    """Sends [Request][voucherify_async._request.Request] descriptions, returns models.
+    """Sends [Request][voucherify_async._core.request.Request] descriptions, returns models.
 
     One transport per client configuration; clients made by ``with_options`` share the
     `SharedState` (HTTP transport, rate limiter) and differ in timeout and retries.

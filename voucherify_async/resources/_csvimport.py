@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Literal
 
 import anyio
 
-from ._csvio import (
+from .._core.csvio import (
     CsvParts,
     CsvSizeError,
     bytes_chunks,
@@ -29,8 +29,8 @@ from ._csvio import (
     records_table,
     table_chunks,
 )
+from .._core.request import FileUpload
 from ._jobs import AsyncJob, GetAction, JobPart, PartialSubmissionError
-from ._request import FileUpload
 
 __all__ = ["CsvInput", "CsvSource", "import_csv"]
 

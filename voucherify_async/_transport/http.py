@@ -4,8 +4,8 @@ An `HTTPTransport` takes a method, a URL, headers, a body and a timeout and retu
 answer's status, headers and body, or raises `SendError`, which says what is known of the
 attempt (nothing was sent, or it may have arrived) in plain strings: never the HTTP
 library's exception, whose request details hold the app token. The aiohttp implementation
-is `voucherify_async._http_aiohttp.AiohttpTransport`; `voucherify_async.testing.MockTransport`
-answers from a function, for tests without a server.
+is `aiohttp_transport.AiohttpTransport`; `voucherify_async.MockTransport` answers from a
+function, for tests without a server.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from ._exceptions import SendError
-from ._request import FileUpload
+from .._core.request import FileUpload
+from .._exceptions import SendError
 
 __all__ = ["Body", "HTTPTransport", "SendError"]
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from ._scan import PaginationError
-from .models import CustomerList, CustomerListOrder
+from .._core.scan import PaginationError
+from ..models import CustomerList, CustomerListOrder
 
 if TYPE_CHECKING:
-    from .models import Customer
+    from ..models import Customer
 
 __all__ = ["CustomerPartition", "find_cuts", "split_into_partitions"]
 

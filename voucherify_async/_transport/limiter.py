@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from ._pacing import Pacer
-from ._ratelimit import RateLimit
-from ._retry import is_quota_spent
+from .._core.pacing import Pacer
+from .._core.ratelimit import RateLimit
+from .._core.retry import is_quota_spent
 
 __all__ = ["LocalRateLimiter", "RateLimiter"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import anyio
 from msgspec.structs import replace
 
-from ._exceptions import (
+from .._exceptions import (
     APIConnectionError,
     AsyncActionFailedError,
     AsyncActionTimeoutError,
@@ -37,8 +37,7 @@ from ._exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from ._fanout import fan_out
-from .models import (
+from ..models import (
     AsyncAction,
     AsyncActionErrorDetail,
     AsyncActionFailure,
@@ -46,6 +45,7 @@ from .models import (
     AsyncJobResult,
     JobProgress,
 )
+from ._concurrency import fan_out
 
 __all__ = [
     "DEFAULT_MAX_POLL_INTERVAL",

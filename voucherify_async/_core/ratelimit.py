@@ -1,4 +1,9 @@
-"""Rate-limit headers: what the API says about the caller's quota, read from every answer."""
+"""Rate-limit headers: what the API says about the caller's quota, read from every answer.
+
+The emulator writes these headers with code of its own (`voucherify_async.emulator`), on
+purpose: the two sides share no protocol code, so the emulator stays a real check of this
+reading of them.
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._exceptions import ChunkTooLargeError
+from .._exceptions import ChunkTooLargeError
 
 __all__ = ["BULK_BODY_LIMIT", "ChunkTooLargeError", "chunk_ranges", "json_array"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from .._core.query import Query, format_datetime
+from .._core.scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ._pagination import PageNumberPaging, PagingWalk, Walk
-from ._query import Query, format_datetime
-from ._scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 
 __all__ = ["CREATED_AT_ORDERS", "ListShape", "created_at_listing"]
 

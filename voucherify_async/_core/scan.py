@@ -37,8 +37,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from ._exceptions import PaginationError
-from ._query import Query, format_datetime
+from .._exceptions import PaginationError
+from .query import Query, format_datetime
 
 __all__ = ["CreatedAtPages", "CreatedAtWalk", "PaginationError", "ScanPosition"]
 

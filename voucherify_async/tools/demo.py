@@ -1,4 +1,4 @@
-"""The main job, end to end: ``make demo`` or ``python -m voucherify_async.demo``.
+"""The main job, end to end: ``make demo`` or ``python -m voucherify_async.tools.demo``.
 
 Against the embedded emulator (no credentials, no network) it imports 50,000 customers (a
 CSV import and a bulk update, waited to DONE with progress bars), streams all of them back
@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
+from .._client import AsyncVoucherify
+from ..resources._jobs import AsyncJob
 from ._argparse import OneLineParser, at_least
-from ._client import AsyncVoucherify
-from ._jobs import AsyncJob
 from ._progress import progress
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
 __all__ = ["main"]
 
@@ -297,7 +297,7 @@ async def _faults(vf: AsyncVoucherify, emulator: Emulator, report: Report) -> No
 
 async def run_local(report: Report, count: int) -> None:
     """The whole job against an embedded emulator in its own process."""
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
     report.say("Starting the embedded Voucherify emulator (no credentials, no network) ...")
     async with Emulator(mode="process") as emulator:
@@ -314,7 +314,7 @@ async def run_local(report: Report, count: int) -> None:
 async def _warehouse(emulator: Emulator, report: Report) -> None:
     """The customers into a DuckDB file with dlt, and a SQL count from it (extra ``dlt``)."""
     try:
-        from .dlt._demo import load_and_count
+        from ..dlt._demo import load_and_count
     except ImportError:
         report.say("dlt into DuckDB: skipped (pip install 'voucherify-async[dlt]')")
         return
@@ -337,7 +337,7 @@ async def run_remote(report: Report, cap: int, base_url: str | None, flag: str) 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the exit status."""
     parser = OneLineParser(
-        prog="python -m voucherify_async.demo", description=__doc__,
+        prog="python -m voucherify_async.tools.demo", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--customers", type=at_least(1), default=CUSTOMERS,

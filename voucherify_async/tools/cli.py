@@ -25,14 +25,14 @@ from typing import Any, TextIO
 
 import msgspec
 
+from .._client import CLUSTERS, AsyncVoucherify
+from .._core.csvio import DEFAULT_PART_BYTES
+from .._core.filters import filter_fields
+from .._exceptions import APIStatusError, ConfigurationError, CsvError, VoucherifyError
+from ..models import Customer, CustomerListOrder
+from ..resources.customers import CustomerListFilters
 from ._argparse import OneLineParser, at_least
-from ._client import CLUSTERS, AsyncVoucherify
-from ._csvio import DEFAULT_PART_BYTES
-from ._exceptions import APIStatusError, ConfigurationError, CsvError, VoucherifyError
-from ._filters import filter_fields
 from ._progress import Progress, progress
-from .models import Customer, CustomerListOrder
-from .resources.customers import CustomerListFilters
 
 __all__ = ["Progress", "main", "progress"]
 
@@ -298,7 +298,7 @@ async def cmd_bulk_update(args: argparse.Namespace, out: TextIO, err: TextIO) ->
 
 def cmd_emulator(argv: Sequence[str]) -> int:
     """``emulator [options]``: serve the local emulator (see ``--help``)."""
-    from .emulator.__main__ import main as emulator_main
+    from ..emulator.__main__ import main as emulator_main
 
     return emulator_main(argv, prog="voucherify-async emulator")
 
@@ -339,7 +339,7 @@ def _add_connection(parser: argparse.ArgumentParser, default: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``voucherify-async``."""
-    from . import __version__
+    from .. import __version__
 
     parser = OneLineParser(
         prog="voucherify-async",

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from ._query import Query, check_str, format_datetime
+from .query import Query, check_str, format_datetime
 
 __all__ = ["Filter", "FilterField", "filter_fields", "filter_query"]
 
