@@ -37,21 +37,41 @@ QUICK_OUT = ROOT / "build" / "benchmarks-quick"
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments, run the benchmarks, write the report; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it works")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per benchmark")
-    parser.add_argument("--in-process", action="store_true",
-                        help="run every benchmark in this process (default: a fresh one each)")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both",
-                        help="event loop(s) of the HTTP benchmarks; both: each in every round")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite results.md and chart.png from results.json; run nothing")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit with status 1 if a target is missed")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"report directory (default {DOCS.relative_to(ROOT)}, or"
-                             f" {QUICK_OUT.relative_to(ROOT)} with --quick)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every benchmark in this process (default: a fresh one each)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop", "both"),
+        default="both",
+        help="event loop(s) of the HTTP benchmarks; both: each in every round",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite results.md and chart.png from results.json; run nothing",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 if a target is missed"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"report directory (default {DOCS.relative_to(ROOT)}, or"
+        f" {QUICK_OUT.relative_to(ROOT)} with --quick)",
+    )
     args = parser.parse_args(argv)  # fmt: skip
 
     out = args.out or (QUICK_OUT if args.quick else DOCS)
@@ -84,9 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f" {'; '.join(result.ratios)} -> target {verdict}", flush=True)  # fmt: skip
         print(f"[bench]   ({time.perf_counter() - started:.1f} s)", flush=True)
     if hasattr(os, "getloadavg"):
-        facts["load average at end (1, 5, 15 min)"] = ", ".join(
-            f"{x:.2f}" for x in os.getloadavg()
-        )
+        facts["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     facts["other processes busy at end (>10% of a core)"] = busy_processes()
     command = "python -m benchmarks" + (" " + " ".join(argv) if argv else "")
     if argv is None and sys.argv[1:]:

@@ -101,8 +101,13 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
     lines += ["", "![benchmark chart](chart.png)", ""]
     for record in rows.values():
         result = from_dict(record)
-        lines += [f"## {result.title}", "", f"`{result.command}` (measured"
-                  f" {record['measured_at']}{', quick' if record.get('quick') else ''})", ""]
+        lines += [
+            f"## {result.title}",
+            "",
+            f"`{result.command}` (measured"
+            f" {record['measured_at']}{', quick' if record.get('quick') else ''})",
+            "",
+        ]
         if result.details:
             lines += [result.details, ""]
         for note in result.notes:
@@ -134,16 +139,31 @@ def _bar(ax: Any, result: BenchResult) -> None:
         text = f"{value:,.3g}" if value < 1000 else f"{value:,.0f}"
         if name in labels:
             text += f"  {labels[name]}"
-        ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=FONT - 1)
+        ax.annotate(
+            text,
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=FONT - 1,
+        )
     ax.set_xlim(0, max(values) * 1.6)
     if "line" in chart:
         # Labelled where it is drawn, above the bars: a legend box would cover a bar's label.
         label, value = chart["line"]
         ax.axvline(value, color="tab:green", linestyle="--")
-        ax.annotate(f"{label} {value:.3g}", (value, 1), xycoords=("data", "axes fraction"),
-                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=FONT - 1, color="tab:green", annotation_clip=False)
+        ax.annotate(
+            f"{label} {value:.3g}",
+            (value, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=FONT - 1,
+            color="tab:green",
+            annotation_clip=False,
+        )
     ax.set_xlabel(chart["unit"], fontsize=FONT)
 
 
@@ -161,8 +181,9 @@ def _lines(ax: Any, result: BenchResult) -> None:
     top = max(max(series) for series in chart["series"].values())
     ax.set_ylim(0, top * 1.15)
     # Below the plot: inside it would cover the lines.
-    ax.legend(fontsize=FONT - 1, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3,
-              frameon=False)
+    ax.legend(
+        fontsize=FONT - 1, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, frameon=False
+    )
 
 
 def write_chart(data: dict[str, Any], path: Path) -> None:
@@ -180,8 +201,12 @@ def write_chart(data: dict[str, Any], path: Path) -> None:
     heights = [max(2.0, 0.45 * len(result.chart.get("values", ())) + 1.2)
                if result.chart["kind"] != "lines" else 3.6 for result in results]  # fmt: skip
     fig, axes = plt.subplots(
-        len(results), 1, figsize=(8, sum(heights) + 0.4 * len(results)), squeeze=False,
-        gridspec_kw={"height_ratios": heights}, layout="constrained",
+        len(results),
+        1,
+        figsize=(8, sum(heights) + 0.4 * len(results)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+        layout="constrained",
     )
     for ax, result in zip(axes.flat, results, strict=True):
         (_lines if result.chart["kind"] == "lines" else _bar)(ax, result)

@@ -104,7 +104,9 @@ async def measure(emulator: Emulator, path: Path, part_bytes: int | None) -> dic
     """Import ``path`` through the SDK; return the RSS growth and timings."""
     options: dict[str, Any] = {} if part_bytes is None else {"max_part_bytes": part_bytes}
     async with AsyncVoucherify(
-        app_id=emulator.app_id, app_token=emulator.app_token, base_url=emulator.url,
+        app_id=emulator.app_id,
+        app_token=emulator.app_token,
+        base_url=emulator.url,
         timeout=300,
     ) as vf:
         # Open the session and warm every code path on a tiny import first.
@@ -153,8 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run from the command line; print the figures; exit 1 if over the target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=500.0, help="size of the CSV file")
-    parser.add_argument("--part-mb", type=float, default=None,
-                        help="largest part (default: the SDK's, just under 10 MB)")
+    parser.add_argument(
+        "--part-mb",
+        type=float,
+        default=None,
+        help="largest part (default: the SDK's, just under 10 MB)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     figures = run_benchmark(args.size_mb, args.part_mb)

@@ -46,7 +46,8 @@ async def _raw(env: dict[str, str]) -> int:
 
     count = 0
     async with AsyncVoucherify(
-        app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
+        app_id=env["VOUCHERIFY_APP_ID"],
+        app_token=env["VOUCHERIFY_APP_TOKEN"],
         base_url=env["VOUCHERIFY_BASE_URL"],
     ) as vf:
         async for _customer in vf.customers.list():
@@ -62,8 +63,10 @@ def _dlt(env: dict[str, str], parallel: int) -> int:
         path = Path(folder) / "customers.duckdb"
         load(
             pipeline(duckdb_path=path, pipelines_dir=Path(folder) / "pipelines"),
-            app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
-            base_url=env["VOUCHERIFY_BASE_URL"], parallel=parallel,
+            app_id=env["VOUCHERIFY_APP_ID"],
+            app_token=env["VOUCHERIFY_APP_TOKEN"],
+            base_url=env["VOUCHERIFY_BASE_URL"],
+            parallel=parallel,
         )
         return count_rows(path)[1]
 
@@ -80,7 +83,10 @@ def child(kind: str, parallel: int) -> None:
 def _measure(kind: str, env: dict[str, str], parallel: int) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--parallel", str(parallel)],
-        env={**os.environ, **env}, capture_output=True, text=True, check=False,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise SystemExit(f"{kind} child failed:\n{result.stderr[-4000:]}")

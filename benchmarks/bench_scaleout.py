@@ -133,8 +133,13 @@ def _client_options(emu: Emulator) -> dict[str, Any]:
 
 
 def run_one(
-    emu: Emulator, k: int, limiter: str, redis_url: str | None, duration: float,
-    limit: int, period: float,
+    emu: Emulator,
+    k: int,
+    limiter: str,
+    redis_url: str | None,
+    duration: float,
+    limit: int,
+    period: float,
 ) -> dict[str, Any]:
     """K processes for ``duration`` seconds; returns 429s and the share of the rate used."""
     loop = asyncio.new_event_loop()
@@ -178,7 +183,8 @@ async def _memory_scan(env: dict[str, str], count: int) -> dict[str, Any]:
             self.n += len(customers)
 
     async with AsyncVoucherify(
-        app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
+        app_id=env["VOUCHERIFY_APP_ID"],
+        app_token=env["VOUCHERIFY_APP_TOKEN"],
         base_url=env["VOUCHERIFY_BASE_URL"],
     ) as vf:
         (part,) = await vf.customers.partition(1)
@@ -213,7 +219,10 @@ def _progress(directory: Path, scan_id: str) -> list[tuple[int, int]]:
 
 
 def kill_run(
-    customers: int = 2_000, partitions: int = 4, limit: int = 60, period: float = 1.0,
+    customers: int = 2_000,
+    partitions: int = 4,
+    limit: int = 60,
+    period: float = 1.0,
     page: int = 20,
 ) -> dict[str, Any]:
     """A Celery scan undisturbed, then with one worker process SIGKILLed mid-partition."""

@@ -153,8 +153,10 @@ async def bench_stream(count: int, same_created_at: int = 1) -> StreamResult:
                     streamed += 1
                     checksum += hash(customer.id)
                     created_at = customer.created_at
-                    if previous_at is not None and created_at is not None and (
-                        created_at > previous_at
+                    if (
+                        previous_at is not None
+                        and created_at is not None
+                        and (created_at > previous_at)
                     ):
                         backwards += 1
                     previous_at = created_at
@@ -325,8 +327,7 @@ def report(stream: StreamResult | None, pacing: PacingResult | None) -> str:
             f" | >= {RATIO_TARGET} ({_verdict(pacing.ratio >= RATIO_TARGET)}) |",
             f"| {name} | 429 answers | {pacing.too_many_requests}"
             f" | 0 ({_verdict(pacing.too_many_requests == 0)}) |",
-            f"| {name} | customers scanned / lookups | {pacing.scanned:,} / {pacing.lookups:,}"
-            " | |",
+            f"| {name} | customers scanned / lookups | {pacing.scanned:,} / {pacing.lookups:,} | |",
         ]
     return "\n".join(rows)
 
@@ -354,11 +355,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run(options: argparse.Namespace) -> tuple[StreamResult | None, PacingResult | None]:
-    stream = None if options.skip_stream else await bench_stream(
-        options.count, options.same_created_at
+    stream = (
+        None if options.skip_stream else await bench_stream(options.count, options.same_created_at)
     )
-    pacing = None if options.skip_pacing else await bench_pacing(
-        options.pacing_limit, options.pacing_period, options.windows, options.lookups
+    pacing = (
+        None
+        if options.skip_pacing
+        else await bench_pacing(
+            options.pacing_limit, options.pacing_period, options.windows, options.lookups
+        )
     )
     return stream, pacing
 

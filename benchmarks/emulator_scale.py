@@ -34,9 +34,7 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
     """
     count = 12_000 if quick else 1_000_000
     repeat = rounds or (2 if quick else 30)
-    results: dict[int, dict[str, Any]] = asyncio.run(
-        bench_emulator.run(count, repeat, "process")
-    )
+    results: dict[int, dict[str, Any]] = asyncio.run(bench_emulator.run(count, repeat, "process"))
     sizes = sorted(results)
     reference = next((s for s in sizes if s >= FULL_PAGES_FROM), sizes[0])
     if reference == sizes[-1]:
@@ -52,9 +50,7 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
     worst = max(growth, key=lambda name: growth[name])
     seed_seconds = float(largest["seed (s)"])
     ours = Figure(f"seed {sizes[-1]:,}", [seed_seconds], "s")
-    pages = [
-        Figure(f"{name} @ {sizes[-1]:,}", [float(largest[name][0])], "ms") for name in queries
-    ]
+    pages = [Figure(f"{name} @ {sizes[-1]:,}", [float(largest[name][0])], "ms") for name in queries]
     flat = len(sizes) == 1 or growth[worst] <= FLAT
     details = "\n".join(
         [
@@ -69,7 +65,7 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
             "",
             f"Median latency at {sizes[-1]:,} / at {sizes[0]:,}: "
             + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in from_smallest.items())
-            + " (at 10,000 customers \"city filter, page 10\" is an empty page).",
+            + ' (at 10,000 customers "city filter, page 10" is an empty page).',
         ]
     )
     return BenchResult(
@@ -80,8 +76,7 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
         peers=pages,
         ratios=[
             f"seeding {sizes[-1]:,}: {seed_seconds:.1f} s",
-            f"page latency {sizes[-1]:,} vs {reference:,}: at most {growth[worst]:.2f}x"
-            f" ({worst})",
+            f"page latency {sizes[-1]:,} vs {reference:,}: at most {growth[worst]:.2f}x ({worst})",
         ],
         target=TARGET,
         met=seed_seconds < 60 and flat,

@@ -237,8 +237,9 @@ def _results(
                 ratios=ratios,
                 target=f"at least {goal:.2f}x the speed of {peer_name}",
                 met=vs_peer[0] >= goal,
-                details=details if first else "The figures are in the table of the row above"
-                " (the same run).",
+                details=details
+                if first
+                else "The figures are in the table of the row above (the same run).",
                 chart={
                     "kind": "bar",
                     "unit": "seconds for all calls (lower is better)",

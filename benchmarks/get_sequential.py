@@ -50,9 +50,7 @@ OURS, RAW, CEILING, HTTPX, VENDOR = (
 )  # fmt: skip
 
 
-async def _async_clients(
-    base_url: str, stack: Any
-) -> dict[str, Callable[[], Awaitable[None]]]:
+async def _async_clients(base_url: str, stack: Any) -> dict[str, Callable[[], Awaitable[None]]]:
     import httpx
 
     session = await stack.enter_async_context(aiohttp.ClientSession())
@@ -199,4 +197,3 @@ def run(quick: bool = False, rounds: int | None = None) -> list[BenchResult]:
     with minimal_server() as base_url:
         samples = measure(base_url, calls, rounds)
     return [_result(loop, calls, rounds, runs) for loop, runs in samples.items()]
-

@@ -97,7 +97,12 @@ def _consume(io_ms: float) -> Any:
 
 
 def stream_pair(
-    clients: list[str], base_url: str, app_id: str, app_token: str, loop: str, io_ms: float,
+    clients: list[str],
+    base_url: str,
+    app_id: str,
+    app_token: str,
+    loop: str,
+    io_ms: float,
     chunk: int,
 ) -> dict[str, list[dict[str, Any]]]:
     """In a fresh process: walk the whole list once with every client, taking turns.

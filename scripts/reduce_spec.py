@@ -33,8 +33,20 @@ _DROPPED = frozenset({"externalDocs", "tags", "x-codegen-request-body-name"})
 # Keys whose values are data, copied untouched.
 _VERBATIM = frozenset({"example", "examples", "default", "enum"})
 # Keys whose values map names to schemas (the names themselves are facts).
-_NAMED = frozenset({"properties", "schemas", "parameters", "responses", "requestBodies",
-                    "securitySchemes", "paths", "content", "headers", "variables"})
+_NAMED = frozenset(
+    {
+        "properties",
+        "schemas",
+        "parameters",
+        "responses",
+        "requestBodies",
+        "securitySchemes",
+        "paths",
+        "content",
+        "headers",
+        "variables",
+    }
+)
 
 
 def reduce_node(node: Any, *, parent: str | None = None) -> Any:

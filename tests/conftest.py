@@ -77,8 +77,12 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 async def vf(api: aioresponses, sleeps: Sleeps) -> AsyncIterator[AsyncVoucherify]:
     client = AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE,
-        sleep=sleeps, clock=sleeps.clock, jitter=lambda: 0.0,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
+        sleep=sleeps,
+        clock=sleeps.clock,
+        jitter=lambda: 0.0,
     )
     async with client:
         yield client
@@ -102,6 +106,11 @@ def mock_client(handler: Handler, sleeps: Sleeps | None = None) -> AsyncVoucheri
     """A client whose requests ``handler`` answers (no network); waits go to ``sleeps``."""
     sleeps = sleeps if sleeps is not None else Sleeps()
     return AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, transport=MockTransport(handler),
-        sleep=sleeps, clock=sleeps.clock, jitter=lambda: 0.0,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
+        transport=MockTransport(handler),
+        sleep=sleeps,
+        clock=sleeps.clock,
+        jitter=lambda: 0.0,
     )

@@ -70,8 +70,9 @@ async def test_export_streams_every_match(env: Emulator, tmp_path: Path) -> None
     assert set(ids) == set(await env.customer_ids())
     assert "exported 1234 customers" in err
     as_csv = tmp_path / "all.csv"
-    code, _, _ = await run("customers", "export", str(as_csv), "--created-after",
-                           "2000-01-01T00:00:00Z")
+    code, _, _ = await run(
+        "customers", "export", str(as_csv), "--created-after", "2000-01-01T00:00:00Z"
+    )
     assert code == 0 and len(as_csv.read_text().splitlines()) == 1_235
 
 
@@ -99,9 +100,20 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_console_script_serves_the_emulator(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from voucherify_async.tools.cli import main;"
-         " sys.exit(main())", "emulator", "--port", "0", "--seed", "3", "--error-rate", "0"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from voucherify_async.tools.cli import main; sys.exit(main())",
+            "emulator",
+            "--port",
+            "0",
+            "--seed",
+            "3",
+            "--error-rate",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -263,16 +275,23 @@ def test_a_closed_pipe_ends_quietly(voucherify_emulator: Emulator) -> None:
     request = urllib.request.Request(
         f"{voucherify_emulator.url}/_emulator/seed/customers",
         data=json.dumps({"count": 3000}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=60) as answer:
         answer.read()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "voucherify_async.tools.cli",
-            "customers", "list", "--format", "jsonl",
+            sys.executable,
+            "-m",
+            "voucherify_async.tools.cli",
+            "customers",
+            "list",
+            "--format",
+            "jsonl",
         ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**os.environ, **voucherify_emulator.env},
     )
     assert process.stdout is not None and process.stderr is not None
@@ -290,7 +309,10 @@ def test_a_closed_pipe_ends_quietly(voucherify_emulator: Emulator) -> None:
 def emulator_cli(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "voucherify_async.tools.cli", "emulator", *argv],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -343,19 +365,34 @@ def test_emulator_background_prints_export_lines_for_eval(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     exports = dict(
         line.removeprefix("export ").split("=", 1)
-        for line in result.stdout.splitlines() if line.startswith("export ")
+        for line in result.stdout.splitlines()
+        if line.startswith("export ")
     )
     pid = int(exports["VOUCHERIFY_EMULATOR_PID"])
     try:
         assert set(exports) == {
-            "VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN",
+            "VOUCHERIFY_BASE_URL",
+            "VOUCHERIFY_APP_ID",
+            "VOUCHERIFY_APP_TOKEN",
             "VOUCHERIFY_EMULATOR_PID",
         }
         # What a shell's eval would set, used by the next command.
         env = {**os.environ, **{k: shlex.split(v)[0] for k, v in exports.items()}}
         listed = subprocess.run(
-            [sys.executable, "-m", "voucherify_async.tools.cli", "customers", "list", "--format",
-             "jsonl"], env=env, capture_output=True, text=True, timeout=60, check=False,
+            [
+                sys.executable,
+                "-m",
+                "voucherify_async.tools.cli",
+                "customers",
+                "list",
+                "--format",
+                "jsonl",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert listed.returncode == 0, listed.stderr
         assert len(listed.stdout.splitlines()) == 4

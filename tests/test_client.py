@@ -62,9 +62,11 @@ def test_credentials_and_host_from_environment(monkeypatch: pytest.MonkeyPatch) 
 
 def test_clusters() -> None:
     assert AsyncVoucherify(app_id="a", app_token="t").base_url == "https://api.voucherify.io"
-    for cluster, host in (("eu", "https://api.voucherify.io"),
-                          ("us1", "https://us1.api.voucherify.io"),
-                          ("as1", "https://as1.api.voucherify.io")):
+    for cluster, host in (
+        ("eu", "https://api.voucherify.io"),
+        ("us1", "https://us1.api.voucherify.io"),
+        ("as1", "https://as1.api.voucherify.io"),
+    ):
         assert AsyncVoucherify(app_id="a", app_token="t", cluster=cluster).base_url == host
     with pytest.raises(ConfigurationError, match="cluster must be one of"):
         AsyncVoucherify(app_id="a", app_token="t", cluster="mars")
@@ -103,8 +105,14 @@ def test_session_must_be_an_aiohttp_session() -> None:
 
 def test_token_never_in_repr() -> None:
     vf = AsyncVoucherify(app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE)
-    for text in (repr(vf), str(vf), repr(vf.customers), repr(vf.transport), repr(vf.rate_limiter),
-                 repr(vf.with_options(timeout=1))):
+    for text in (
+        repr(vf),
+        str(vf),
+        repr(vf.customers),
+        repr(vf.transport),
+        repr(vf.rate_limiter),
+        repr(vf.with_options(timeout=1)),
+    ):
         assert APP_TOKEN not in text
     assert APP_ID in repr(vf)
 
@@ -135,7 +143,9 @@ async def test_headers(api: aioresponses, vf: AsyncVoucherify) -> None:
 async def test_default_headers_cannot_replace_credentials(api: aioresponses) -> None:
     api.get(url("/v1/customers/c1"), payload=CUSTOMER)
     async with AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
         default_headers={"X-Trace": "abc", "X-App-Token": "other"},
     ) as vf:
         await vf.customers.get("c1")

@@ -90,7 +90,9 @@ def test_bad_headers_name_the_column(header: bytes, column: str | None, message:
 
 def test_good_headers() -> None:
     assert check_header(b"\xef\xbb\xbfsource_id,Name,tier\r\n", require_source_id=True) == [
-        "source_id", "Name", "tier",
+        "source_id",
+        "Name",
+        "tier",
     ]
     assert check_header(b'"Name","Email"\n') == ["Name", "Email"]
     assert check_header(b"Name") == ["Name"]
@@ -104,7 +106,9 @@ def test_records_are_written_with_the_documented_columns() -> None:
         [
             {"source_id": "bob", "name": "Bob", "metadata": {"tier": "gold", "vip": True}},
             CustomerCreate(
-                source_id="ann", email="ann@example.com", birthdate=date(1990, 5, 17),
+                source_id="ann",
+                email="ann@example.com",
+                birthdate=date(1990, 5, 17),
                 address={"city": "Paris", "postal_code": "75001"},  # type: ignore[arg-type]
                 metadata={"score": 7, "tags": ["a", "b"]},
             ),
@@ -112,13 +116,27 @@ def test_records_are_written_with_the_documented_columns() -> None:
         ]
     )
     assert columns == [
-        "Id", "Name", "Email", "Birthdate", "Source_id", "Address_Postal_Code",
-        "Address_City", "Description", "tier", "vip", "score", "tags",
+        "Id",
+        "Name",
+        "Email",
+        "Birthdate",
+        "Source_id",
+        "Address_Postal_Code",
+        "Address_City",
+        "Description",
+        "tier",
+        "vip",
+        "score",
+        "tags",
     ]
     assert rows[0] == {"Source_id": "bob", "Name": "Bob", "tier": "gold", "vip": "true"}
     assert rows[1] == {
-        "Source_id": "ann", "Email": "ann@example.com", "Birthdate": "1990-05-17",
-        "Address_City": "Paris", "Address_Postal_Code": "75001", "score": "7",
+        "Source_id": "ann",
+        "Email": "ann@example.com",
+        "Birthdate": "1990-05-17",
+        "Address_City": "Paris",
+        "Address_Postal_Code": "75001",
+        "score": "7",
         "tags": '["a","b"]',
     }
     assert rows[2] == {"Id": "cust_1", "Description": "line\nbreak"}
@@ -160,7 +178,9 @@ def test_a_large_csv_is_cut_at_row_boundaries_with_the_header_repeated() -> None
     assert [row for p in parsed for row in p[1:]] == parse(data)[1:]
     assert sum(splitter.part_rows) == 300
     assert [splitter.first_row(k) for k in range(3)] == [
-        1, 1 + splitter.part_rows[0], 1 + sum(splitter.part_rows[:2]),
+        1,
+        1 + splitter.part_rows[0],
+        1 + sum(splitter.part_rows[:2]),
     ]
 
 
@@ -168,7 +188,8 @@ def test_a_large_csv_is_cut_at_row_boundaries_with_the_header_repeated() -> None
 @given(
     cells=st.lists(
         st.lists(st.text(alphabet='ab ,"\n\r\xe9', max_size=12), min_size=2, max_size=2),
-        min_size=1, max_size=40,
+        min_size=1,
+        max_size=40,
     ),
     chunk=st.integers(1, 50),
     limit=st.integers(120, 400),

@@ -131,15 +131,25 @@ def held(*ids: str) -> list[dict[str, Any]]:
 async def test_create_with_keyword_arguments(vf: AsyncVoucherify, api: aioresponses) -> None:
     api.post(url("/v1/customers"), payload=CUSTOMER)
     customer = await vf.customers.create(
-        source_id="bob", name="Bob", email="bob@example.com", phone=None,
-        birthdate=date(1990, 5, 17), address={"city": "Warsaw"}, metadata={"tier": "gold"},
+        source_id="bob",
+        name="Bob",
+        email="bob@example.com",
+        phone=None,
+        birthdate=date(1990, 5, 17),
+        address={"city": "Warsaw"},
+        metadata={"tier": "gold"},
     )
     method, request_url, kwargs = only_request(api)
     assert (method, str(request_url)) == ("POST", BASE + "/v1/customers")
     check_headers(kwargs, json_body=True)
     assert body(kwargs) == {
-        "source_id": "bob", "name": "Bob", "email": "bob@example.com", "phone": None,
-        "birthdate": "1990-05-17", "address": {"city": "Warsaw"}, "metadata": {"tier": "gold"},
+        "source_id": "bob",
+        "name": "Bob",
+        "email": "bob@example.com",
+        "phone": None,
+        "birthdate": "1990-05-17",
+        "address": {"city": "Warsaw"},
+        "metadata": {"tier": "gold"},
     }
     assert isinstance(customer, models.Customer)
     assert customer.id == "cust_1" and customer.birthdate == date(1990, 5, 17)
@@ -152,7 +162,8 @@ async def test_create_with_a_model(vf: AsyncVoucherify, api: aioresponses) -> No
     # An `Address` read from a customer is accepted too; the field cannot say so, msgspec
     # allows one Struct type per union.
     request = CustomerCreate(
-        source_id="bob", address=models.Address(city="Warsaw")  # type: ignore[arg-type]
+        source_id="bob",
+        address=models.Address(city="Warsaw"),  # type: ignore[arg-type]
     )
     customer = await vf.customers.create(request)
     method, request_url, kwargs = only_request(api)
@@ -241,8 +252,14 @@ async def test_get_sends_any_source_id_as_one_segment(
         (lambda vf, cid: vf.customers.list_redeemables(cid), "GET", "/redeemables"),
         (lambda vf, cid: vf.customers.list_segments(cid), "GET", "/segments"),
     ],
-    ids=["update", "delete", "delete_permanently", "list_activity", "list_redeemables",
-         "list_segments"],
+    ids=[
+        "update",
+        "delete",
+        "delete_permanently",
+        "list_activity",
+        "list_redeemables",
+        "list_segments",
+    ],
 )
 async def test_every_customer_path_encodes_the_id(
     vf: AsyncVoucherify, api: aioresponses, call: Any, method: str, suffix: str
@@ -254,9 +271,7 @@ async def test_every_customer_path_encodes_the_id(
     assert request_url.raw_path == "/v1/customers/a%2Fb%3Fc%23d" + suffix
 
 
-async def test_list_activities_path_encodes_the_id(
-    vf: AsyncVoucherify, api: aioresponses
-) -> None:
+async def test_list_activities_path_encodes_the_id(vf: AsyncVoucherify, api: aioresponses) -> None:
     api.get(re.compile(re.escape(BASE) + "/.*"), payload={"data": []})
     with pytest.warns(DeprecationWarning):
         pager = vf.customers.list_activities("..")
@@ -291,8 +306,10 @@ async def test_update_sends_only_the_given_fields_and_none_as_null(
 
 @pytest.mark.parametrize(
     "changes",
-    [CustomerUpdate(email=None, birthday=date(2000, 2, 29)),
-     {"email": None, "birthday": date(2000, 2, 29)}],
+    [
+        CustomerUpdate(email=None, birthday=date(2000, 2, 29)),
+        {"email": None, "birthday": date(2000, 2, 29)},
+    ],
     ids=["model", "mapping"],
 )
 async def test_update_with_a_model_or_mapping(
@@ -331,16 +348,16 @@ async def test_delete_permanently(vf: AsyncVoucherify, api: aioresponses) -> Non
     api.post(
         url("/v1/customers/cust_1/permanent-deletion"),
         payload={
-            "id": "del_1", "created_at": "2022-09-02T17:50:29.302Z",
-            "related_object_id": "cust_1", "status": "DONE",
+            "id": "del_1",
+            "created_at": "2022-09-02T17:50:29.302Z",
+            "related_object_id": "cust_1",
+            "status": "DONE",
             "data_json": {"events": 16, "orders": 9, "customer": 1},
         },
     )
     deletion = await vf.customers.delete_permanently("cust_1")
     method, request_url, kwargs = only_request(api)
-    assert (method, str(request_url)) == (
-        "POST", BASE + "/v1/customers/cust_1/permanent-deletion"
-    )
+    assert (method, str(request_url)) == ("POST", BASE + "/v1/customers/cust_1/permanent-deletion")
     assert kwargs["data"] is None  # no body, so no Content-Type either
     check_headers(kwargs, json_body=False)
     assert isinstance(deletion, models.CustomerPermanentDeletion)
@@ -427,8 +444,11 @@ async def test_list_without_parameters_sends_no_query(
     ],
 )
 async def test_list_refuses_bad_parameters_before_sending(
-    vf: AsyncVoucherify, api: aioresponses, kwargs: dict[str, Any],
-    error: type[Exception], message: str,
+    vf: AsyncVoucherify,
+    api: aioresponses,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         vf.customers.list(**kwargs)
@@ -439,8 +459,11 @@ def stamped(*items: tuple[str, int]) -> list[dict[str, Any]]:
     """Customers created at the given milliseconds after 2024-01-01T00:00:00Z."""
     base = datetime(2024, 1, 1, tzinfo=UTC)
     return [
-        {"id": cid, "object": "customer",
-         "created_at": (base + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")}
+        {
+            "id": cid,
+            "object": "customer",
+            "created_at": (base + timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z"),
+        }
         for cid, ms in items
     ]
 
@@ -450,12 +473,15 @@ async def test_list_iterates_with_the_created_at_cursor(
 ) -> None:
     # Descending (the default): each window starts 1 ms after the last created_at, so the
     # customers sharing it come again and are dropped.
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("c1", 50), ("c2", 40)), "has_more": True})
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("c2", 40), ("c3", 30)), "has_more": True})
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("c3", 30)), "has_more": False})
+    api.get(
+        url("/v1/customers"),
+        payload={"customers": stamped(("c1", 50), ("c2", 40)), "has_more": True},
+    )
+    api.get(
+        url("/v1/customers"),
+        payload={"customers": stamped(("c2", 40), ("c3", 30)), "has_more": True},
+    )
+    api.get(url("/v1/customers"), payload={"customers": stamped(("c3", 30)), "has_more": False})
     api.get(url("/v1/customers"), payload={"customers": customers("never")}, repeat=True)
     seen = [customer.id async for customer in vf.customers.list(limit=2, city="Warsaw")]
     assert seen == ["c1", "c2", "c3"]
@@ -469,10 +495,12 @@ async def test_list_iterates_with_the_created_at_cursor(
 
 
 async def test_list_ascending_cursor_steps_back(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("a", 1), ("b", 2)), "has_more": True})
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("b", 2), ("c", 3)), "has_more": False})
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("a", 1), ("b", 2)), "has_more": True}
+    )
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("b", 2), ("c", 3)), "has_more": False}
+    )
     pager = vf.customers.list(limit=2, order="created_at")
     assert [c.id async for c in pager] == ["a", "b", "c"]
     assert dict(query(sent(api)[1][1]))["starting_after"] == "2024-01-01T00:00:00.001Z"
@@ -494,9 +522,7 @@ async def test_list_stops_on_a_short_page(vf: AsyncVoucherify, api: aioresponses
     assert len(sent(api)) == 2
 
 
-async def test_list_other_orders_raise_past_page_99(
-    vf: AsyncVoucherify, api: aioresponses
-) -> None:
+async def test_list_other_orders_raise_past_page_99(vf: AsyncVoucherify, api: aioresponses) -> None:
     api.get(url("/v1/customers"), payload={"customers": customers("a"), "has_more": True})
     api.get(url("/v1/customers"), payload={"customers": customers("b"), "has_more": True})
     api.get(url("/v1/customers"), payload={"customers": customers("never")}, repeat=True)
@@ -516,8 +542,9 @@ async def test_list_stops_on_an_empty_page(vf: AsyncVoucherify, api: aioresponse
 
 
 async def test_list_prefetches_the_next_page(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("a", 3), ("b", 2)), "has_more": True})
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("a", 3), ("b", 2)), "has_more": True}
+    )
     api.get(url("/v1/customers"), payload={"customers": stamped(("c", 1)), "has_more": False})
     async for customer in vf.customers.list(limit=2):
         if customer.id == "a":
@@ -530,8 +557,9 @@ async def test_list_prefetches_the_next_page(vf: AsyncVoucherify, api: aiorespon
 async def test_list_without_prefetch_waits_for_the_caller(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("a", 3), ("b", 2)), "has_more": True})
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("a", 3), ("b", 2)), "has_more": True}
+    )
     api.get(url("/v1/customers"), payload={"customers": stamped(("c", 1)), "has_more": False})
     seen = []
     async for customer in vf.customers.list(limit=2, prefetch=False):
@@ -543,10 +571,12 @@ async def test_list_without_prefetch_waits_for_the_caller(
 
 
 async def test_list_resume_from(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("a", 3), ("b", 2)), "has_more": True})
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("b", 2), ("c", 1)), "has_more": False})
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("a", 3), ("b", 2)), "has_more": True}
+    )
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("b", 2), ("c", 1)), "has_more": False}
+    )
     pager = vf.customers.list(limit=2, prefetch=False)
     async for customer in pager:
         if customer.id == "a":
@@ -564,8 +594,9 @@ async def test_list_resume_from(vf: AsyncVoucherify, api: aioresponses) -> None:
 
 
 async def test_awaiting_a_pager_fetches_one_page(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/customers"), payload={"customers": customers("c1"), "has_more": True},
-            repeat=True)
+    api.get(
+        url("/v1/customers"), payload={"customers": customers("c1"), "has_more": True}, repeat=True
+    )
     pager = vf.customers.list(limit=1)
     assert not api.requests  # nothing is sent until the pager is used
     page = await pager
@@ -576,10 +607,13 @@ async def test_awaiting_a_pager_fetches_one_page(vf: AsyncVoucherify, api: aiore
 async def test_pages_yields_each_page_with_new_items_only(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("c1", 5), ("c2", 4)), "has_more": True})
-    api.get(url("/v1/customers"), payload={
-        "customers": stamped(("c2", 4), ("c3", 3)), "has_more": False})
+    api.get(
+        url("/v1/customers"), payload={"customers": stamped(("c1", 5), ("c2", 4)), "has_more": True}
+    )
+    api.get(
+        url("/v1/customers"),
+        payload={"customers": stamped(("c2", 4), ("c3", 3)), "has_more": False},
+    )
     pages = [page async for page in vf.customers.list(limit=2).pages()]
     assert all(isinstance(page, models.CustomerList) for page in pages)
     assert [[c.id for c in page.customers] for page in pages] == [["c1", "c2"], ["c3"]]
@@ -638,8 +672,11 @@ async def test_list_activity_sends_every_query_parameter(
     ],
 )
 async def test_list_activity_refuses_bad_parameters_before_sending(
-    vf: AsyncVoucherify, api: aioresponses, kwargs: dict[str, Any],
-    error: type[Exception], message: str,
+    vf: AsyncVoucherify,
+    api: aioresponses,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         vf.customers.list_activity("cust_1", **kwargs)
@@ -650,12 +687,13 @@ async def test_list_activity_follows_more_starting_after(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
     path = url("/v1/customers/cust_1/activity")
-    api.get(path, payload={"data": events("e1", "e2"), "has_more": True,
-                           "more_starting_after": "e2"})
-    api.get(path, payload={"data": events("e3", "e4"), "has_more": True,
-                           "more_starting_after": "e4"})
-    api.get(path, payload={"data": events("e5"), "has_more": False,
-                           "more_starting_after": "e5"})
+    api.get(
+        path, payload={"data": events("e1", "e2"), "has_more": True, "more_starting_after": "e2"}
+    )
+    api.get(
+        path, payload={"data": events("e3", "e4"), "has_more": True, "more_starting_after": "e4"}
+    )
+    api.get(path, payload={"data": events("e5"), "has_more": False, "more_starting_after": "e5"})
     api.get(path, payload={"data": events("never")}, repeat=True)
     seen = [event.id async for event in vf.customers.list_activity("cust_1", limit=2)]
     assert seen == ["e1", "e2", "e3", "e4", "e5"]
@@ -800,13 +838,17 @@ async def test_list_redeemables_sends_filters_as_a_deep_object(
         ({"filters": ["OWNER"]}, TypeError, "filters must be a mapping"),
         (
             {"filters": {"created_at": {"conditions": {"$after": datetime(2024, 1, 1)}}}},
-            ValueError, "filters[created_at][conditions][$after] must be",
+            ValueError,
+            "filters[created_at][conditions][$after] must be",
         ),
     ],
 )
 async def test_list_redeemables_refuses_bad_parameters_before_sending(
-    vf: AsyncVoucherify, api: aioresponses, kwargs: dict[str, Any],
-    error: type[Exception], message: str,
+    vf: AsyncVoucherify,
+    api: aioresponses,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         vf.customers.list_redeemables("cust_1", **kwargs)
@@ -818,8 +860,7 @@ async def test_list_redeemables_follows_more_starting_after(
 ) -> None:
     path = url("/v1/customers/cust_1/redeemables")
     filters = {"holder_role": {"conditions": {"$in": ["OWNER"]}}}
-    api.get(path, payload={"data": held("r1", "r2"), "has_more": True,
-                           "more_starting_after": "r2"})
+    api.get(path, payload={"data": held("r1", "r2"), "has_more": True, "more_starting_after": "r2"})
     api.get(path, payload={"data": held("r3"), "has_more": False})
     api.get(path, payload={"data": held("never")}, repeat=True)
     pager = vf.customers.list_redeemables("cust_1", limit=2, filters=filters)
@@ -981,8 +1022,7 @@ async def test_update_in_bulk_with_models_and_mappings(
     created = await vf.customers.update_in_bulk(
         [
             CustomerBulkUpdate(source_id="bob", name="Bob", phone=None),
-            {"source_id": "alice", "metadata": {"tier": "gold"},
-             "birthdate": date(1991, 1, 2)},
+            {"source_id": "alice", "metadata": {"tier": "gold"}, "birthdate": date(1991, 1, 2)},
         ]
     )
     method, request_url, kwargs = only_request(api)
@@ -999,18 +1039,27 @@ async def test_update_in_bulk_with_models_and_mappings(
 async def test_update_in_bulk_takes_any_iterable(vf: AsyncVoucherify, api: aioresponses) -> None:
     api.post(url("/v1/customers/bulk/async"), status=202, payload=ACTION_CREATED)
     await vf.customers.update_in_bulk({"source_id": f"s{i}"} for i in range(3))
-    assert body(only_request(api)[2]) == [{"source_id": "s0"}, {"source_id": "s1"},
-                                          {"source_id": "s2"}]
+    assert body(only_request(api)[2]) == [
+        {"source_id": "s0"},
+        {"source_id": "s1"},
+        {"source_id": "s2"},
+    ]
 
 
 @pytest.mark.parametrize(
     ("items", "error", "message"),
     [
         ([], ValueError, "needs at least one customer"),
-        ([{"source_id": "a"}, {"name": "no id"}], TypeError,
-         "customers[1]: Object missing required field `source_id`"),
-        ([{"source_id": "a"}, {"source_id": "b"}, {"source_id": "c", "email": 5}], TypeError,
-         "customers[2].email"),
+        (
+            [{"source_id": "a"}, {"name": "no id"}],
+            TypeError,
+            "customers[1]: Object missing required field `source_id`",
+        ),
+        (
+            [{"source_id": "a"}, {"source_id": "b"}, {"source_id": "c", "email": 5}],
+            TypeError,
+            "customers[2].email",
+        ),
         ([{"source_id": "a", "nmae": "x"}], TypeError, "customers[0] has an unexpected field"),
         ([{"source_id": "a"}, None], TypeError, "customers[1] must be a CustomerBulkUpdate"),
         ([{"source_id": "a"}, "bob"], TypeError, "customers[1] must be a CustomerBulkUpdate"),
@@ -1064,7 +1113,8 @@ async def test_update_metadata_in_bulk(vf: AsyncVoucherify, api: aioresponses) -
     assert (method, str(request_url)) == ("POST", BASE + "/v1/customers/metadata/async")
     check_headers(kwargs, json_body=True)
     assert body(kwargs) == {
-        "source_ids": ["bob", "alice"], "metadata": {"tier": "gold", "score": 7, "old": None},
+        "source_ids": ["bob", "alice"],
+        "metadata": {"tier": "gold", "score": 7, "old": None},
     }
     assert created.async_action_id == "aa_0a875d56c805df6601"
 
@@ -1080,8 +1130,12 @@ async def test_update_metadata_in_bulk(vf: AsyncVoucherify, api: aioresponses) -
     ],
 )
 async def test_update_metadata_in_bulk_refuses_bad_arguments_before_sending(
-    vf: AsyncVoucherify, api: aioresponses, source_ids: Any, metadata: Any,
-    error: type[Exception], message: str,
+    vf: AsyncVoucherify,
+    api: aioresponses,
+    source_ids: Any,
+    metadata: Any,
+    error: type[Exception],
+    message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         await vf.customers.update_metadata_in_bulk(source_ids, metadata)
@@ -1094,13 +1148,16 @@ async def test_update_metadata_in_bulk_refuses_bad_arguments_before_sending(
 @pytest.mark.parametrize(
     ("path", "call"),
     [
-        ("/v1/customers/cust_1/permanent-deletion",
-         lambda vf: vf.customers.delete_permanently("cust_1")),
+        (
+            "/v1/customers/cust_1/permanent-deletion",
+            lambda vf: vf.customers.delete_permanently("cust_1"),
+        ),
         ("/v1/customers/importCSV", lambda vf: vf.customers.import_csv(CSV)),
-        ("/v1/customers/bulk/async",
-         lambda vf: vf.customers.update_in_bulk([{"source_id": "a"}])),
-        ("/v1/customers/metadata/async",
-         lambda vf: vf.customers.update_metadata_in_bulk(["a"], {"k": 1})),
+        ("/v1/customers/bulk/async", lambda vf: vf.customers.update_in_bulk([{"source_id": "a"}])),
+        (
+            "/v1/customers/metadata/async",
+            lambda vf: vf.customers.update_metadata_in_bulk(["a"], {"k": 1}),
+        ),
     ],
     ids=["delete_permanently", "import_csv", "update_in_bulk", "update_metadata_in_bulk"],
 )
@@ -1169,9 +1226,7 @@ async def test_async_actions_list_sends_its_parameters(
     page = await vf.async_actions.list(
         limit=25, end_date=datetime(2024, 1, 1, 1, 0, 0, 250999, tzinfo=PLUS_2)
     )
-    check_get(
-        api, "/v1/async-actions", [("limit", "25"), ("end_date", "2023-12-31T23:00:00.250Z")]
-    )
+    check_get(api, "/v1/async-actions", [("limit", "25"), ("end_date", "2023-12-31T23:00:00.250Z")])
     assert isinstance(page, models.AsyncActionList)
     assert [action.id for action in page.async_actions] == ["aa_1"]
 
@@ -1186,8 +1241,11 @@ async def test_async_actions_list_sends_its_parameters(
     ],
 )
 async def test_async_actions_list_refuses_bad_parameters_before_sending(
-    vf: AsyncVoucherify, api: aioresponses, kwargs: dict[str, Any],
-    error: type[Exception], message: str,
+    vf: AsyncVoucherify,
+    api: aioresponses,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         vf.async_actions.list(**kwargs)
@@ -1202,17 +1260,38 @@ async def test_async_actions_list_walks_back_by_end_date(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
     path = url("/v1/async-actions")
-    api.get(path, payload={"has_more": True, "async_actions": _actions(
-        ("aa_5", "2024-01-05T00:00:00.500Z"), ("aa_4", "2024-01-04T10:00:00.123456+02:00"),
-    )})
-    api.get(path, payload={"has_more": True, "async_actions": _actions(
-        ("aa_3", "2024-01-03T00:00:00Z"), ("aa_2", "2024-01-02T00:00:00.001Z"),
-    )})
-    api.get(path, payload={"has_more": False, "async_actions": _actions(
-        ("aa_1", "2024-01-01T00:00:00.000Z"),
-    )})
-    api.get(path, payload={"async_actions": _actions(("never", "2020-01-01T00:00:00Z"))},
-            repeat=True)
+    api.get(
+        path,
+        payload={
+            "has_more": True,
+            "async_actions": _actions(
+                ("aa_5", "2024-01-05T00:00:00.500Z"),
+                ("aa_4", "2024-01-04T10:00:00.123456+02:00"),
+            ),
+        },
+    )
+    api.get(
+        path,
+        payload={
+            "has_more": True,
+            "async_actions": _actions(
+                ("aa_3", "2024-01-03T00:00:00Z"),
+                ("aa_2", "2024-01-02T00:00:00.001Z"),
+            ),
+        },
+    )
+    api.get(
+        path,
+        payload={
+            "has_more": False,
+            "async_actions": _actions(
+                ("aa_1", "2024-01-01T00:00:00.000Z"),
+            ),
+        },
+    )
+    api.get(
+        path, payload={"async_actions": _actions(("never", "2020-01-01T00:00:00Z"))}, repeat=True
+    )
     seen = [action.id async for action in vf.async_actions.list(limit=2)]
     assert seen == ["aa_5", "aa_4", "aa_3", "aa_2", "aa_1"]
     assert [query(u) for _, u, _ in sent(api)] == [
@@ -1240,10 +1319,14 @@ async def test_async_actions_list_raises_when_the_cursor_cannot_move(
 
 async def test_async_actions_pages(vf: AsyncVoucherify, api: aioresponses) -> None:
     path = url("/v1/async-actions")
-    api.get(path, payload={"has_more": True, "async_actions": _actions(
-        ("aa_2", "2024-01-02T00:00:00Z"))})
-    api.get(path, payload={"has_more": False, "async_actions": _actions(
-        ("aa_1", "2024-01-01T00:00:00Z"))})
+    api.get(
+        path,
+        payload={"has_more": True, "async_actions": _actions(("aa_2", "2024-01-02T00:00:00Z"))},
+    )
+    api.get(
+        path,
+        payload={"has_more": False, "async_actions": _actions(("aa_1", "2024-01-01T00:00:00Z"))},
+    )
     pages = [page async for page in vf.async_actions.list(limit=1).pages()]
     assert [[a.id for a in page.async_actions] for page in pages] == [["aa_2"], ["aa_1"]]
 
@@ -1251,9 +1334,7 @@ async def test_async_actions_pages(vf: AsyncVoucherify, api: aioresponses) -> No
 # --- nested address and CSV size ---------------------------------------------------------
 
 
-async def test_update_address_fields_null_and_typos(
-    vf: AsyncVoucherify, api: aioresponses
-) -> None:
+async def test_update_address_fields_null_and_typos(vf: AsyncVoucherify, api: aioresponses) -> None:
     api.put(url("/v1/customers/bob"), payload=CUSTOMER)
     await vf.customers.update("bob", address={"city": "X", "line_2": None})
     assert body(only_request(api)[2]) == {"address": {"city": "X", "line_2": None}}

@@ -35,8 +35,15 @@ def run(
     jitter: float = 0.0,
 ) -> Retry | Raise:
     return decide(
-        retries_done, status, delivery, rate_limit, retry_safe=retry_safe,
-        max_retries=max_retries, max_wait=max_wait, now=NOW, jitter=jitter,
+        retries_done,
+        status,
+        delivery,
+        rate_limit,
+        retry_safe=retry_safe,
+        max_retries=max_retries,
+        max_wait=max_wait,
+        now=NOW,
+        jitter=jitter,
     )
 
 
@@ -99,7 +106,14 @@ def test_no_retries_left_raises_with_the_429_wait_held() -> None:
 def test_backoff_doubles_to_its_cap_and_jitter_shortens_it() -> None:
     delays = [run(503, retries_done=n, max_retries=99) for n in range(8)]
     assert [d.after for d in delays if isinstance(d, Retry)] == [
-        0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        8.0,
+        8.0,
+        8.0,
     ]
     jittered = run(503, jitter=0.999)
     assert isinstance(jittered, Retry) and 0.375 < jittered.after < 0.5
@@ -122,9 +136,13 @@ rate_limits = st.none() | st.builds(
     retry_after=st.none() | st.floats(0, 86_400, allow_nan=False),
     type=st.none() | st.sampled_from([QUOTA_TYPE, "api_calls", "bulk_api_calls"]),
 )
-statuses = st.none() | st.sampled_from(
-    sorted(RETRYABLE_STATUSES | {301, 302, 400, 401, 402, 403, 404, 409, 413, 423, 501})
-) | st.integers(300, 599)
+statuses = (
+    st.none()
+    | st.sampled_from(
+        sorted(RETRYABLE_STATUSES | {301, 302, 400, 401, 402, 403, 404, 409, 413, 423, 501})
+    )
+    | st.integers(300, 599)
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -151,8 +169,15 @@ def test_decide_properties(
     if status is None:
         rate_limit = None
     decision = decide(
-        retries_done, status, delivery, rate_limit, retry_safe=retry_safe,
-        max_retries=max_retries, max_wait=max_wait, now=NOW, jitter=jitter,
+        retries_done,
+        status,
+        delivery,
+        rate_limit,
+        retry_safe=retry_safe,
+        max_retries=max_retries,
+        max_wait=max_wait,
+        now=NOW,
+        jitter=jitter,
     )
     quota = status == 429 and rate_limit is not None and rate_limit.type == QUOTA_TYPE
     if decision.hold_until is not None:
@@ -175,9 +200,7 @@ def test_decide_properties(
             assert decision.after <= max_wait
     else:
         assert isinstance(decision, Raise)
-        expected = (
-            (delivery or MAY) if status is None else (MAY if status >= 500 else REFUSED)
-        )
+        expected = (delivery or MAY) if status is None else (MAY if status >= 500 else REFUSED)
         assert decision.delivery is expected
         if decision.retry_after is not None:
             assert status == 429

@@ -16,7 +16,11 @@ from voucherify_async.tools.demo import pacing_summary
 def demo(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "voucherify_async.tools.demo", *argv],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -31,15 +35,18 @@ def test_demo_runs_end_to_end_on_the_emulator_whatever_the_environment_says() ->
     # there): the demo says it does not use them and runs on the embedded emulator.
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERIFY_")}
     env |= {
-        "VOUCHERIFY_APP_ID": "production-id", "VOUCHERIFY_APP_TOKEN": "production-token",
+        "VOUCHERIFY_APP_ID": "production-id",
+        "VOUCHERIFY_APP_TOKEN": "production-token",
         "VOUCHERIFY_BASE_URL": f"http://127.0.0.1:{closed_port()}",
     }
     result = demo("--customers", "3000", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     first = out.splitlines()[0]
-    assert first.startswith("VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN set in the environment:"
-                            " not used. The demo runs on the embedded emulator"), first
+    assert first.startswith(
+        "VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN set in the environment:"
+        " not used. The demo runs on the embedded emulator"
+    ), first
     assert "Starting the embedded Voucherify emulator" in out
     assert "production-token" not in out + result.stderr
     assert "3,000 imported, 0 failed" in out
@@ -47,7 +54,8 @@ def test_demo_runs_end_to_end_on_the_emulator_whatever_the_environment_says() ->
     assert "count check: 3,000 unique of 3,000 expected: OK" in out
     paced = re.search(
         r"(\d[\d,]*) requests in [\d.]+ s, (\d+) rate-limit windows? of 8 s: ([\d,]+) allowed"
-        r" \(300 per window\), (\d+)% of it used; 429s met: 0", out,
+        r" \(300 per window\), (\d+)% of it used; 429s met: 0",
+        out,
     )
     assert paced, out
     requests, windows, allowed, share = (int(g.replace(",", "")) for g in paced.groups())
@@ -60,13 +68,20 @@ def test_demo_runs_end_to_end_on_the_emulator_whatever_the_environment_says() ->
 
 def test_another_server_only_when_asked_and_said_first(voucherify_emulator: Emulator) -> None:
     url = voucherify_emulator.url
-    urllib.request.urlopen(urllib.request.Request(
-        f"{url}/_emulator/seed/customers", data=b'{"count": 150}',
-        headers={"Content-Type": "application/json"}, method="POST",
-    ), timeout=60).read()
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{url}/_emulator/seed/customers",
+            data=b'{"count": 150}',
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        ),
+        timeout=60,
+    ).read()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERIFY_")}
-    env |= {"VOUCHERIFY_APP_ID": voucherify_emulator.app_id,
-            "VOUCHERIFY_APP_TOKEN": voucherify_emulator.app_token}
+    env |= {
+        "VOUCHERIFY_APP_ID": voucherify_emulator.app_id,
+        "VOUCHERIFY_APP_TOKEN": voucherify_emulator.app_token,
+    }
     result = demo("--base-url", url, "--remote-cap", "120", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     first = result.stdout.splitlines()[0]
@@ -77,8 +92,9 @@ def test_another_server_only_when_asked_and_said_first(voucherify_emulator: Emul
     env["VOUCHERIFY_BASE_URL"] = url
     result = demo("--against-env", "--remote-cap", "50", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith(f"Running against {url}, not the embedded emulator"
-                                    " (--against-env)")
+    assert result.stdout.startswith(
+        f"Running against {url}, not the embedded emulator (--against-env)"
+    )
 
     del env["VOUCHERIFY_APP_TOKEN"]
     result = demo("--against-env", env=env)

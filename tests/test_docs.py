@@ -60,8 +60,13 @@ async def seed(emu: Emulator, vf: AsyncVoucherify) -> None:
 
 def run_script(path: Path, env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, str(path)], env={**os.environ, **env}, cwd=ROOT,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, str(path)],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, f"{path} failed:\n{result.stdout}\n{result.stderr}"
 

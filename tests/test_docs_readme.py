@@ -37,8 +37,13 @@ def test_ten_lines_run_against_the_emulator_in_two_commands(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERIFY_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

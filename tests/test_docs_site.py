@@ -39,7 +39,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [mkdocs, "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
@@ -120,12 +124,14 @@ def test_model_pages_list_fields_with_types(site: Path) -> None:
     page = built_page(site, "reference/models.md")
     blocks = pre_blocks(page)
     for model, field, annotation in (
-        ("Customer", "source_id", "str | None"), ("Customer", "created_at", "datetime | None"),
-        ("Customer", "metadata", "dict[str, Any]"), ("CustomerList", "customers", "list[Customer]"),
+        ("Customer", "source_id", "str | None"),
+        ("Customer", "created_at", "datetime | None"),
+        ("Customer", "metadata", "dict[str, Any]"),
+        ("CustomerList", "customers", "list[Customer]"),
         ("CustomerUpdate", "email", "str | UnsetType | None"),  # inherited from the base body
     ):
         assert f'id="voucherify_async.models.{model}.{field}"' in page, (model, field)
-        assert any(block.startswith(f"{field}: {annotation}") for block in blocks), (field)
+        assert any(block.startswith(f"{field}: {annotation}") for block in blocks), field
 
 
 def test_grouped_parameters_are_split_with_types(site: Path) -> None:

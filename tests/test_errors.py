@@ -73,8 +73,12 @@ async def test_status_maps_to_its_exception(
     api: aioresponses, no_retry: AsyncVoucherify, status: int, cls: type[APIStatusError]
 ) -> None:
     body = {**NOT_FOUND, "code": status, "key": f"key_{status}"}
-    api.get(url(PATH), status=status, payload=body, headers={
-        "X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "7", "Retry-After": "100"})
+    api.get(
+        url(PATH),
+        status=status,
+        payload=body,
+        headers={"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "7", "Retry-After": "100"},
+    )
     with pytest.raises(cls) as info:
         await no_retry.customers.get("c1")
     error = info.value
@@ -93,18 +97,31 @@ async def test_status_maps_to_its_exception(
 
 
 async def test_error_with_nested_error_object(api: aioresponses, no_retry: AsyncVoucherify) -> None:
-    api.get(url(PATH), status=400, payload={
-        "code": 400, "key": "invalid_payload", "message": "Invalid payload",
-        "error": {"message": "the rule says no"}})
+    api.get(
+        url(PATH),
+        status=400,
+        payload={
+            "code": 400,
+            "key": "invalid_payload",
+            "message": "Invalid payload",
+            "error": {"message": "the rule says no"},
+        },
+    )
     with pytest.raises(BadRequestError) as info:
         await no_retry.customers.get("c1")
     assert info.value.error == {"message": "the rule says no"}
 
 
 async def test_gateway_shape_413(api: aioresponses, no_retry: AsyncVoucherify) -> None:
-    api.post(url("/v1/customers/bulk/async"), status=413, payload={
-        "statusCode": 413, "error": "Request Entity Too Large",
-        "message": "Payload content length greater than maximum allowed: 10485760"})
+    api.post(
+        url("/v1/customers/bulk/async"),
+        status=413,
+        payload={
+            "statusCode": 413,
+            "error": "Request Entity Too Large",
+            "message": "Payload content length greater than maximum allowed: 10485760",
+        },
+    )
     with pytest.raises(PayloadTooLargeError) as info:
         await no_retry.customers.update_in_bulk([{"source_id": "s"}])
     assert info.value.code == 413
@@ -122,8 +139,12 @@ async def test_gateway_shape_413(api: aioresponses, no_retry: AsyncVoucherify) -
     ],
 )
 async def test_error_with_a_body_that_is_not_json(
-    api: aioresponses, no_retry: AsyncVoucherify, status: int, body: str,
-    content_type: str, says: str,
+    api: aioresponses,
+    no_retry: AsyncVoucherify,
+    status: int,
+    body: str,
+    content_type: str,
+    says: str,
 ) -> None:
     api.get(url(PATH), status=status, body=body, content_type=content_type)
     with pytest.raises(APIStatusError) as info:
@@ -139,8 +160,9 @@ async def test_error_with_a_body_that_is_not_json(
 async def test_long_html_body_is_cut_to_an_excerpt(
     api: aioresponses, no_retry: AsyncVoucherify
 ) -> None:
-    api.get(url(PATH), status=503, body="<html>" + "x" * 100_000 + "</html>",
-            content_type="text/html")
+    api.get(
+        url(PATH), status=503, body="<html>" + "x" * 100_000 + "</html>", content_type="text/html"
+    )
     with pytest.raises(InternalServerError) as info:
         await no_retry.customers.get("c1")
     assert len(str(info.value)) < 500
@@ -154,7 +176,7 @@ async def test_long_html_body_is_cut_to_an_excerpt(
         ("", "application/json", "empty body"),
         ('{"id": "cust_1", "name": "Bo', "application/json", "not valid JSON"),
         ('{"id": 12}', "application/json", "does not match Customer"),
-        ('[1, 2]', "application/json", "does not match Customer"),
+        ("[1, 2]", "application/json", "does not match Customer"),
         ('{"id": "c", "created_at": "yesterday"}', "application/json", "created_at"),
     ],
 )
@@ -173,8 +195,11 @@ async def test_2xx_with_a_malformed_body(
 
 
 async def test_no_error_carries_the_token(api: aioresponses, no_retry: AsyncVoucherify) -> None:
-    api.get(url(PATH), status=401, payload={"code": 401, "key": "unauthorized",
-                                            "message": "Unauthorized"})
+    api.get(
+        url(PATH),
+        status=401,
+        payload={"code": 401, "key": "unauthorized", "message": "Unauthorized"},
+    )
     with pytest.raises(AuthenticationError) as info:
         await no_retry.customers.get("c1")
     error = info.value
@@ -207,9 +232,17 @@ def test_new_errors_sit_in_the_tree() -> None:
 async def test_a_server_echoing_the_token_does_not_put_it_in_the_error(
     api: aioresponses, no_retry: AsyncVoucherify
 ) -> None:
-    api.get(url(PATH), status=400, payload={
-        "code": 400, "key": "invalid", "message": f"bad header {APP_TOKEN}",
-        "details": APP_TOKEN}, headers={"X-Echo": APP_TOKEN})
+    api.get(
+        url(PATH),
+        status=400,
+        payload={
+            "code": 400,
+            "key": "invalid",
+            "message": f"bad header {APP_TOKEN}",
+            "details": APP_TOKEN,
+        },
+        headers={"X-Echo": APP_TOKEN},
+    )
     with pytest.raises(BadRequestError) as info:
         await no_retry.customers.get("c1")
     error = info.value
@@ -232,7 +265,8 @@ def test_every_exception_of_the_package_is_defined_in_one_module() -> None:
     import voucherify_async
 
     exported = [
-        value for name in voucherify_async.__all__
+        value
+        for name in voucherify_async.__all__
         if inspect.isclass(value := getattr(voucherify_async, name))
         and issubclass(value, BaseException)
     ]

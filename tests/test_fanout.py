@@ -90,7 +90,14 @@ async def test_return_exceptions_puts_each_failure_in_its_place() -> None:
     probe = Probe(fail_on={2, 5})
     results = await fan_out(probe, range(8), concurrency=3, return_exceptions=True)
     assert [type(r).__name__ for r in results] == [
-        "str", "str", "LookupError", "str", "str", "LookupError", "str", "str",
+        "str",
+        "str",
+        "LookupError",
+        "str",
+        "str",
+        "LookupError",
+        "str",
+        "str",
     ]
     assert str(results[5]) == "no item 5"
     assert not probe.cancelled
@@ -148,8 +155,12 @@ async def test_a_string_is_not_taken_for_a_list_of_inputs() -> None:
     ],
 )
 async def test_get_many_checks_its_arguments_before_sending(
-    vf: AsyncVoucherify, api: aioresponses, ids: object, options: dict[str, object],
-    error: type[Exception], message: str,
+    vf: AsyncVoucherify,
+    api: aioresponses,
+    ids: object,
+    options: dict[str, object],
+    error: type[Exception],
+    message: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         await vf.customers.get_many(ids, **options)  # type: ignore[call-overload]

@@ -44,9 +44,14 @@ def test_a_declaration_checks_what_it_is_given() -> None:
 def test_the_customer_filters_keep_their_wire_names() -> None:
     wires = {f.name: f.wire for f in filter_fields(CustomerListFilters)}
     assert wires == {
-        "email": "email", "city": "city", "name": "name", "segment_id": "segment_id",
-        "created_at_before": "created_at[before]", "created_at_after": "created_at[after]",
-        "updated_at_before": "updated_at[before]", "updated_at_after": "updated_at[after]",
+        "email": "email",
+        "city": "city",
+        "name": "name",
+        "segment_id": "segment_id",
+        "created_at_before": "created_at[before]",
+        "created_at_after": "created_at[after]",
+        "updated_at_before": "updated_at[before]",
+        "updated_at_after": "updated_at[after]",
     }
 
 

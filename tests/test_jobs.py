@@ -36,8 +36,11 @@ FAST: dict[str, Any] = {"poll_interval": 0.001, "max_poll_interval": 0.002}
 
 def action(action_id: str, status: str, progress: int = 0, **result: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": action_id, "type": "CUSTOMERS.BULK_UPDATE", "status": status,
-        "progress": progress, "object": "async_action",
+        "id": action_id,
+        "type": "CUSTOMERS.BULK_UPDATE",
+        "status": status,
+        "progress": progress,
+        "object": "async_action",
     }
     if result:
         body["result"] = result
@@ -63,7 +66,14 @@ def gets(api: aioresponses) -> int:
 
 def test_poll_delays_grow_to_the_cap() -> None:
     assert list(islice(poll_delays(0.5, 5.0), 8)) == [
-        0.5, 0.75, 1.125, 1.6875, 2.53125, 3.796875, 5.0, 5.0,
+        0.5,
+        0.75,
+        1.125,
+        1.6875,
+        2.53125,
+        3.796875,
+        5.0,
+        5.0,
     ]
     assert list(islice(poll_delays(2.0, 1.0), 2)) == [1.0, 1.0]
 
@@ -74,7 +84,9 @@ def test_chunk_ranges_fill_each_request_up_to_the_budget() -> None:
     assert chunk_ranges([4, 4, 4], budget=14) == [range(0, 3)]
     assert chunk_ranges([4, 4, 4], budget=13) == [range(0, 2), range(2, 3)]
     assert chunk_ranges([1] * 10, budget=100, max_items=4) == [
-        range(0, 4), range(4, 8), range(8, 10),
+        range(0, 4),
+        range(4, 8),
+        range(8, 10),
     ]
     assert chunk_ranges([], budget=10) == []
     with pytest.raises(ChunkTooLargeError) as caught:
@@ -115,15 +127,18 @@ def test_combined_result_renumbers_csv_rows_across_parts() -> None:
     failure = models.AsyncActionFailure
     actions = [
         models.AsyncAction(
-            id="aa_1", status="DONE",
+            id="aa_1",
+            status="DONE",
             result=models.AsyncActionResult(
                 done_count=2, failed_count=1, failed=[failure(row=2, reason="bad email")]
             ),
         ),
         models.AsyncAction(
-            id="aa_2", status="DONE",
+            id="aa_2",
+            status="DONE",
             result=models.AsyncActionResult(
-                done_count=1, failed_count=2,
+                done_count=1,
+                failed_count=2,
                 failed=[failure(row=1, reason="x"), failure(row=3, reason="y")],
             ),
         ),
@@ -144,10 +159,15 @@ async def test_wait_polls_until_done_and_reports_progress(
     api.get(aa, payload=action("aa_1", "ENQUEUED"))
     api.get(aa, payload=action("aa_1", "IN_PROGRESS", 50))
     api.get(aa, payload=action("aa_1", "IN_PROGRESS", 50))
-    errors = [{"message": "Invalid customer", "details": "email", "key": "invalid_customer",
-               "source_id": "s7"}]
-    api.get(aa, payload=action("aa_1", "DONE", 100, done_count=9, failed_count=1,
-                               errors=errors))
+    errors = [
+        {
+            "message": "Invalid customer",
+            "details": "email",
+            "key": "invalid_customer",
+            "source_id": "s7",
+        }
+    ]
+    api.get(aa, payload=action("aa_1", "DONE", 100, done_count=9, failed_count=1, errors=errors))
     job = AsyncJob(vf.async_actions.get, [JobPart("aa_1", size=10)])
     seen: list[tuple[int, int]] = []
     result = await job.wait(on_progress=lambda p: seen.append((p.done, p.total)), **FAST)
@@ -172,11 +192,15 @@ async def test_wait_awaits_an_async_progress_callback(
 
 
 async def test_wait_combines_several_actions(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/async-actions/aa_1"), payload=action("aa_1", "DONE", 100, done_count=5,
-                                                          failed_count=0))
+    api.get(
+        url("/v1/async-actions/aa_1"),
+        payload=action("aa_1", "DONE", 100, done_count=5, failed_count=0),
+    )
     api.get(url("/v1/async-actions/aa_2"), payload=action("aa_2", "IN_PROGRESS", 10))
-    api.get(url("/v1/async-actions/aa_2"), payload=action("aa_2", "DONE", 100, done_count=3,
-                                                          failed_count=0))
+    api.get(
+        url("/v1/async-actions/aa_2"),
+        payload=action("aa_2", "DONE", 100, done_count=3, failed_count=0),
+    )
     result = await vf.async_actions.wait("aa_1", "aa_2", **FAST)
     assert result.async_action_ids == ["aa_1", "aa_2"]
     assert result.done_count == 8 and result.succeeded
@@ -186,8 +210,10 @@ async def test_wait_combines_several_actions(vf: AsyncVoucherify, api: aiorespon
 async def test_a_failed_action_raises_with_the_result_once_all_finished(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
-    api.get(url("/v1/async-actions/aa_1"),
-            payload=action("aa_1", "FAILED", 30, message="The async action failed: boom"))
+    api.get(
+        url("/v1/async-actions/aa_1"),
+        payload=action("aa_1", "FAILED", 30, message="The async action failed: boom"),
+    )
     api.get(url("/v1/async-actions/aa_2"), payload=action("aa_2", "IN_PROGRESS", 10))
     api.get(url("/v1/async-actions/aa_2"), payload=action("aa_2", "DONE", 100, done_count=4))
     with pytest.raises(AsyncActionFailedError, match=r"aa_1.*boom") as caught:
@@ -201,8 +227,7 @@ async def test_a_failed_action_raises_with_the_result_once_all_finished(
 async def test_a_timeout_raises_a_clear_error_and_leaves_the_job_running(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
-    api.get(url("/v1/async-actions/aa_1"), payload=action("aa_1", "IN_PROGRESS", 40),
-            repeat=True)
+    api.get(url("/v1/async-actions/aa_1"), payload=action("aa_1", "IN_PROGRESS", 40), repeat=True)
     job = AsyncJob(vf.async_actions.get, [JobPart("aa_1")])
     with pytest.raises(AsyncActionTimeoutError, match=r"after 0.05 s: aa_1 IN_PROGRESS 40%") as c:
         await job.wait(timeout=0.05, poll_interval=0.005)
@@ -233,8 +258,11 @@ async def test_a_lasting_outage_is_raised_after_ten_failed_rounds(
 
 
 async def test_an_unknown_action_is_raised_at_once(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.get(url("/v1/async-actions/aa_x"), status=404,
-            payload={"code": 404, "key": "not_found", "message": "Resource not found"})
+    api.get(
+        url("/v1/async-actions/aa_x"),
+        status=404,
+        payload={"code": 404, "key": "not_found", "message": "Resource not found"},
+    )
     with pytest.raises(NotFoundError):
         await vf.async_actions.wait("aa_x", **FAST)
     assert gets(api) == 1
@@ -280,8 +308,7 @@ def created() -> Any:
 
 
 async def test_update_in_bulk_splits_by_batch_size(vf: AsyncVoucherify, api: aioresponses) -> None:
-    api.post(url("/v1/customers/bulk/async"), callback=created(),
-             repeat=True)
+    api.post(url("/v1/customers/bulk/async"), callback=created(), repeat=True)
     job = await vf.customers.update_in_bulk(
         ({"source_id": f"s{i}", "name": f"N{i}"} for i in range(25)), batch_size=10
     )
@@ -332,9 +359,7 @@ async def test_update_metadata_in_bulk_splits_the_ids() -> None:
         assert [s for b in bodies for s in b["source_ids"]] == ids
         assert all(b["metadata"] == {"tier": "gold"} for b in bodies)
         assert job.async_action_ids == ["aa_1", "aa_2"]
-        job = await vf.customers.update_metadata_in_bulk(
-            ["a", "b", "c"], {"k": 1}, batch_size=2
-        )
+        job = await vf.customers.update_metadata_in_bulk(["a", "b", "c"], {"k": 1}, batch_size=2)
         assert len(mock_posted(vf, path)) == 2 + 2
 
 
@@ -368,10 +393,11 @@ async def test_bad_batch_sizes_are_refused(
 async def test_job_wait_reads_the_actions_through_the_client(
     vf: AsyncVoucherify, api: aioresponses
 ) -> None:
-    api.post(url("/v1/customers/metadata/async"), status=202,
-             payload={"async_action_id": "aa/1"})
-    api.get(re.compile(re.escape(BASE) + "/v1/async-actions/.*"),
-            payload=action("aa/1", "DONE", 100, done_count=2))
+    api.post(url("/v1/customers/metadata/async"), status=202, payload={"async_action_id": "aa/1"})
+    api.get(
+        re.compile(re.escape(BASE) + "/v1/async-actions/.*"),
+        payload=action("aa/1", "DONE", 100, done_count=2),
+    )
     job = await vf.customers.update_metadata_in_bulk(["a", "b"], {"k": 1})
     result = await job.wait(**FAST)
     [(_, request_url)] = [key for key in api.requests if key[0] == "GET"]
@@ -397,7 +423,9 @@ async def test_wait_keeps_waiting_through_a_long_queue(
     job = AsyncJob(vf.async_actions.get, [JobPart("aa_1", size=3)])
     seen: list[str | None] = []
     result = await job.wait(
-        timeout=30, poll_interval=0.001, max_poll_interval=0.001,
+        timeout=30,
+        poll_interval=0.001,
+        max_poll_interval=0.001,
         on_progress=lambda p: seen.append(p.actions[0].status),
     )
     assert gets(api) == 62
@@ -407,8 +435,13 @@ async def test_wait_keeps_waiting_through_a_long_queue(
 
 async def test_wait_raises_a_spent_quota_at_once(vf: AsyncVoucherify, api: aioresponses) -> None:
     aa = url("/v1/async-actions/aa_1")
-    api.get(aa, status=429, payload={"code": 429, "message": "quota"},
-            headers={"X-Rate-Limit-Type": "api_calls_cycle"}, repeat=True)
+    api.get(
+        aa,
+        status=429,
+        payload={"code": 429, "message": "quota"},
+        headers={"X-Rate-Limit-Type": "api_calls_cycle"},
+        repeat=True,
+    )
     job = AsyncJob(vf.async_actions.get, [JobPart("aa_1")])
     with pytest.raises(QuotaExceededError):
         await job.wait(**FAST)

@@ -55,23 +55,33 @@ def client(
     handler: Handler, limiter: RateLimiter, sleeps: Sleeps, **options: object
 ) -> AsyncVoucherify:
     return AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, transport=MockTransport(handler),
-        rate_limiter=limiter, sleep=sleeps, clock=sleeps.clock, jitter=lambda: 0.0,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
+        transport=MockTransport(handler),
+        rate_limiter=limiter,
+        sleep=sleeps,
+        clock=sleeps.clock,
+        jitter=lambda: 0.0,
         **options,  # type: ignore[arg-type]
     )
 
 
 async def test_reserve_and_settle_around_every_attempt(sleeps: Sleeps) -> None:
-    answers = iter([
-        MockResponse(503),
-        MockResponse(200, json=CUSTOMER, headers={"X-Rate-Limit-Remaining": "7"}),
-    ])
+    answers = iter(
+        [
+            MockResponse(503),
+            MockResponse(200, json=CUSTOMER, headers={"X-Rate-Limit-Remaining": "7"}),
+        ]
+    )
     limiter = Recorder()
     async with client(lambda request: next(answers), limiter, sleeps) as vf:
         await vf.customers.get("bob")
     assert limiter.log == [
-        ("reserve", 0.0), ("settle", 503, RateLimit()),
-        ("reserve", 0.0), ("settle", 200, RateLimit(remaining=7)),
+        ("reserve", 0.0),
+        ("settle", 503, RateLimit()),
+        ("reserve", 0.0),
+        ("settle", 200, RateLimit(remaining=7)),
     ]
     assert sleeps == [0.5]
     assert vf.rate_limiter is limiter and vf.with_options(timeout=1).rate_limiter is limiter
@@ -132,8 +142,12 @@ async def test_the_default_limiter_is_local_and_paces_by_the_headers(sleeps: Sle
     headers = {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": str(int(sleeps.now) + 5)}
     transport = MockTransport(lambda request: MockResponse(200, json=CUSTOMER, headers=headers))
     async with AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, transport=transport,
-        sleep=sleeps, clock=sleeps.clock,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
+        transport=transport,
+        sleep=sleeps,
+        clock=sleeps.clock,
     ) as vf:
         assert isinstance(vf.rate_limiter, LocalRateLimiter)
         await vf.customers.get("bob")

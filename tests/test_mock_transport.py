@@ -58,7 +58,10 @@ async def test_a_timeout_before_sending_is_retried_even_for_an_unsafe_create() -
 
     transport = MockTransport(handler)
     async with AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, transport=transport,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
+        transport=transport,
         sleep=no_sleep,
     ) as vf:
         with pytest.raises(APITimeoutError) as info:
@@ -81,6 +84,8 @@ async def test_session_and_transport_together_are_refused() -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(ConfigurationError, match="session or transport"):
             AsyncVoucherify(
-                app_id="a", app_token="t", transport=MockTransport(lambda r: MockResponse()),
+                app_id="a",
+                app_token="t",
+                transport=MockTransport(lambda r: MockResponse()),
                 session=session,
             )

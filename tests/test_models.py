@@ -49,8 +49,11 @@ TABLE: dict[tuple[str, str, int], type[Any]] = {
     ("PUT", "/v1/customers/{customerId}", 200): models.Customer,
     ("PUT", "/v1/customers/{customerId}", 404): NotFoundError,
     ("DELETE", "/v1/customers/{customerId}", 404): NotFoundError,
-    ("POST", "/v1/customers/{customerId}/permanent-deletion", 200):
-        models.CustomerPermanentDeletion,
+    (
+        "POST",
+        "/v1/customers/{customerId}/permanent-deletion",
+        200,
+    ): models.CustomerPermanentDeletion,
     ("POST", "/v1/customers/{customerId}/permanent-deletion", 404): NotFoundError,
     ("POST", "/v1/customers/importCSV", 202): models.AsyncActionCreated,
     ("POST", "/v1/customers/bulk/async", 202): models.AsyncActionCreated,
@@ -223,8 +226,12 @@ def test_spec_example_decodes(example: Example) -> None:
         _assert_faithful(decoded, example.value, expected.__name__)
         return
     error = make_status_error(
-        example.status, body, {"Content-Type": "application/json"}, RateLimit(),
-        method=example.method, url=BASE + example.path,
+        example.status,
+        body,
+        {"Content-Type": "application/json"},
+        RateLimit(),
+        method=example.method,
+        url=BASE + example.path,
     )
     value = example.value
     assert type(error) is expected and isinstance(error, APIStatusError)
@@ -261,16 +268,20 @@ async def _as_created(job: Awaitable[AsyncJob]) -> models.AsyncActionCreated:
 SDK_CALLS: dict[tuple[str, str], tuple[str, Call]] = {
     ("GET", "/v1/customers"): ("/v1/customers", lambda vf: vf.customers.list()),
     ("POST", "/v1/customers"): (
-        "/v1/customers", lambda vf: vf.customers.create(source_id="source_123")
+        "/v1/customers",
+        lambda vf: vf.customers.create(source_id="source_123"),
     ),
     ("GET", "/v1/customers/{customerId}"): (
-        "/v1/customers/cust_1", lambda vf: vf.customers.get("cust_1")
+        "/v1/customers/cust_1",
+        lambda vf: vf.customers.get("cust_1"),
     ),
     ("PUT", "/v1/customers/{customerId}"): (
-        "/v1/customers/cust_1", lambda vf: vf.customers.update("cust_1", name="Alice")
+        "/v1/customers/cust_1",
+        lambda vf: vf.customers.update("cust_1", name="Alice"),
     ),
     ("DELETE", "/v1/customers/{customerId}"): (
-        "/v1/customers/cust_1", lambda vf: vf.customers.delete("cust_1")
+        "/v1/customers/cust_1",
+        lambda vf: vf.customers.delete("cust_1"),
     ),
     ("POST", "/v1/customers/{customerId}/permanent-deletion"): (
         "/v1/customers/cust_1/permanent-deletion",
@@ -289,13 +300,16 @@ SDK_CALLS: dict[tuple[str, str], tuple[str, Call]] = {
         lambda vf: _as_created(vf.customers.update_metadata_in_bulk(["bob"], {"tier": "gold"})),
     ),
     ("GET", "/v1/customers/{customerId}/activity"): (
-        "/v1/customers/cust_1/activity", lambda vf: vf.customers.list_activity("cust_1")
+        "/v1/customers/cust_1/activity",
+        lambda vf: vf.customers.list_activity("cust_1"),
     ),
     ("GET", "/v1/customers/{customerId}/activities"): (
-        "/v1/customers/cust_1/activities", _list_activities
+        "/v1/customers/cust_1/activities",
+        _list_activities,
     ),
     ("GET", "/v1/customers/{customerId}/segments"): (
-        "/v1/customers/cust_1/segments", lambda vf: vf.customers.list_segments("cust_1")
+        "/v1/customers/cust_1/segments",
+        lambda vf: vf.customers.list_segments("cust_1"),
     ),
     ("GET", "/v1/customers/{customerId}/redeemables"): (
         "/v1/customers/cust_1/redeemables",
@@ -303,7 +317,8 @@ SDK_CALLS: dict[tuple[str, str], tuple[str, Call]] = {
     ),
     ("GET", "/v1/async-actions"): ("/v1/async-actions", lambda vf: vf.async_actions.list()),
     ("GET", "/v1/async-actions/{asyncActionId}"): (
-        "/v1/async-actions/aa_1", lambda vf: vf.async_actions.get("aa_1")
+        "/v1/async-actions/aa_1",
+        lambda vf: vf.async_actions.get("aa_1"),
     ),
 }
 
@@ -319,8 +334,10 @@ async def test_sdk_answers_spec_example_with_the_tabled_type(
     expected = TABLE[example.key]
     concrete, call = SDK_CALLS[(example.method, example.path)]
     api.add(
-        url(concrete), example.method,
-        status=example.status, body=msgspec.json.encode(example.value),
+        url(concrete),
+        example.method,
+        status=example.status,
+        body=msgspec.json.encode(example.value),
         content_type="application/json",
     )
     if 200 <= example.status < 300:
@@ -347,8 +364,12 @@ def test_customer_list_example_values() -> None:
     assert bob.created_at.tzinfo is not None and bob.created_at.utcoffset().total_seconds() == 0
     assert type(bob.birthdate) is date and bob.birthdate == date(2022, 1, 1)
     assert bob.address == models.Address(
-        city="New York", state="NY", line_1="123 Main St.", line_2="APT 3 BLG 5",
-        country="United States", postal_code="10001",
+        city="New York",
+        state="NY",
+        line_1="123 Main St.",
+        line_2="APT 3 BLG 5",
+        country="United States",
+        postal_code="10001",
     )
     assert bob.summary.redemptions.total_redeemed == 1
     assert bob.summary.redemptions.loyalty_card.points_to_go == 4200
@@ -356,7 +377,10 @@ def test_customer_list_example_values() -> None:
     assert bob.loyalty.points == 2200
     assert bob.loyalty.campaigns["Christmas Campaign"].points == 1000
     assert set(bob.loyalty.campaigns) == {
-        "Christmas Campaign", "Fall Campaign", "Winter Campaign", "Summer Campaign",
+        "Christmas Campaign",
+        "Fall Campaign",
+        "Winter Campaign",
+        "Summer Campaign",
         "Spring Campaign",
     }
     referral = bob.referrals.campaigns[0]
@@ -385,7 +409,12 @@ def test_permanent_deletion_example_values() -> None:
     deletion = _decode(value, models.CustomerPermanentDeletion)
     assert deletion.status == "DONE" and deletion.object == "pernament_deletion"
     assert deletion.data_json == models.PermanentDeletionStats(
-        events=16, customer_events=28, daily_events=0, segments=0, orders=9, order_events=5,
+        events=16,
+        customer_events=28,
+        daily_events=0,
+        segments=0,
+        orders=9,
+        order_events=5,
         customer=1,
     )
     assert deletion.created_at == datetime(2022, 9, 2, 17, 50, 29, 302000, tzinfo=UTC)
@@ -436,9 +465,7 @@ def test_async_action_bulk_update_example_reports_and_errors() -> None:
     value = _example("GET", "/v1/async-actions/{asyncActionId}", 200, "CUSTOMERS.BULK_UPDATE")
     action = _decode(value, models.AsyncAction)
     assert action.operation_status == "SUCCESS"
-    assert action.result.errors == [] and action.result.reports == [
-        "{{voucherify-link-to-report}}"
-    ]
+    assert action.result.errors == [] and action.result.reports == ["{{voucherify-link-to-report}}"]
     assert action.result.reports_available_till == datetime(
         2024, 11, 6, 8, 26, 13, 304000, tzinfo=UTC
     )
@@ -447,7 +474,8 @@ def test_async_action_bulk_update_example_reports_and_errors() -> None:
 def test_async_action_list_example_values() -> None:
     page = _decode(_example("GET", "/v1/async-actions", 200), models.AsyncActionList)
     assert [action.type for action in page.async_actions] == [
-        "CUSTOMERS.BULK_UPDATE", "CUSTOMERS.METADATA_UPDATE",
+        "CUSTOMERS.BULK_UPDATE",
+        "CUSTOMERS.METADATA_UPDATE",
     ]
     assert page.async_actions[0].created_at == datetime(2022, 9, 5, 11, 40, 17, 98000, UTC)
 
@@ -455,15 +483,21 @@ def test_async_action_list_example_values() -> None:
 def test_async_action_result_error_rows_decode() -> None:
     action = _decode(
         {
-            "id": "aa_1", "type": "CUSTOMERS.BULK_UPDATE", "status": "DONE",
+            "id": "aa_1",
+            "type": "CUSTOMERS.BULK_UPDATE",
+            "status": "DONE",
             "operation_status": "FAILED",
             "result": {
-                "done_count": 1, "failed_count": 1, "reports": [],
+                "done_count": 1,
+                "failed_count": 1,
+                "reports": [],
                 "reports_available_till": "2024-11-06T08:26:13.304Z",
                 "errors": [
                     {
-                        "message": "Invalid customer", "details": "email: must be an email",
-                        "key": "invalid_customer", "source_id": "bob",
+                        "message": "Invalid customer",
+                        "details": "email: must be an email",
+                        "key": "invalid_customer",
+                        "source_id": "bob",
                     }
                 ],
             },
@@ -472,8 +506,10 @@ def test_async_action_result_error_rows_decode() -> None:
     )
     assert action.result.errors == [
         models.AsyncActionErrorDetail(
-            message="Invalid customer", details="email: must be an email",
-            key="invalid_customer", source_id="bob",
+            message="Invalid customer",
+            details="email: must be an email",
+            key="invalid_customer",
+            source_id="bob",
         )
     ]
 
@@ -482,11 +518,15 @@ def test_activity_list_decodes_per_schema() -> None:
     # The spec has no example for /activity; this body follows its schema.
     page = _decode(
         {
-            "object": "list", "data_ref": "data", "has_more": True,
+            "object": "list",
+            "data_ref": "data",
+            "has_more": True,
             "more_starting_after": "evcus_2",
             "data": [
                 {
-                    "id": "evcus_1", "type": "customer.created", "group_id": "v-1",
+                    "id": "evcus_1",
+                    "type": "customer.created",
+                    "group_id": "v-1",
                     "created_at": "2024-01-02T03:04:05.678Z",
                     "data": {
                         "data": {"customer": {"id": "cust_1", "name": "Bob"}},
@@ -516,7 +556,8 @@ def test_activity_list_decodes_per_schema() -> None:
 def test_unknown_fields_are_ignored_at_every_level() -> None:
     customer = _decode(
         {
-            "id": "cust_1", "brand_new": {"x": [1, 2]},
+            "id": "cust_1",
+            "brand_new": {"x": [1, 2]},
             "address": {"city": "Warsaw", "district": "Mokotów"},
             "summary": {"orders": {"total_count": 2, "currency": "PLN"}, "other": 1},
             "loyalty": {"points": 5, "campaigns": {"C": {"points": 5, "tier_name": "gold"}}},
@@ -536,20 +577,31 @@ def test_unknown_fields_are_ignored_at_every_level() -> None:
 
 def test_enum_like_fields_accept_values_the_spec_does_not_list() -> None:
     action = _decode(
-        {"id": "aa_1", "type": "LOYALTY.NEW_JOB", "status": "SOMETHING_NEW",
-         "operation_status": "PARTIAL"},
+        {
+            "id": "aa_1",
+            "type": "LOYALTY.NEW_JOB",
+            "status": "SOMETHING_NEW",
+            "operation_status": "PARTIAL",
+        },
         models.AsyncAction,
     )
     assert (action.type, action.status, action.operation_status) == (
-        "LOYALTY.NEW_JOB", "SOMETHING_NEW", "PARTIAL",
+        "LOYALTY.NEW_JOB",
+        "SOMETHING_NEW",
+        "PARTIAL",
     )
     assert not action.is_final
     held = _decode(
         {
-            "id": "rh_1", "holder_role": "NEW_ROLE", "campaign_type": "NEW_CAMPAIGN",
+            "id": "rh_1",
+            "holder_role": "NEW_ROLE",
+            "campaign_type": "NEW_CAMPAIGN",
             "voucher_type": "NEW_VOUCHER",
-            "redeemable": {"type": "gift_card", "status": "PAUSED",
-                           "voucher": {"id": "v_1", "type": "NEW_VOUCHER"}},
+            "redeemable": {
+                "type": "gift_card",
+                "status": "PAUSED",
+                "voucher": {"id": "v_1", "type": "NEW_VOUCHER"},
+            },
         },
         models.CustomerRedeemable,
     )
@@ -564,9 +616,16 @@ def test_enum_like_fields_accept_values_the_spec_does_not_list() -> None:
 def test_nulls_where_the_spec_allows_them_decode() -> None:
     customer = _decode(
         {
-            "id": "cust_1", "address": None, "summary": None, "loyalty": None,
-            "referrals": None, "assets": None, "name": None, "birthdate": None,
-            "created_at": "2022-02-07T08:28:23.644Z", "updated_at": None,
+            "id": "cust_1",
+            "address": None,
+            "summary": None,
+            "loyalty": None,
+            "referrals": None,
+            "assets": None,
+            "name": None,
+            "birthdate": None,
+            "created_at": "2022-02-07T08:28:23.644Z",
+            "updated_at": None,
         },
         models.Customer,
     )
@@ -574,11 +633,20 @@ def test_nulls_where_the_spec_allows_them_decode() -> None:
     assert customer.referrals is None and customer.updated_at is None
     held = _decode(
         {
-            "id": "rh_1", "campaign_id": None, "campaign_type": None,
-            "redeemable": {"voucher": {
-                "id": "v_1", "category": None, "active": None, "is_referral_code": None,
-                "gift": None, "loyalty_card": None, "redemption": {"quantity": None},
-            }},
+            "id": "rh_1",
+            "campaign_id": None,
+            "campaign_type": None,
+            "redeemable": {
+                "voucher": {
+                    "id": "v_1",
+                    "category": None,
+                    "active": None,
+                    "is_referral_code": None,
+                    "gift": None,
+                    "loyalty_card": None,
+                    "redemption": {"quantity": None},
+                }
+            },
         },
         models.CustomerRedeemable,
     )
@@ -601,14 +669,20 @@ def test_customer_update_sends_none_as_null_and_omits_what_was_not_given() -> No
     assert msgspec.json.decode(msgspec.json.encode(CustomerUpdate(name=None))) == {"name": None}
     assert msgspec.json.encode(CustomerUpdate()) == b"{}"
     body = CustomerUpdate(
-        email="bob@example.com", phone=None, birthdate=date(1990, 5, 17),
+        email="bob@example.com",
+        phone=None,
+        birthdate=date(1990, 5, 17),
         # An `Address` read from a customer is accepted too; the field cannot say so, msgspec
         # allows one Struct type per union.
-        address=models.Address(city="Warsaw"), metadata={"tier": "gold"},  # type: ignore[arg-type]
+        address=models.Address(city="Warsaw"),
+        metadata={"tier": "gold"},  # type: ignore[arg-type]
     )
     assert msgspec.json.decode(msgspec.json.encode(body)) == {
-        "email": "bob@example.com", "phone": None, "birthdate": "1990-05-17",
-        "address": {"city": "Warsaw"}, "metadata": {"tier": "gold"},
+        "email": "bob@example.com",
+        "phone": None,
+        "birthdate": "1990-05-17",
+        "address": {"city": "Warsaw"},
+        "metadata": {"tier": "gold"},
     }
     assert body.to_dict() == msgspec.json.decode(msgspec.json.encode(body))
 
@@ -616,7 +690,9 @@ def test_customer_update_sends_none_as_null_and_omits_what_was_not_given() -> No
 def test_customer_create_carries_the_ids() -> None:
     body = CustomerCreate(source_id="bob", id=None, name="Bob")
     assert msgspec.json.decode(msgspec.json.encode(body)) == {
-        "source_id": "bob", "id": None, "name": "Bob",
+        "source_id": "bob",
+        "id": None,
+        "name": "Bob",
     }
 
 
@@ -632,5 +708,6 @@ def test_customer_bulk_update_requires_source_id() -> None:
 def test_metadata_bulk_update_body() -> None:
     body = models.CustomerMetadataBulkUpdate(source_ids=["a", "b"], metadata={"tier": None})
     assert msgspec.json.decode(msgspec.json.encode(body)) == {
-        "source_ids": ["a", "b"], "metadata": {"tier": None},
+        "source_ids": ["a", "b"],
+        "metadata": {"tier": None},
     }

@@ -68,12 +68,24 @@ async def test_a_scan_waits_instead_of_collecting_429s(
 ) -> None:
     period_end = sleeps.now + 40
     for remaining in (2, 1, 0):
-        api.get(url("/v1/customers/c1"), payload=CUSTOMER, headers={
-            "X-Rate-Limit-Limit": "3", "X-Rate-Limit-Remaining": str(remaining),
-            "X-Rate-Limit-Retry": str(period_end)})
-    api.get(url("/v1/customers/c1"), payload=CUSTOMER, headers={
-        "X-Rate-Limit-Limit": "3", "X-Rate-Limit-Remaining": "2",
-        "X-Rate-Limit-Retry": str(period_end + 60)})
+        api.get(
+            url("/v1/customers/c1"),
+            payload=CUSTOMER,
+            headers={
+                "X-Rate-Limit-Limit": "3",
+                "X-Rate-Limit-Remaining": str(remaining),
+                "X-Rate-Limit-Retry": str(period_end),
+            },
+        )
+    api.get(
+        url("/v1/customers/c1"),
+        payload=CUSTOMER,
+        headers={
+            "X-Rate-Limit-Limit": "3",
+            "X-Rate-Limit-Remaining": "2",
+            "X-Rate-Limit-Retry": str(period_end + 60),
+        },
+    )
     for _ in range(3):
         await vf.customers.get("c1")
     assert sleeps == []
@@ -85,9 +97,15 @@ async def test_a_scan_waits_instead_of_collecting_429s(
 async def test_derived_clients_share_the_pacing(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.get(url("/v1/customers/c1"), payload=CUSTOMER, headers={
-        "X-Rate-Limit-Limit": "1", "X-Rate-Limit-Remaining": "0",
-        "X-Rate-Limit-Retry": str(sleeps.now + 10)})
+    api.get(
+        url("/v1/customers/c1"),
+        payload=CUSTOMER,
+        headers={
+            "X-Rate-Limit-Limit": "1",
+            "X-Rate-Limit-Remaining": "0",
+            "X-Rate-Limit-Retry": str(sleeps.now + 10),
+        },
+    )
     api.get(url("/v1/customers/c1"), payload=CUSTOMER)
     await vf.customers.get("c1")
     await vf.with_options(timeout=3).customers.get("c1")

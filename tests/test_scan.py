@@ -42,19 +42,30 @@ class FakeList:
         if "starting_after" in params:
             cursor = datetime.fromisoformat(params["starting_after"].replace("Z", "+00:00"))
             if descending:
-                rows = [r for r in rows if r.created_at < cursor or
-                        (self.inclusive and r.created_at == cursor)]
+                rows = [
+                    r
+                    for r in rows
+                    if r.created_at < cursor or (self.inclusive and r.created_at == cursor)
+                ]
             else:
-                rows = [r for r in rows if r.created_at > cursor or
-                        (self.inclusive and r.created_at == cursor)]
+                rows = [
+                    r
+                    for r in rows
+                    if r.created_at > cursor or (self.inclusive and r.created_at == cursor)
+                ]
         start = (page - 1) * limit
-        chunk = rows[start:start + limit]
+        chunk = rows[start : start + limit]
         return chunk, start + limit < len(rows)
 
 
-def run(fake: FakeList, *, descending: bool, limit: int,
-        start: ScanPosition | None = None, stop_after: int | None = None,
-        ) -> tuple[list[Item], CreatedAtWalk[Item]]:
+def run(
+    fake: FakeList,
+    *,
+    descending: bool,
+    limit: int,
+    start: ScanPosition | None = None,
+    stop_after: int | None = None,
+) -> tuple[list[Item], CreatedAtWalk[Item]]:
     walk: CreatedAtWalk[Item] = CreatedAtWalk(
         [("limit", str(limit))], descending=descending, limit=limit, key=key, start=start
     )
@@ -152,9 +163,7 @@ def test_position_token_round_trip_and_bad_tokens() -> None:
 def test_deletes_and_inserts_during_a_scan() -> None:
     items = make_items([1] * 250 + [5] * 20)
     fake = FakeList(list(items), inclusive=False)
-    walk: CreatedAtWalk[Item] = CreatedAtWalk(
-        [], descending=False, limit=10, key=key
-    )
+    walk: CreatedAtWalk[Item] = CreatedAtWalk([], descending=False, limit=10, key=key)
     out: list[Item] = []
     deleted: set[str] = set()
     n = 0

@@ -89,7 +89,8 @@ class Api:
 
 def make_items(groups: list[int]) -> list[Item]:
     return [
-        Item(f"c{g:04d}-{n:04d}", EPOCH + g * 2 * MS) for g, size in enumerate(groups)
+        Item(f"c{g:04d}-{n:04d}", EPOCH + g * 2 * MS)
+        for g, size in enumerate(groups)
         for n in range(size)
     ]
 
@@ -179,9 +180,7 @@ def test_a_quiet_scan_reads_a_big_group_once_plus_one_page(
 def test_without_total_the_walk_still_ends_and_repeats_nothing() -> None:
     items = make_items([3, 50, 3])
     api = Api(items, inclusive=False, strict_filters=True)
-    walk: CreatedAtWalk[Item] = CreatedAtWalk(
-        [("limit", "10")], descending=True, limit=10, key=key
-    )
+    walk: CreatedAtWalk[Item] = CreatedAtWalk([("limit", "10")], descending=True, limit=10, key=key)
     out: list[str] = []
     while (query := walk.next_query()) is not None:
         page, more, _ = api.answer(query, True, 10)

@@ -142,8 +142,12 @@ async def test_client_errors_are_not_retried(
 async def test_429_honours_retry_after(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.get(url(PATH), status=429, payload={"code": 429, "message": "slow down"},
-            headers={"Retry-After": "3", "X-Rate-Limit-Type": "api_calls"})
+    api.get(
+        url(PATH),
+        status=429,
+        payload={"code": 429, "message": "slow down"},
+        headers={"Retry-After": "3", "X-Rate-Limit-Type": "api_calls"},
+    )
     api.get(url(PATH), payload=CUSTOMER, headers={"X-Rate-Limit-Remaining": "9"})
     assert (await vf.customers.get("c1")).id == "cust_1"
     assert sleeps == [pytest.approx(3.0, abs=0.05)]
@@ -154,8 +158,12 @@ async def test_429_honours_x_rate_limit_retry(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
     retry_at = sleeps.now + 4
-    api.get(url(PATH), status=429, payload={"code": 429, "message": "slow down"},
-            headers={"X-Rate-Limit-Retry": str(retry_at), "X-Rate-Limit-Remaining": "0"})
+    api.get(
+        url(PATH),
+        status=429,
+        payload={"code": 429, "message": "slow down"},
+        headers={"X-Rate-Limit-Retry": str(retry_at), "X-Rate-Limit-Remaining": "0"},
+    )
     api.get(url(PATH), payload=CUSTOMER)
     await vf.customers.get("c1")
     assert len(sleeps) == 1 and 3.0 < sleeps[0] <= 4.0
@@ -164,8 +172,12 @@ async def test_429_honours_x_rate_limit_retry(
 async def test_429_with_a_very_long_wait_is_raised(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.get(url(PATH), status=429, payload={"code": 429, "key": "too_many_requests",
-            "message": "slow down"}, headers={"Retry-After": "3600"})
+    api.get(
+        url(PATH),
+        status=429,
+        payload={"code": 429, "key": "too_many_requests", "message": "slow down"},
+        headers={"Retry-After": "3600"},
+    )
     with pytest.raises(RateLimitError) as info:
         await vf.customers.get("c1")
     assert info.value.rate_limit.retry_after == 3600
@@ -176,8 +188,12 @@ async def test_429_with_a_very_long_wait_is_raised(
 async def test_429_holds_back_the_other_calls_of_the_client(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.post(url("/v1/customers/bulk/async"), status=429,
-             payload={"code": 429, "message": "slow down"}, headers={"Retry-After": "2"})
+    api.post(
+        url("/v1/customers/bulk/async"),
+        status=429,
+        payload={"code": 429, "message": "slow down"},
+        headers={"Retry-After": "2"},
+    )
     api.get(url(PATH), payload=CUSTOMER)
     with pytest.raises(RateLimitError):
         await vf.with_options(max_retries=0).customers.update_in_bulk([{"source_id": "s1"}])
@@ -232,8 +248,11 @@ async def test_real_timeout_raises_api_timeout_error(unused_tcp_port: int) -> No
     server = await asyncio.start_server(silent, "127.0.0.1", unused_tcp_port)
     try:
         async with AsyncVoucherify(
-            app_id="a", app_token=APP_TOKEN, base_url=f"http://127.0.0.1:{unused_tcp_port}",
-            timeout=0.2, max_retries=0,
+            app_id="a",
+            app_token=APP_TOKEN,
+            base_url=f"http://127.0.0.1:{unused_tcp_port}",
+            timeout=0.2,
+            max_retries=0,
         ) as vf:
             with pytest.raises(APITimeoutError):
                 await vf.customers.get("c1")
@@ -251,8 +270,11 @@ async def test_refused_connection_raises_connection_error(unused_tcp_port: int) 
         slept.append(seconds)
 
     async with AsyncVoucherify(
-        app_id="a", app_token=APP_TOKEN, base_url=f"http://127.0.0.1:{unused_tcp_port}",
-        max_retries=1, sleep=no_sleep,
+        app_id="a",
+        app_token=APP_TOKEN,
+        base_url=f"http://127.0.0.1:{unused_tcp_port}",
+        max_retries=1,
+        sleep=no_sleep,
     ) as vf:
         with pytest.raises(APIConnectionError) as info:
             await vf.customers.get("c1")
@@ -315,14 +337,30 @@ async def test_create_is_an_upsert_and_is_retried(api: aioresponses, vf: AsyncVo
 
 async def test_rate_limit_of_last_response(api: aioresponses, vf: AsyncVoucherify) -> None:
     assert vf.rate_limit is None
-    api.get(url(PATH), payload=CUSTOMER, headers={
-        "X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "599",
-        "X-Rate-Limit-Retry": "1764000060"})
-    api.get(url(PATH), payload=CUSTOMER, headers={
-        "X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "598",
-        "X-Rate-Limit-Retry": "1764000060"})
-    api.get(url(PATH), status=404, payload={"code": 404, "key": "not_found", "message": "x"},
-            headers={"X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "597"})
+    api.get(
+        url(PATH),
+        payload=CUSTOMER,
+        headers={
+            "X-Rate-Limit-Limit": "600",
+            "X-Rate-Limit-Remaining": "599",
+            "X-Rate-Limit-Retry": "1764000060",
+        },
+    )
+    api.get(
+        url(PATH),
+        payload=CUSTOMER,
+        headers={
+            "X-Rate-Limit-Limit": "600",
+            "X-Rate-Limit-Remaining": "598",
+            "X-Rate-Limit-Retry": "1764000060",
+        },
+    )
+    api.get(
+        url(PATH),
+        status=404,
+        payload={"code": 404, "key": "not_found", "message": "x"},
+        headers={"X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "597"},
+    )
     await vf.customers.get("c1")
     assert vf.rate_limit == RateLimit(limit=600, remaining=599, retry_at=1764000060.0)
     await vf.with_options(timeout=5).customers.get("c1")  # shared with derived clients
@@ -344,9 +382,17 @@ async def test_answer_without_rate_limit_headers_keeps_the_last(
 
 
 async def test_bad_request_is_raised_at_once(api: aioresponses, vf: AsyncVoucherify) -> None:
-    api.put(url(PATH), status=400, payload={
-        "code": 400, "key": "invalid_customer", "message": "Invalid customer",
-        "details": "email must be a string", "request_id": "v-1"})
+    api.put(
+        url(PATH),
+        status=400,
+        payload={
+            "code": 400,
+            "key": "invalid_customer",
+            "message": "Invalid customer",
+            "details": "email must be a string",
+            "request_id": "v-1",
+        },
+    )
     with pytest.raises(BadRequestError) as info:
         await vf.customers.update("c1", email="x")
     assert info.value.key == "invalid_customer"
@@ -365,9 +411,15 @@ def test_may_resend_depends_only_on_the_call_and_what_is_known_of_the_attempt() 
 
 @pytest.mark.parametrize(
     ("status", "delivery"),
-    [(429, Delivery.REFUSED), (500, Delivery.MAY_HAVE_ARRIVED),
-     (502, Delivery.MAY_HAVE_ARRIVED), (503, Delivery.MAY_HAVE_ARRIVED),
-     (504, Delivery.MAY_HAVE_ARRIVED), (404, Delivery.REFUSED), (302, Delivery.REFUSED)],
+    [
+        (429, Delivery.REFUSED),
+        (500, Delivery.MAY_HAVE_ARRIVED),
+        (502, Delivery.MAY_HAVE_ARRIVED),
+        (503, Delivery.MAY_HAVE_ARRIVED),
+        (504, Delivery.MAY_HAVE_ARRIVED),
+        (404, Delivery.REFUSED),
+        (302, Delivery.REFUSED),
+    ],
 )
 def test_status_delivery(status: int, delivery: Delivery) -> None:
     assert status_delivery(status, RateLimit(type="api_calls")) is delivery
@@ -423,9 +475,12 @@ async def test_create_many_decides_per_item(api: aioresponses, vf: AsyncVoucheri
 async def test_429_is_retried_even_for_a_bulk_job(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.post(url("/v1/customers/bulk/async"), status=429,
-             payload={"code": 429, "message": "slow down"},
-             headers={"Retry-After": "2", "X-Rate-Limit-Type": "bulk_api_calls"})
+    api.post(
+        url("/v1/customers/bulk/async"),
+        status=429,
+        payload={"code": 429, "message": "slow down"},
+        headers={"Retry-After": "2", "X-Rate-Limit-Type": "bulk_api_calls"},
+    )
     api.post(url("/v1/customers/bulk/async"), status=202, payload=JOB)
     job = await vf.customers.update_in_bulk([{"source_id": "s1"}])
     assert job.async_action_id == "aa_1"
@@ -446,9 +501,17 @@ async def test_malformed_2xx_of_a_job_says_it_was_started(
 async def test_quota_429_is_not_retried_and_does_not_pace(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.get(url(PATH), status=429, payload={"code": 429, "message": "quota"}, headers={
-        "Retry-After": "3000", "X-Rate-Limit-Type": "api_calls_cycle",
-        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": str(sleeps.now + 3000)})
+    api.get(
+        url(PATH),
+        status=429,
+        payload={"code": 429, "message": "quota"},
+        headers={
+            "Retry-After": "3000",
+            "X-Rate-Limit-Type": "api_calls_cycle",
+            "X-Rate-Limit-Remaining": "0",
+            "X-Rate-Limit-Retry": str(sleeps.now + 3000),
+        },
+    )
     api.get(url(PATH), payload=CUSTOMER)
     with pytest.raises(QuotaExceededError) as info:
         await vf.customers.get("c1")
@@ -461,8 +524,11 @@ async def test_quota_429_is_not_retried_and_does_not_pace(
 async def test_pacing_wait_over_max_retry_wait_raises_before_sending(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.get(url(PATH), payload=CUSTOMER, headers={
-        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": str(sleeps.now + 120)})
+    api.get(
+        url(PATH),
+        payload=CUSTOMER,
+        headers={"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": str(sleeps.now + 120)},
+    )
     api.get(url(PATH), payload=CUSTOMER, repeat=True)
     await vf.customers.get("c1")
     with pytest.raises(RateLimitError, match="max_retry_wait") as info:
@@ -476,9 +542,15 @@ async def test_pacing_wait_over_max_retry_wait_raises_before_sending(
 async def test_hostile_headers_on_a_200_do_not_break_it(
     api: aioresponses, vf: AsyncVoucherify, sleeps: Sleeps
 ) -> None:
-    api.get(url(PATH), payload=CUSTOMER, headers={
-        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": "inf",
-        "X-Rate-Limit-Limit": "1e400"})
+    api.get(
+        url(PATH),
+        payload=CUSTOMER,
+        headers={
+            "X-Rate-Limit-Remaining": "0",
+            "X-Rate-Limit-Retry": "inf",
+            "X-Rate-Limit-Limit": "1e400",
+        },
+    )
     api.get(url(PATH), payload=CUSTOMER, headers={"X-Rate-Limit-Remaining": "1e400"})
     api.get(url(PATH), payload=CUSTOMER)
     for _ in range(3):
@@ -490,8 +562,11 @@ def test_unreadable_headers_are_logged_once_at_debug(caplog: pytest.LogCaptureFi
     reported: set[str] = set()
     with caplog.at_level("DEBUG", logger="voucherify_async"):
         for _ in range(3):
-            parse_rate_limit({"X-Rate-Limit-Remaining": "1e400", "Retry-After": "nan"},
-                             now=0.0, reported=reported)
+            parse_rate_limit(
+                {"X-Rate-Limit-Remaining": "1e400", "Retry-After": "nan"},
+                now=0.0,
+                reported=reported,
+            )
     lines = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
     assert len(lines) == 2
     assert all(r.levelname == "DEBUG" for r in caplog.records)
@@ -501,15 +576,45 @@ def test_unreadable_headers_are_logged_once_at_debug(caplog: pytest.LogCaptureFi
 # --- rate-limit headers never raise, never give an absurd value ----------------------------
 
 _NOW = 1_764_000_000.0
-_HOSTILE = st.sampled_from([
-    "1e400", "inf", "-inf", "nan", "NaN", "-1", "-0.5", "1" * 400, "0x10",
-    "\u0661\u0662\u0663", "\uff11\uff12",  # Arabic-Indic and full-width digits
-    "1_000", " ", "", "10e3", "+5", "5.", ".5", "Infinity", "9" * 13, "12\x00", "\u00b2",
-])
-_HEADER_VALUE = st.one_of(_HOSTILE, st.text(max_size=40), st.integers().map(str),
-                          st.floats(allow_nan=True, allow_infinity=True).map(repr))
-_NAMES = ["X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Retry", "Retry-After",
-          "X-Rate-Limit-Type"]
+_HOSTILE = st.sampled_from(
+    [
+        "1e400",
+        "inf",
+        "-inf",
+        "nan",
+        "NaN",
+        "-1",
+        "-0.5",
+        "1" * 400,
+        "0x10",
+        "\u0661\u0662\u0663",
+        "\uff11\uff12",  # Arabic-Indic and full-width digits
+        "1_000",
+        " ",
+        "",
+        "10e3",
+        "+5",
+        "5.",
+        ".5",
+        "Infinity",
+        "9" * 13,
+        "12\x00",
+        "\u00b2",
+    ]
+)
+_HEADER_VALUE = st.one_of(
+    _HOSTILE,
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+_NAMES = [
+    "X-Rate-Limit-Limit",
+    "X-Rate-Limit-Remaining",
+    "X-Rate-Limit-Retry",
+    "Retry-After",
+    "X-Rate-Limit-Type",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -531,10 +636,16 @@ def test_parse_rate_limit_never_raises_nor_gives_absurd_values(headers: dict[str
 @settings(max_examples=100, deadline=None)
 @given(st.integers(min_value=0, max_value=10**11), st.integers(min_value=0, max_value=10**6))
 def test_sane_numbers_are_read_exactly(value: int, ahead: int) -> None:
-    parsed = parse_rate_limit({
-        "X-Rate-Limit-Limit": str(value), "X-Rate-Limit-Remaining": f" {value}\t",
-        "X-Rate-Limit-Retry": str(int(_NOW) + ahead % 86_400), "Retry-After": str(ahead % 86_400),
-    }, now=_NOW, reported=set())
+    parsed = parse_rate_limit(
+        {
+            "X-Rate-Limit-Limit": str(value),
+            "X-Rate-Limit-Remaining": f" {value}\t",
+            "X-Rate-Limit-Retry": str(int(_NOW) + ahead % 86_400),
+            "Retry-After": str(ahead % 86_400),
+        },
+        now=_NOW,
+        reported=set(),
+    )
     assert parsed.limit == value and parsed.remaining == value
     assert parsed.retry_at == int(_NOW) + ahead % 86_400
     assert parsed.retry_after == ahead % 86_400
@@ -545,10 +656,16 @@ def test_sane_numbers_are_read_exactly(value: int, ahead: int) -> None:
 def test_pacer_survives_hostile_headers(value: str) -> None:
     now = [_NOW]
     pacer = Pacer(lambda: now[0])
-    pacer.observe(parse_rate_limit({"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": value},
-                                   now=_NOW, reported=set()))
-    pacer.observe(parse_rate_limit({"X-Rate-Limit-Remaining": value, "X-Rate-Limit-Retry": value},
-                                   now=_NOW, reported=set()))
+    pacer.observe(
+        parse_rate_limit(
+            {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Retry": value}, now=_NOW, reported=set()
+        )
+    )
+    pacer.observe(
+        parse_rate_limit(
+            {"X-Rate-Limit-Remaining": value, "X-Rate-Limit-Retry": value}, now=_NOW, reported=set()
+        )
+    )
     wait = pacer.wait_time()
     assert math.isfinite(wait) and 0 <= wait <= MAX_AHEAD
 
@@ -567,8 +684,13 @@ async def test_max_retry_wait_zero_still_lets_concurrent_calls_start(
 
     api.get(url(PATH), payload=CUSTOMER, callback=slow, repeat=True)
     async with AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=BASE, max_retry_wait=0,
-        sleep=yielding_sleep, clock=sleeps.clock, jitter=lambda: 0.0,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=BASE,
+        max_retry_wait=0,
+        sleep=yielding_sleep,
+        clock=sleeps.clock,
+        jitter=lambda: 0.0,
     ) as eager:
         results = await asyncio.gather(*(eager.customers.get("c1") for _ in range(3)))
     assert [customer.id for customer in results] == ["cust_1"] * 3

@@ -202,9 +202,7 @@ class AsyncVoucherify:
             _shared = SharedState(
                 http=transport
                 if transport is not None
-                else AiohttpTransport(
-                    session, max_connections=connections, secret=self._app_token
-                ),
+                else AiohttpTransport(session, max_connections=connections, secret=self._app_token),
                 owns_http=transport is None,
                 rate_limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(clock),
                 max_concurrency=None

@@ -78,6 +78,7 @@ class SubmittedJob(Protocol):
         """Wait for every action to finish; see `AsyncJob.wait`."""
         ...
 
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -485,8 +486,9 @@ class AsyncActionTimeoutError(AsyncJobError, TimeoutError):
         self.progress = progress
         seen = {action.id: action for action in actions}
         states = ", ".join(
-            f"{aid} {seen[aid].status} {seen[aid].progress or 0}%" if aid in seen else
-            f"{aid} not seen yet"
+            f"{aid} {seen[aid].status} {seen[aid].progress or 0}%"
+            if aid in seen
+            else f"{aid} not seen yet"
             for aid in async_action_ids
             if aid not in seen or not seen[aid].is_final
         )
@@ -663,7 +665,11 @@ def make_status_error(
             f"HTTP {status} redirect to {location!r}, not followed: the API never"
             " redirects, and following would send the app token to another address"
             " (check base_url, e.g. https:// rather than http://)",
-            status=status, rate_limit=rate_limit, headers=headers, method=method, url=url,
+            status=status,
+            rate_limit=rate_limit,
+            headers=headers,
+            method=method,
+            url=url,
         )
     try:
         decoded: Any = msgspec.json.decode(body) if body else None

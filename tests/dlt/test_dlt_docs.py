@@ -20,19 +20,24 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "dlt.md"
 BLOCK = re.compile(r"^```py\n(.*?)^```", re.S | re.M)
 
 
-def test_the_page_examples_load_into_duckdb(
-    voucherify_emulator: Emulator, tmp_path: Path
-) -> None:
+def test_the_page_examples_load_into_duckdb(voucherify_emulator: Emulator, tmp_path: Path) -> None:
     run(voucherify_emulator.seed_customers(120))
     examples = BLOCK.findall(PAGE.read_text(encoding="utf-8"))
     assert len(examples) == 2
     env = {
-        **os.environ, **voucherify_emulator.env,
-        "RUNTIME__DLTHUB_TELEMETRY": "false", "DLT_DATA_DIR": str(tmp_path / "dlt-data"),
+        **os.environ,
+        **voucherify_emulator.env,
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DLT_DATA_DIR": str(tmp_path / "dlt-data"),
     }
     result = subprocess.run(
-        [sys.executable, "-c", "\n".join(examples)], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-c", "\n".join(examples)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert 'SELECT count(*) FROM "voucherify"."customers" -> 120' in result.stdout

@@ -39,7 +39,11 @@ CONTENT = "id, name, email, address__city, metadata, created_at, updated_at, cha
 def seed(emulator: Emulator, count: int, step_ms: int = 7) -> list[str]:
     run(
         emulator.seed_customers(
-            count, start=START, step_ms=step_ms, same_created_at=3, city="City {i%5}",
+            count,
+            start=START,
+            step_ms=step_ms,
+            same_created_at=3,
+            city="City {i%5}",
             metadata={"tier": "gold", "score": 3},
         )
     )
@@ -190,7 +194,9 @@ def test_backfill_by_date_ranges_keeps_no_state(
     end = start + timedelta(days=1)
     for low, high in ((start, cut), (cut, end)):
         load(
-            target(tmp_path, "range"), initial_value=low, end_value=high,
+            target(tmp_path, "range"),
+            initial_value=low,
+            end_value=high,
             **credentials(voucherify_emulator),
         )
     assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
@@ -217,8 +223,11 @@ def test_backfill_by_partitions_from_other_processes(
     parts = run(split())
     for part in parts:
         moved = CustomerPartition.loads(part.dumps())  # as another machine would get it
-        load(target(tmp_path, f"part{part.index}"), partition=moved,
-             **credentials(voucherify_emulator))
+        load(
+            target(tmp_path, f"part{part.index}"),
+            partition=moved,
+            **credentials(voucherify_emulator),
+        )
     assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
         (600, 600)
     ]

@@ -106,9 +106,21 @@ def test_every_resource_loads_what_the_api_lists(
 def test_python_m_loads_the_emulator_into_duckdb(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERIFY_")}
     result = subprocess.run(
-        [sys.executable, "-m", "voucherify_async.dlt", "--emulator", "250",
-         "--path", str(tmp_path / "c.duckdb")],
-        env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "voucherify_async.dlt",
+            "--emulator",
+            "250",
+            "--path",
+            str(tmp_path / "c.duckdb"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert 'SELECT count(*) FROM "voucherify"."customers" -> 250' in result.stdout
@@ -116,7 +128,12 @@ def test_python_m_loads_the_emulator_into_duckdb(tmp_path: Path) -> None:
 
     missing = subprocess.run(
         [sys.executable, "-m", "voucherify_async.dlt", "--path", str(tmp_path / "d.duckdb")],
-        env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
     )
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: missing credentials")

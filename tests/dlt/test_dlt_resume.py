@@ -29,8 +29,10 @@ def every_customer_once(emulator: Emulator, tmp_path: Path) -> None:
 
 def environment(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     return {
-        **os.environ, **emulator.env,
-        "RUNTIME__DLTHUB_TELEMETRY": "false", "DLT_DATA_DIR": str(tmp_path / "dlt-data"),
+        **os.environ,
+        **emulator.env,
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DLT_DATA_DIR": str(tmp_path / "dlt-data"),
     }
 
 
@@ -40,11 +42,17 @@ def test_sigkill_mid_fetch_then_run_again(voucherify_emulator: Emulator, tmp_pat
     env = environment(voucherify_emulator, tmp_path)
     loader = subprocess.Popen(
         [
-            sys.executable, "-m", "voucherify_async.dlt",
-            "--path", str(tmp_path / "warehouse.duckdb"),
-            "--pipelines-dir", str(tmp_path / "pipelines"),
+            sys.executable,
+            "-m",
+            "voucherify_async.dlt",
+            "--path",
+            str(tmp_path / "warehouse.duckdb"),
+            "--pipelines-dir",
+            str(tmp_path / "pipelines"),
         ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -84,11 +92,17 @@ def test_sigkill_between_fetch_and_load_then_run_again(
     run(change(voucherify_emulator, ids[:50], []))
     killed = subprocess.run(
         [
-            sys.executable, "-c", KILLED_BEFORE_LOAD,
-            str(tmp_path / "warehouse.duckdb"), str(tmp_path / "pipelines"),
+            sys.executable,
+            "-c",
+            KILLED_BEFORE_LOAD,
+            str(tmp_path / "warehouse.duckdb"),
+            str(tmp_path / "pipelines"),
         ],
-        env=environment(voucherify_emulator, tmp_path), capture_output=True, text=True,
-        timeout=120, check=False,
+        env=environment(voucherify_emulator, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert rows(tmp_path, "SELECT count(*) FROM voucherify.customers WHERE name LIKE 're%'") == [

@@ -17,9 +17,7 @@ import pytest
 
 LOOP = os.environ.get("VOUCHERIFY_TEST_LOOP", "asyncio")
 if LOOP not in ("asyncio", "uvloop"):
-    raise pytest.UsageError(
-        f"VOUCHERIFY_TEST_LOOP must be 'asyncio' or 'uvloop', not {LOOP!r}"
-    )
+    raise pytest.UsageError(f"VOUCHERIFY_TEST_LOOP must be 'asyncio' or 'uvloop', not {LOOP!r}")
 
 if LOOP == "uvloop":
     import uvloop

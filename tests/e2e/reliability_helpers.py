@@ -55,9 +55,7 @@ class FaultServer:
         self.release.set()
         assert self._server is not None
         self._server.close()
-        await asyncio.wait_for(
-            asyncio.gather(*self._handlers, return_exceptions=True), timeout=5
-        )
+        await asyncio.wait_for(asyncio.gather(*self._handlers, return_exceptions=True), timeout=5)
         await self._server.wait_closed()
 
     @property
@@ -105,7 +103,7 @@ class FaultServer:
         elif fault == "truncated":
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 500\r\nConnection: close\r\n\r\n{\"id\": \"cu"
+                b'Content-Length: 500\r\nConnection: close\r\n\r\n{"id": "cu'
             )
         elif fault == "html502":
             page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -113,16 +111,35 @@ class FaultServer:
         elif fault == "redirect":
             writer.write(_answer(302, b"", extra={"Location": self.location}))
         elif fault == "429":
-            writer.write(_answer(429, _TOO_MANY, extra={
-                "Retry-After": "1", "X-Rate-Limit-Type": "api_calls",
-                "X-Rate-Limit-Remaining": "0"}))
+            writer.write(
+                _answer(
+                    429,
+                    _TOO_MANY,
+                    extra={
+                        "Retry-After": "1",
+                        "X-Rate-Limit-Type": "api_calls",
+                        "X-Rate-Limit-Remaining": "0",
+                    },
+                )
+            )
         elif fault == "429-huge":
-            writer.write(_answer(429, _TOO_MANY, extra={
-                "Retry-After": "3600", "X-Rate-Limit-Type": "api_calls"}))
+            writer.write(
+                _answer(
+                    429, _TOO_MANY, extra={"Retry-After": "3600", "X-Rate-Limit-Type": "api_calls"}
+                )
+            )
         elif fault == "429-quota":
-            writer.write(_answer(429, _TOO_MANY, extra={
-                "Retry-After": "80000", "X-Rate-Limit-Type": "api_calls_cycle",
-                "X-Rate-Limit-Remaining": "0"}))
+            writer.write(
+                _answer(
+                    429,
+                    _TOO_MANY,
+                    extra={
+                        "Retry-After": "80000",
+                        "X-Rate-Limit-Type": "api_calls_cycle",
+                        "X-Rate-Limit-Remaining": "0",
+                    },
+                )
+            )
         else:  # pragma: no cover - a typo in a test
             raise AssertionError(f"unknown fault {fault!r}")
         await writer.drain()
@@ -132,11 +149,18 @@ _TOO_MANY = b'{"code": 429, "message": "Too many requests hit the API too quickl
 
 
 def _answer(
-    status: int, body: bytes, *, content_type: str = "application/json",
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
     extra: dict[str, str] | None = None,
 ) -> bytes:
-    lines = [f"HTTP/1.1 {status} Whatever", f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}", "Connection: close"]
+    lines = [
+        f"HTTP/1.1 {status} Whatever",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
     lines += [f"{name}: {value}" for name, value in (extra or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 

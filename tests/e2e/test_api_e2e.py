@@ -143,9 +143,7 @@ async def test_delete_then_every_path_answers_not_found(voucherify_client: Async
 @pytest.fixture
 async def sixty(voucherify_emulator: Emulator) -> list[str]:
     """60 customers, one a second from EPOCH, in three cities; returns their ids, oldest first."""
-    await voucherify_emulator.seed_customers(
-        60, start=iso(at(0)), step_ms=1000, city="City {i%3}"
-    )
+    await voucherify_emulator.seed_customers(60, start=iso(at(0)), step_ms=1000, city="City {i%3}")
     return await voucherify_emulator.customer_ids()
 
 
@@ -231,9 +229,7 @@ async def test_list_every_order_pages_to_the_end(
     keys = [sort_key(c) for c in listed]
     assert keys == sorted(keys, reverse=order.startswith("-"))  # type: ignore[type-var]
     if field == "updated_at":
-        moved = {c.id for c in listed[-7:]} if order == "updated_at" else {
-            c.id for c in listed[:7]
-        }
+        moved = {c.id for c in listed[-7:]} if order == "updated_at" else {c.id for c in listed[:7]}
         assert moved == set(sixty[::9])
 
 
@@ -369,9 +365,7 @@ async def test_list_redeemables_filters_orders_and_pages_to_the_end(
         for r in seeded
         if r["voucher_type"] == "GIFT_VOUCHER" or r["holder_role"] == "REFEREE"
     }
-    after = [
-        r.id async for r in vf.customers.list_redeemables("holder", starting_after_id=ids[20])
-    ]
+    after = [r.id async for r in vf.customers.list_redeemables("holder", starting_after_id=ids[20])]
     assert after == sorted(ids[:20], reverse=True)
     first = await vf.customers.list_redeemables("holder", limit=10)
     assert first.total == 31 and first.has_more is True

@@ -79,8 +79,7 @@ async def test_waiting_rides_out_faults_and_reports_per_customer_errors(
     assert sum(stats["faults"].values()) > 0
     assert result.done_count == 1_495 and result.failed_count == 5
     assert {e.source_id for e in result.errors} == {f"s{i}" for i in range(0, 1_500, 300)}
-    assert all(e.key == "invalid_customer" and "email" in (e.details or "")
-               for e in result.errors)
+    assert all(e.key == "invalid_customer" and "email" in (e.details or "") for e in result.errors)
     await emu.configure(error_rate=0, drop_rate=0, html_rate=0)
     store = emu.store
     assert all(store.by_source[f"s{i}"].email == f"s{i}@x.io" for i in range(1_500) if i % 300)
@@ -93,8 +92,10 @@ async def test_a_dropped_request_mid_way_says_what_to_resubmit(
     emu = voucherify_emulator
     items = [{"source_id": f"d{i}", "name": f"D{i}"} for i in range(3_000)]
     await emu.script_faults(
-        [{"kind": "latency", "latency_ms": 0, "method": "POST", "path": "/v1/customers/bulk"},
-         {"kind": "drop", "method": "POST", "path": "/v1/customers/bulk"}]
+        [
+            {"kind": "latency", "latency_ms": 0, "method": "POST", "path": "/v1/customers/bulk"},
+            {"kind": "drop", "method": "POST", "path": "/v1/customers/bulk"},
+        ]
     )
     with pytest.raises(PartialSubmissionError) as caught:
         await voucherify_client.customers.update_in_bulk(items, batch_size=1_000)

@@ -84,12 +84,26 @@ async def test_records_import_as_csv(
     voucherify_emulator: Emulator, voucherify_client: AsyncVoucherify
 ) -> None:
     records = [
-        {"source_id": "a1", "name": "Ann, the first", "email": "ann@example.com",
-         "address": {"city": "Paris"}, "metadata": {"tier": "gold"}},
-        CustomerCreate(source_id="a2", name="Bo\nwith a newline", email="bo@example.com",
-                       address={"city": "Rome"}, metadata={"tier": 7}),  # type: ignore[arg-type]
-        {"source_id": "a3", "name": 'Cy "quoted"', "email": "cy@example.com",
-         "metadata": {"tier": True}},
+        {
+            "source_id": "a1",
+            "name": "Ann, the first",
+            "email": "ann@example.com",
+            "address": {"city": "Paris"},
+            "metadata": {"tier": "gold"},
+        },
+        CustomerCreate(
+            source_id="a2",
+            name="Bo\nwith a newline",
+            email="bo@example.com",
+            address={"city": "Rome"},
+            metadata={"tier": 7},
+        ),  # type: ignore[arg-type]
+        {
+            "source_id": "a3",
+            "name": 'Cy "quoted"',
+            "email": "cy@example.com",
+            "metadata": {"tier": True},
+        },
     ]
     job = await voucherify_client.customers.import_csv(records, update_existing=True)
     assert (await job.wait(timeout=30, **FAST)).done_count == 3
@@ -192,7 +206,9 @@ async def test_bad_rows_are_reported_as_failed_rows(
     result = await (await voucherify_client.customers.import_csv(data)).wait(**FAST)
     assert result.done_count == 2 and result.failed_count == 3 and not result.succeeded
     assert [(f.row, f.source_id) for f in result.failed] == [
-        (2, "bad-email"), (3, "too"), (4, "bad-date"),
+        (2, "bad-email"),
+        (3, "too"),
+        (4, "bad-date"),
     ]
     assert "cell" in (result.failed[1].reason or "")
     assert set(voucherify_emulator.store.by_source) == {"ok1", "ok2"}
@@ -224,8 +240,15 @@ async def test_a_part_refused_by_an_injected_fault(
     emu = voucherify_emulator
     data = b"Source_id,Name\n" + b"".join(f"f{i},F {i}\n".encode() for i in range(1, 2_001))
     await emu.script_faults(
-        [{"kind": "latency", "latency_ms": 0, "method": "POST", "path": "/v1/customers/importCSV"},
-         {"kind": "error", "status": 503, "method": "POST", "path": "/v1/customers/importCSV"}]
+        [
+            {
+                "kind": "latency",
+                "latency_ms": 0,
+                "method": "POST",
+                "path": "/v1/customers/importCSV",
+            },
+            {"kind": "error", "status": 503, "method": "POST", "path": "/v1/customers/importCSV"},
+        ]
     )
     with pytest.raises(PartialSubmissionError, match="503") as caught:
         await voucherify_client.customers.import_csv(data, max_part_bytes=8_192)

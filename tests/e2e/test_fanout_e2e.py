@@ -131,8 +131,11 @@ async def test_max_concurrency_bounds_every_fan_out_of_the_client(
     trace.freeze()
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
         vf = AsyncVoucherify(
-            app_id=emu.app_id, app_token=emu.app_token, base_url=emu.url,
-            session=session, max_concurrency=8,
+            app_id=emu.app_id,
+            app_token=emu.app_token,
+            base_url=emu.url,
+            session=session,
+            max_concurrency=8,
         )
         patient = vf.with_options(timeout=30)  # shares the bound
         ids = [f"s{i}" for i in range(1, 201)]
@@ -176,7 +179,8 @@ async def test_fan_out_runs_any_coroutine_of_the_client(
     await voucherify_emulator.seed_customers(30, source_id="s{i}")
     await voucherify_emulator.seed_segment("VIP", ["s3", "s17"])
     segments = await fan_out(
-        voucherify_client.customers.list_segments, [f"s{i}" for i in range(1, 31)],
+        voucherify_client.customers.list_segments,
+        [f"s{i}" for i in range(1, 31)],
         concurrency=10,
     )
     in_vip = [i for i, page in enumerate(segments, start=1) if page.data]

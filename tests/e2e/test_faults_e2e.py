@@ -366,6 +366,7 @@ async def test_a_real_429_is_retried_after_retry_after(voucherify_emulator: Emul
 
 # --- refused before sending ---------------------------------------------------------------
 
+
 class Scratch:
     """A temporary directory, and the files a refused call opened there (closed after)."""
 
@@ -397,8 +398,12 @@ REFUSED: list[tuple[str, Call, type[Exception], str]] = [
     ("unknown field", lambda vf, _: vf.customers.update("x", nmae="Bob"), TypeError, "nmae"),
     ("wrong type", lambda vf, _: vf.customers.create(email=5), TypeError, "email"),
     ("bad address", lambda vf, _: vf.customers.create(address={"town": "x"}), TypeError, "town"),
-    ("both forms", lambda vf, _: vf.customers.create({"name": "a"}, name="b"), TypeError,
-     "not both"),
+    (
+        "both forms",
+        lambda vf, _: vf.customers.create({"name": "a"}, name="b"),
+        TypeError,
+        "not both",
+    ),
     ("limit 0", lambda vf, _: vf.customers.list(limit=0), ValueError, "limit"),
     ("limit 101", lambda vf, _: vf.customers.list(limit=101), ValueError, "limit"),
     ("page 100", lambda vf, _: vf.customers.list(page=100), ValueError, "page"),
@@ -408,37 +413,95 @@ REFUSED: list[tuple[str, Call, type[Exception], str]] = [
     ("resume", lambda vf, _: vf.customers.list(resume_from="garbage"), ValueError, "resume_from"),
     ("city", lambda vf, _: vf.customers.list(city=5), TypeError, "city"),
     ("activity limit", lambda vf, _: vf.customers.list_activity("x", limit=0), ValueError, "limit"),
-    ("activity order", lambda vf, _: vf.customers.list_activity("x", order="id"), ValueError,
-     "order"),
-    ("activity date", lambda vf, _: vf.customers.list_activity("x", end_date=NAIVE), ValueError,
-     "end_date"),
-    ("redeemables order", lambda vf, _: vf.customers.list_redeemables("x", order="created_at"),
-     ValueError, "order"),
-    ("filters", lambda vf, _: vf.customers.list_redeemables("x", filters="OWNER"), TypeError,
-     "filters"),
+    (
+        "activity order",
+        lambda vf, _: vf.customers.list_activity("x", order="id"),
+        ValueError,
+        "order",
+    ),
+    (
+        "activity date",
+        lambda vf, _: vf.customers.list_activity("x", end_date=NAIVE),
+        ValueError,
+        "end_date",
+    ),
+    (
+        "redeemables order",
+        lambda vf, _: vf.customers.list_redeemables("x", order="created_at"),
+        ValueError,
+        "order",
+    ),
+    (
+        "filters",
+        lambda vf, _: vf.customers.list_redeemables("x", filters="OWNER"),
+        TypeError,
+        "filters",
+    ),
     ("segments id", lambda vf, _: vf.customers.list_segments(""), ValueError, "customer_id"),
     ("bulk empty", lambda vf, _: vf.customers.update_in_bulk([]), ValueError, "at least one"),
     ("bulk str", lambda vf, _: vf.customers.update_in_bulk("abc"), TypeError, "iterable"),
-    ("bulk item", lambda vf, _: vf.customers.update_in_bulk([{"name": "no source id"}]),
-     TypeError, "source_id"),
-    ("bulk 10 MB", lambda vf, _: vf.customers.update_in_bulk(
-        [{"source_id": "big", "description": "x" * (TEN_MB + 1)}]), ValueError, "10 MB"),
-    ("metadata ids", lambda vf, _: vf.customers.update_metadata_in_bulk("abc", {}), TypeError,
-     "source_ids"),
-    ("metadata empty", lambda vf, _: vf.customers.update_metadata_in_bulk([], {"a": 1}),
-     ValueError, "at least one"),
-    ("metadata map", lambda vf, _: vf.customers.update_metadata_in_bulk(["a"], "x"), TypeError,
-     "mapping"),
-    ("metadata 10 MB", lambda vf, _: vf.customers.update_metadata_in_bulk(
-        ["a"], {"blob": "x" * (TEN_MB + 1)}), ValueError, "10 MB"),
-    ("csv missing", lambda vf, tmp: vf.customers.import_csv(tmp.path / "missing.csv"),
-     FileNotFoundError, "does not exist"),
-    ("csv text mode", lambda vf, tmp: vf.customers.import_csv(tmp.text_file()), TypeError,
-     "binary"),
-    ("csv row 10 MB", lambda vf, _: vf.customers.import_csv(
-        b"Source_id\n" + b"x" * (TEN_MB + 1) + b"\n"), ValueError, "over the API.s limit"),
-    ("csv file 10 MB", lambda vf, tmp: vf.customers.import_csv(tmp.big_file()), ValueError,
-     "over the API.s limit"),
+    (
+        "bulk item",
+        lambda vf, _: vf.customers.update_in_bulk([{"name": "no source id"}]),
+        TypeError,
+        "source_id",
+    ),
+    (
+        "bulk 10 MB",
+        lambda vf, _: vf.customers.update_in_bulk(
+            [{"source_id": "big", "description": "x" * (TEN_MB + 1)}]
+        ),
+        ValueError,
+        "10 MB",
+    ),
+    (
+        "metadata ids",
+        lambda vf, _: vf.customers.update_metadata_in_bulk("abc", {}),
+        TypeError,
+        "source_ids",
+    ),
+    (
+        "metadata empty",
+        lambda vf, _: vf.customers.update_metadata_in_bulk([], {"a": 1}),
+        ValueError,
+        "at least one",
+    ),
+    (
+        "metadata map",
+        lambda vf, _: vf.customers.update_metadata_in_bulk(["a"], "x"),
+        TypeError,
+        "mapping",
+    ),
+    (
+        "metadata 10 MB",
+        lambda vf, _: vf.customers.update_metadata_in_bulk(["a"], {"blob": "x" * (TEN_MB + 1)}),
+        ValueError,
+        "10 MB",
+    ),
+    (
+        "csv missing",
+        lambda vf, tmp: vf.customers.import_csv(tmp.path / "missing.csv"),
+        FileNotFoundError,
+        "does not exist",
+    ),
+    (
+        "csv text mode",
+        lambda vf, tmp: vf.customers.import_csv(tmp.text_file()),
+        TypeError,
+        "binary",
+    ),
+    (
+        "csv row 10 MB",
+        lambda vf, _: vf.customers.import_csv(b"Source_id\n" + b"x" * (TEN_MB + 1) + b"\n"),
+        ValueError,
+        "over the API.s limit",
+    ),
+    (
+        "csv file 10 MB",
+        lambda vf, tmp: vf.customers.import_csv(tmp.big_file()),
+        ValueError,
+        "over the API.s limit",
+    ),
     ("csv type", lambda vf, _: vf.customers.import_csv(12), TypeError, "file must be"),
     ("action id", lambda vf, _: vf.async_actions.get(""), ValueError, "async_action_id"),
     ("actions limit", lambda vf, _: vf.async_actions.list(limit=500), ValueError, "limit"),
@@ -446,8 +509,9 @@ REFUSED: list[tuple[str, Call, type[Exception], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("call", "error", "words"), [r[1:] for r in REFUSED],
-                         ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(
+    ("call", "error", "words"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
 async def test_bad_input_is_refused_before_any_request(
     voucherify_emulator: Emulator,
     voucherify_client: AsyncVoucherify,

@@ -48,8 +48,12 @@ def client(base_url: str, sleeps: Sleeps, **options: Any) -> AsyncVoucherify:
     options.setdefault("timeout", TIMEOUT)
     options.setdefault("sleep", sleeps)
     return AsyncVoucherify(
-        app_id=APP_ID, app_token=APP_TOKEN, base_url=base_url,
-        clock=sleeps.clock, jitter=lambda: 0.0, **options,
+        app_id=APP_ID,
+        app_token=APP_TOKEN,
+        base_url=base_url,
+        clock=sleeps.clock,
+        jitter=lambda: 0.0,
+        **options,
     )
 
 
@@ -66,11 +70,11 @@ async def outcome(call: str, vf: AsyncVoucherify) -> BaseException | None:
 
 # fault -> (error a call that is not retry-safe raises, whether retry-safe calls are retried)
 AFTER_ARRIVAL: dict[str, type[APIError]] = {
-    "reset": APIConnectionError,        # connection reset after the body was read
-    "hang": APITimeoutError,            # read timeout: no answer at all
-    "garbage": APIConnectionError,      # a status line that is not HTTP
-    "truncated": APIConnectionError,    # a 200 whose body is cut short
-    "html502": InternalServerError,     # a gateway's HTML 502
+    "reset": APIConnectionError,  # connection reset after the body was read
+    "hang": APITimeoutError,  # read timeout: no answer at all
+    "garbage": APIConnectionError,  # a status line that is not HTTP
+    "truncated": APIConnectionError,  # a 200 whose body is cut short
+    "html502": InternalServerError,  # a gateway's HTML 502
 }
 
 
@@ -169,9 +173,7 @@ async def test_fault_before_sending_is_retried_for_every_call(
 
 
 @pytest.mark.parametrize("call", list(CALLS))
-async def test_429_over_the_rate_limit_is_retried_for_every_call(
-    call: str, sleeps: Sleeps
-) -> None:
+async def test_429_over_the_rate_limit_is_retried_for_every_call(call: str, sleeps: Sleeps) -> None:
     """A 429 is answered before any work is done: resending cannot do anything twice."""
     async with FaultServer("429") as server, client(server.url, sleeps) as vf:
         error = await outcome(call, vf)
@@ -184,9 +186,7 @@ async def test_429_over_the_rate_limit_is_retried_for_every_call(
 async def test_huge_retry_after_raises_at_once(call: str, sleeps: Sleeps) -> None:
     async with FaultServer("429-huge") as server, client(server.url, sleeps) as vf:
         error = await outcome(call, vf)
-        assert isinstance(error, RateLimitError) and not isinstance(
-            error, QuotaExceededError
-        )
+        assert isinstance(error, RateLimitError) and not isinstance(error, QuotaExceededError)
         assert error.retry_after == 3600
         assert len(server.received) == 1 and sleeps == []
         # The other calls fail at once too, without a request, instead of blocking.
@@ -301,8 +301,11 @@ async def test_close_during_a_call(call: str, sleeps: Sleeps) -> None:
         assert vf.in_flight == 0
         later = await outcome(call, vf)
         assert isinstance(later, ClientClosedError)
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
-                  and t not in server._handlers and not t.done()]
+        others = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not asyncio.current_task() and t not in server._handlers and not t.done()
+        ]
         assert others == []
         assert_token_free(error)
     assert len(server.received) == 1  # not resent by the close

@@ -121,9 +121,12 @@ class Report:
         lines = []
         for label, tally in self.routes.items():
             statuses = ",".join(f"{s}x{n}" for s, n in sorted(tally.statuses.items()))
-            hard = ",".join(
-                f"{kind}={tally.violations[kind]}" for kind in HARD if tally.violations[kind]
-            ) or "0"
+            hard = (
+                ",".join(
+                    f"{kind}={tally.violations[kind]}" for kind in HARD if tally.violations[kind]
+                )
+                or "0"
+            )
             soft = ",".join(
                 f"{kind}={n}" for kind, n in sorted(tally.violations.items()) if kind not in HARD
             )
@@ -134,8 +137,7 @@ class Report:
             )
             lines.extend(f"    {sample}" for sample in tally.samples)
         lines.append(
-            f"total: {self.tried} requests, {self.violations} violations, "
-            f"{self.findings} findings"
+            f"total: {self.tried} requests, {self.violations} violations, {self.findings} findings"
         )
         return "\n".join(lines)
 

@@ -31,7 +31,8 @@ def _note_other_threads() -> None:
 
 def emulator_threads() -> list[threading.Thread]:
     return [
-        t for t in threading.enumerate()
+        t
+        for t in threading.enumerate()
         if t.name.startswith("voucherify-emulator") and t not in _OTHERS
     ]
 

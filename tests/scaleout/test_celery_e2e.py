@@ -50,7 +50,11 @@ def worker(
     ]  # fmt: skip
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        command,
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:

@@ -120,18 +120,28 @@ async def test_a_checkpoint_of_another_partition_is_refused(
     sink = ListSink()
     with pytest.raises(Crash):
         await scan_partition(
-            voucherify_client, partitions[0], sink, store=FlakyStoreAfter(store, 2), key="k",
+            voucherify_client,
+            partitions[0],
+            sink,
+            store=FlakyStoreAfter(store, 2),
+            key="k",
             limit=10,
         )
     saved = store.data["k"]
     for other in (
         partitions[1],  # another window
         CustomerPartition(
-            index=0, count=1, start=partitions[0].start, end=partitions[0].end,
+            index=0,
+            count=1,
+            start=partitions[0].start,
+            end=partitions[0].end,
             filters={"city": "Warsaw"},
         ),  # another filter
         CustomerPartition(
-            index=0, count=1, start=partitions[0].start, end=partitions[0].end,
+            index=0,
+            count=1,
+            start=partitions[0].start,
+            end=partitions[0].end,
             filters={"order": "-created_at"},
         ),  # another order
     ):
@@ -199,9 +209,10 @@ async def test_redis_checkpoint_store_round_trip(
     result = await scan_partition(voucherify_client, whole, sink, store=store, key="r", limit=50)
     assert result.total_items == N and len(sink.got) == N
     raw = await store.load("r")
-    assert raw is not None and Checkpoint.decode(
-        raw, key="r", partition=partition_fingerprint(whole)
-    ).done
+    assert (
+        raw is not None
+        and Checkpoint.decode(raw, key="r", partition=partition_fingerprint(whole)).done
+    )
     await store.aclose()
 
 

@@ -255,9 +255,7 @@ def _as_fields(record: object, where: str) -> tuple[Mapping[str, Any], bool]:
         # A Struct is read for the CSV's fields only: a Customer's summary, timestamps or
         # birthday are not part of the format.
         fields = {
-            name: getattr(record, name)
-            for name in record.__struct_fields__
-            if name in _RECORD_KEYS
+            name: getattr(record, name) for name in record.__struct_fields__ if name in _RECORD_KEYS
         }
         return fields, False
     if isinstance(record, Mapping):
@@ -323,15 +321,12 @@ def record_cells(record: object, index: int, *, require_source_id: bool = False)
         elif key != "metadata" and strict:
             hint = "; birthday cannot be imported, use birthdate" if key == "birthday" else ""
             raise TypeError(
-                f"{where} has an unexpected field {key!r}; allowed:"
-                f" {', '.join(_RECORD_KEYS)}{hint}"
+                f"{where} has an unexpected field {key!r}; allowed: {', '.join(_RECORD_KEYS)}{hint}"
             )
     metadata = fields.get("metadata")
     if metadata is not None and metadata is not msgspec.UNSET:
         if not isinstance(metadata, Mapping):
-            raise TypeError(
-                f"{where}.metadata must be a mapping, got {type(metadata).__name__}"
-            )
+            raise TypeError(f"{where}.metadata must be a mapping, got {type(metadata).__name__}")
         for key, value in metadata.items():
             name = f"{where}.metadata[{key!r}]"
             if not isinstance(key, str) or not key or any(c.isspace() for c in key):
@@ -467,7 +462,8 @@ class CsvSplitter:
                     raise CsvSizeError(
                         f"the header line is more than {len(carry):,} bytes long, over the"
                         f" API's limit for one request (parts of at most {self.limit:,} bytes)",
-                        size=len(carry), limit=self.limit,
+                        size=len(carry),
+                        limit=self.limit,
                     )
                 return out
             self.header, carry = carry[: end + 1], carry[end + 1 :]
@@ -475,7 +471,8 @@ class CsvSplitter:
                 raise CsvSizeError(
                     f"the header line is {len(self.header):,} bytes long, over the API's"
                     f" limit for one request (parts of at most {self.limit:,} bytes)",
-                    size=len(self.header), limit=self.limit,
+                    size=len(self.header),
+                    limit=self.limit,
                 )
             self._start_part(out, self.header)
         end = last_row_end(carry)
@@ -552,7 +549,9 @@ class CsvSplitter:
             f"row {row} of the CSV is {'more than ' if at_least else ''}{size:,} bytes long:"
             f" with the {header:,}-byte header it is over the API's limit for one request"
             f" (parts of at most {self.limit:,} bytes); is a quote left open?",
-            size=size, limit=self.limit, row=row,
+            size=size,
+            limit=self.limit,
+            row=row,
         )
 
 
@@ -602,9 +601,11 @@ class CsvParts:
         self._current = part = self._pending[0][0]
         # Read on until the part's first row is in hand, so a first row that is too large
         # (or a broken source) is reported before the request starts, not half way in.
-        while not self._eof and all(index == part for index, _ in self._pending) and sum(
-            index == part for index, _ in self._pending
-        ) < 2:
+        while (
+            not self._eof
+            and all(index == part for index, _ in self._pending)
+            and sum(index == part for index, _ in self._pending) < 2
+        ):
             await self._pull()
         return part, self._body(part)
 

@@ -60,8 +60,11 @@ def filter_fields(declaration: type) -> tuple[FilterField, ...]:
         )
         fields.append(
             FilterField(
-                name=name, type=value_type, wire=meta.wire or name,
-                flag=meta.flag or "--" + name.replace("_", "-"), help=meta.help,
+                name=name,
+                type=value_type,
+                wire=meta.wire or name,
+                flag=meta.flag or "--" + name.replace("_", "-"),
+                help=meta.help,
             )
         )
     return tuple(fields)

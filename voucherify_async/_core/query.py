@@ -49,9 +49,7 @@ def format_datetime(value: object, name: str) -> str:
     A naive datetime is rejected: its meaning depends on the machine's clock zone.
     """
     if not isinstance(value, datetime):
-        raise TypeError(
-            f"{name} must be a timezone-aware datetime, got {type(value).__name__}"
-        )
+        raise TypeError(f"{name} must be a timezone-aware datetime, got {type(value).__name__}")
     offset = value.utcoffset()
     if offset is None:
         raise ValueError(

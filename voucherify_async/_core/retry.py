@@ -174,9 +174,9 @@ class Retry:
         self.hold_until = hold_until
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Retry)
-            and (self.after, self.hold_until) == (other.after, other.hold_until)
+        return isinstance(other, Retry) and (self.after, self.hold_until) == (
+            other.after,
+            other.hold_until,
         )
 
     def __repr__(self) -> str:
@@ -206,9 +206,11 @@ class Raise:
         self.hold_until = hold_until
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Raise) and (
-            self.delivery, self.retry_after, self.hold_until
-        ) == (other.delivery, other.retry_after, other.hold_until)
+        return isinstance(other, Raise) and (self.delivery, self.retry_after, self.hold_until) == (
+            other.delivery,
+            other.retry_after,
+            other.hold_until,
+        )
 
     def __repr__(self) -> str:
         return (

@@ -69,9 +69,7 @@ def _form(upload: FileUpload, opened: list[Any]) -> aiohttp.FormData:
         source = source.open("rb")
         opened.append(source)
     form = aiohttp.FormData()
-    form.add_field(
-        upload.field, source, filename=upload.filename, content_type=upload.content_type
-    )
+    form.add_field(upload.field, source, filename=upload.filename, content_type=upload.content_type)
     return form
 
 
@@ -146,9 +144,7 @@ class AiohttpTransport:
             data = _form(body, opened)
         elif body is not None and len(body) > _LARGE_BODY:
             # A fresh BytesIO per attempt, so a retried request sends the whole body again.
-            data = aiohttp.payload.BytesIOPayload(
-                io.BytesIO(body), content_type="application/json"
-            )
+            data = aiohttp.payload.BytesIOPayload(io.BytesIO(body), content_type="application/json")
         # Sessions this transport opened report when the connection is made; a timeout
         # before that sent nothing. A caller's session cannot tell, so its timeouts may have.
         phase = _Phase()

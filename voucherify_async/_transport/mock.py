@@ -39,7 +39,11 @@ class MockRequest:
     __slots__ = ("content", "headers", "method", "params", "path", "timeout", "upload", "url")
 
     def __init__(
-        self, method: str, url: str, headers: Mapping[str, str], body: Body,
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body,
         timeout: float | None,
     ) -> None:
         parts = urlsplit(url)

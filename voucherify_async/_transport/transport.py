@@ -328,15 +328,25 @@ class Transport:
                 if shared.closed:
                     break
                 decision = decide(
-                    retries, None, failure.delivery, None,
-                    retry_safe=request.retry_safe, max_retries=self.max_retries,
-                    max_wait=self.max_retry_wait, now=shared.clock(), jitter=shared.jitter(),
+                    retries,
+                    None,
+                    failure.delivery,
+                    None,
+                    retry_safe=request.retry_safe,
+                    max_retries=self.max_retries,
+                    max_wait=self.max_retry_wait,
+                    now=shared.clock(),
+                    jitter=shared.jitter(),
                 )
                 if isinstance(decision, Retry):
                     log.info(
                         "%s %s failed (%s); retry %d of %d in %.2fs",
-                        request.method, request.path, failure.cause_type,
-                        retries + 1, self.max_retries, decision.after,
+                        request.method,
+                        request.path,
+                        failure.cause_type,
+                        retries + 1,
+                        self.max_retries,
+                        decision.after,
                     )
                     retries += 1
                     await shared.sleep(decision.after)
@@ -346,7 +356,10 @@ class Transport:
                 raise self._finish(unanswered, request, decision.delivery)
 
             log.debug(
-                "%s %s -> %d in %.1f ms", request.method, request.path, status,
+                "%s %s -> %d in %.1f ms",
+                request.method,
+                request.path,
+                status,
                 (time.monotonic() - started) * 1000,
             )
             if 200 <= status < 300:
@@ -359,9 +372,15 @@ class Transport:
                 raise malformed
 
             decision = decide(
-                retries, status, None, rate_limit,
-                retry_safe=request.retry_safe, max_retries=self.max_retries,
-                max_wait=self.max_retry_wait, now=shared.clock(), jitter=shared.jitter(),
+                retries,
+                status,
+                None,
+                rate_limit,
+                retry_safe=request.retry_safe,
+                max_retries=self.max_retries,
+                max_wait=self.max_retry_wait,
+                now=shared.clock(),
+                jitter=shared.jitter(),
             )
             if decision.hold_until is not None:
                 # Every call of the client waits (the limiter makes them), this one too if
@@ -370,8 +389,13 @@ class Transport:
             if isinstance(decision, Retry):
                 log.info(
                     "%s %s answered %d; retry %d of %d in %.2fs",
-                    request.method, request.path, status, retries + 1, self.max_retries,
-                    decision.after if decision.hold_until is None
+                    request.method,
+                    request.path,
+                    status,
+                    retries + 1,
+                    self.max_retries,
+                    decision.after
+                    if decision.hold_until is None
                     else decision.hold_until - shared.clock(),
                 )
                 retries += 1
@@ -379,7 +403,11 @@ class Transport:
                     await shared.sleep(decision.after)
                 continue
             error = make_status_error(
-                status, content, dict(answer_headers), rate_limit, method=request.method,
+                status,
+                content,
+                dict(answer_headers),
+                rate_limit,
+                method=request.method,
                 url=url,
             )
             if isinstance(error, RateLimitError):
@@ -408,8 +436,11 @@ class Transport:
         cause = f"{failure.cause_type}: {failure.cause_message or 'no message'}"
         sent = failure.delivery is not Delivery.NOT_SENT
         common: dict[str, Any] = {
-            "method": request.method, "url": url, "cause_type": failure.cause_type,
-            "cause_message": failure.cause_message, "sent": sent,
+            "method": request.method,
+            "url": url,
+            "cause_type": failure.cause_type,
+            "cause_message": failure.cause_message,
+            "sent": sent,
         }
         if failure.timeout:
             what = "no answer" if sent else "could not connect"
@@ -443,4 +474,3 @@ class Transport:
         finished = self._finish(error, request, Delivery.MAY_HAVE_ARRIVED)
         assert isinstance(finished, MalformedResponseError)
         return None, finished
-

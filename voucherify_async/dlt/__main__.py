@@ -31,18 +31,25 @@ def _parser() -> argparse.ArgumentParser:
         "--path", default="customers.duckdb", help="the DuckDB file (default: %(default)s)"
     )
     parser.add_argument(
-        "--emulator", type=int, metavar="N", default=None,
+        "--emulator",
+        type=int,
+        metavar="N",
+        default=None,
         help="start a local emulator seeded with N customers and load from it",
     )
     parser.add_argument(
-        "--resources", nargs="+", default=["customers"], choices=RESOURCES,
+        "--resources",
+        nargs="+",
+        default=["customers"],
+        choices=RESOURCES,
         help="what to load (default: customers)",
     )
     parser.add_argument(
         "--parallel", type=int, default=1, help="partitions streamed at once on a full load"
     )
     parser.add_argument(
-        "--pipelines-dir", default=None,
+        "--pipelines-dir",
+        default=None,
         help="where dlt keeps its state (default: a .dlt folder next to the DuckDB file)",
     )
     return parser
@@ -53,7 +60,9 @@ def _run(args: argparse.Namespace, options: dict[str, Any]) -> int:
     where = args.pipelines_dir or str(path.with_name(path.name + ".dlt"))
     info = load(
         pipeline(duckdb_path=path, pipelines_dir=where),
-        resources=args.resources, parallel=args.parallel, **options,
+        resources=args.resources,
+        parallel=args.parallel,
+        **options,
     )
     print(info)
     sql, count = count_rows(path)

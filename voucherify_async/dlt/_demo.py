@@ -29,8 +29,10 @@ def load_and_count(env: Mapping[str, str], parallel: int = 2) -> str:
         started = time.perf_counter()
         load(
             pipeline(duckdb_path=path, pipelines_dir=Path(folder) / "pipelines"),
-            app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
-            base_url=env["VOUCHERIFY_BASE_URL"], parallel=parallel,
+            app_id=env["VOUCHERIFY_APP_ID"],
+            app_token=env["VOUCHERIFY_APP_TOKEN"],
+            base_url=env["VOUCHERIFY_BASE_URL"],
+            parallel=parallel,
         )
         seconds = time.perf_counter() - started
         sql, count = count_rows(path)

@@ -79,7 +79,9 @@ def pipeline(
             pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name
         )
     return dlt.pipeline(
-        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name,
+        pipeline_name=pipeline_name,
+        destination=destination,
+        dataset_name=dataset_name,
         pipelines_dir=str(pipelines_dir),
     )
 
@@ -148,7 +150,8 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
 
 
 def count_rows(
-    duckdb_path: str | os.PathLike[str], table: str = "customers",
+    duckdb_path: str | os.PathLike[str],
+    table: str = "customers",
     dataset_name: str = DEFAULT_DATASET,
 ) -> tuple[str, int]:
     """Count a loaded table's rows in a DuckDB file, read only.

@@ -59,9 +59,7 @@ def _with_customer_id(columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 _SEGMENT_COLUMNS = _with_customer_id(columns_from_struct(Segment, not_null=("id",)))
 _ACTIVITY_COLUMNS = _with_customer_id(columns_from_struct(CustomerActivity, not_null=("id",)))
-_REDEEMABLE_COLUMNS = _with_customer_id(
-    columns_from_struct(CustomerRedeemable, not_null=("id",))
-)
+_REDEEMABLE_COLUMNS = _with_customer_id(columns_from_struct(CustomerRedeemable, not_null=("id",)))
 _ACTION_COLUMNS: dict[str, Any] = columns_from_struct(AsyncAction, not_null=("id",))
 
 
@@ -162,14 +160,10 @@ async def _changed(
     after = start - _MS
     before = None if end is None else end + _MS
     seen: set[str] = set()
-    async for customer in client.customers.list(
-        created_at_after=after, created_at_before=before
-    ):
+    async for customer in client.customers.list(created_at_after=after, created_at_before=before):
         seen.add(customer.id)
         yield customer
-    async for customer in client.customers.list(
-        updated_at_after=after, updated_at_before=before
-    ):
+    async for customer in client.customers.list(updated_at_after=after, updated_at_before=before):
         if customer.id not in seen:
             yield customer
 
@@ -405,31 +399,48 @@ def voucherify_source(
         AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url, **options)
 
         def client_factory() -> AsyncVoucherify:
-            return AsyncVoucherify(
-                app_id=app_id, app_token=app_token, base_url=base_url, **options
-            )
+            return AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url, **options)
 
     clients = _Clients(client_factory)
 
     @dlt.source(name="voucherify")
     def voucherify() -> list[Any]:
         customers = _customers_resource(
-            clients, margin=margin, parallel=parallel, partition=partition,
-            initial_value=initial_value, end_value=end_value,
+            clients,
+            margin=margin,
+            parallel=parallel,
+            partition=partition,
+            initial_value=initial_value,
+            end_value=end_value,
         )
         return [
             customers,
             _per_customer(
-                clients, customers, "customer_segments", ("customer_id", "id"),
-                _SEGMENT_COLUMNS, _segments, concurrency,
+                clients,
+                customers,
+                "customer_segments",
+                ("customer_id", "id"),
+                _SEGMENT_COLUMNS,
+                _segments,
+                concurrency,
             ),
             _per_customer(
-                clients, customers, "customer_activity", "id",
-                _ACTIVITY_COLUMNS, _activity, concurrency,
+                clients,
+                customers,
+                "customer_activity",
+                "id",
+                _ACTIVITY_COLUMNS,
+                _activity,
+                concurrency,
             ),
             _per_customer(
-                clients, customers, "customer_redeemables", ("customer_id", "id"),
-                _REDEEMABLE_COLUMNS, _redeemables, concurrency,
+                clients,
+                customers,
+                "customer_redeemables",
+                ("customer_id", "id"),
+                _REDEEMABLE_COLUMNS,
+                _redeemables,
+                concurrency,
             ),
             _async_actions_resource(clients),
         ]

@@ -53,7 +53,8 @@ def parse_args(argv: Sequence[str] | None = None, *, prog: str | None = None) ->
         description="A local, stateful emulator of the Voucherify Customers API.",
     )
     parser.add_argument(
-        "--background", action="store_true",
+        "--background",
+        action="store_true",
         help="serve from a process of its own; print `export` lines for eval and return",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -139,7 +140,10 @@ def _background(argv: Sequence[str]) -> int:
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "voucherify_async.emulator", *child_argv],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
         start_new_session=True,
     )
     assert process.stdout is not None

@@ -159,9 +159,7 @@ async def _gateway(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _refusal(
-    request: web.Request, state: EmulatorState, rate: RateDecision
-) -> RateDecision | None:
+def _refusal(request: web.Request, state: EmulatorState, rate: RateDecision) -> RateDecision | None:
     """The limit a request is over, if any (the per-period one, the quota, the bulk one)."""
     if not rate.allowed:
         return rate

@@ -161,9 +161,7 @@ class Settings:
 
     app_id: str = _option(DEFAULT_APP_ID, "the X-App-Id accepted", _text)
     app_token: str = _option(DEFAULT_APP_TOKEN, "the X-App-Token accepted", _text)
-    rate_limit: int = _option(
-        DEFAULT_RATE_LIMIT, "requests per period", _limit(DEFAULT_RATE_LIMIT)
-    )
+    rate_limit: int = _option(DEFAULT_RATE_LIMIT, "requests per period", _limit(DEFAULT_RATE_LIMIT))
     rate_limit_period: float = _option(60.0, "seconds", _period)
     bulk_rate_limit: int = _option(
         DEFAULT_BULK_RATE_LIMIT, "bulk requests per period", _limit(DEFAULT_BULK_RATE_LIMIT)

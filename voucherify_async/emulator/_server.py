@@ -31,6 +31,7 @@ __all__ = ["Emulator", "EmulatorControlError"]
 
 Mode = Literal["loop", "thread", "process"]
 
+
 class EmulatorControlError(RuntimeError):
     """A ``/_emulator/`` control call was refused; ``status`` and ``body`` say why."""
 

@@ -7,9 +7,7 @@ import msgspec
 __all__ = ["Model", "RequestModel"]
 
 
-class Model(
-    msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False
-):
+class Model(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False):
     """Base of every response model.
 
     Unknown fields in a response are ignored, so a server that adds fields never breaks

@@ -63,9 +63,7 @@ def build_body(
     owner = ""  # how messages name the mapping the fields came from, if any
     if given is not None:
         if fields:
-            raise TypeError(
-                f"{method}() takes a {cls.__name__} or keyword arguments, not both"
-            )
+            raise TypeError(f"{method}() takes a {cls.__name__} or keyword arguments, not both")
         if isinstance(given, cls):
             return given
         if isinstance(given, Mapping):

@@ -84,8 +84,7 @@ def metadata_update_parts(
         raise ValueError("update_metadata_in_bulk() needs at least one source id")
     if not isinstance(metadata, Mapping):
         raise TypeError(
-            f"update_metadata_in_bulk() metadata must be a mapping, got"
-            f" {type(metadata).__name__}"
+            f"update_metadata_in_bulk() metadata must be a mapping, got {type(metadata).__name__}"
         )
     _check_batch_size(batch_size)
     values = dict(metadata)
@@ -98,7 +97,8 @@ def metadata_update_parts(
     try:
         parts = chunk_ranges(
             [len(msgspec.json.encode(source_id)) for source_id in ids],
-            budget=BULK_BODY_LIMIT - envelope, max_items=batch_size,
+            budget=BULK_BODY_LIMIT - envelope,
+            max_items=batch_size,
         )
     except ChunkTooLargeError as exc:
         raise ValueError(

@@ -149,8 +149,9 @@ async def import_csv(
     kind, source, default_name, size = _classify(file)
     name = filename or default_name
     if size is not None and size <= part_limit:
-        check_header(await _header_of(kind, source, part_limit),
-                     require_source_id=require_source_id)
+        check_header(
+            await _header_of(kind, source, part_limit), require_source_id=require_source_id
+        )
         # Bytes are in memory anyway: count their rows, so progress can count them too.
         rows = count_rows(source) - 1 + (not source.endswith(b"\n")) if kind == "bytes" else None
         async_action_id = await send(FileUpload("file", name, source))
@@ -160,7 +161,8 @@ async def import_csv(
             f"import_csv() file is {size:,} bytes, over the API's limit for one request"
             f" ({part_limit:,} bytes with room for the upload's envelope); pass split=True to"
             " send it in parts",
-            size=size, limit=part_limit,
+            size=size,
+            limit=part_limit,
         )
     chunks = _chunks(kind, source, require_source_id)
     try:
@@ -170,11 +172,11 @@ async def import_csv(
                 raise CsvSizeError(
                     f"import_csv() file is more than {part_limit:,} bytes, over the API's"
                     " limit for one request; pass split=True to send it in parts",
-                    size=len(data), limit=part_limit,
+                    size=len(data),
+                    limit=part_limit,
                 )
             end = first_row_end(data)
-            check_header(data if end < 0 else data[: end + 1],
-                         require_source_id=require_source_id)
+            check_header(data if end < 0 else data[: end + 1], require_source_id=require_source_id)
             async_action_id = await send(FileUpload("file", name, data))
             return AsyncJob(get, [JobPart(async_action_id, first_row=1)])
         parts = CsvParts(chunks, part_limit)

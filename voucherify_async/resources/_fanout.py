@@ -31,8 +31,12 @@ def create_request(body: CustomerCreate) -> Request[Customer]:
     """``POST /v1/customers``: retried after it may have arrived only if it names its customer."""
     safe = create_is_retry_safe(body.id, body.source_id)
     return Request(
-        "POST", "/v1/customers", Customer, json=msgspec.json.encode(body),
-        retry_safe=safe, unsure_note=None if safe else _KEYLESS_CREATE_NOTE,
+        "POST",
+        "/v1/customers",
+        Customer,
+        json=msgspec.json.encode(body),
+        retry_safe=safe,
+        unsure_note=None if safe else _KEYLESS_CREATE_NOTE,
     )
 
 
@@ -259,9 +263,7 @@ class CustomerFanOut(Resource):
                 CustomerUpdate, change, {}, method="update_many", argument=f"changes[{index}]"
             )
             requests.append(
-                Request(
-                    "PUT", f"/v1/customers/{segment}", Customer, json=msgspec.json.encode(body)
-                )
+                Request("PUT", f"/v1/customers/{segment}", Customer, json=msgspec.json.encode(body))
             )
         return await fan_out(
             self._transport.request,

@@ -243,8 +243,7 @@ class AsyncJob:
         """
         if len(self.parts) != 1:
             raise AttributeError(
-                f"this job has {len(self.parts)} async actions, not one; use"
-                " .async_action_ids"
+                f"this job has {len(self.parts)} async actions, not one; use .async_action_ids"
             )
         return self.parts[0].async_action_id
 
@@ -370,8 +369,7 @@ class AsyncJob:
                 and isinstance(answer, _TRANSIENT)
                 and not isinstance(answer, QuotaExceededError)  # no wait brings calls back
             ):
-                log.info("polling async action %s failed (%s); polling on", async_action_id,
-                         answer)
+                log.info("polling async action %s failed (%s); polling on", async_action_id, answer)
                 self._last_error = answer
             else:
                 raise answer

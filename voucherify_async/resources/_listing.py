@@ -90,11 +90,19 @@ def created_at_listing(
 
     def scan(_: Query) -> Walk[PageT, ItemT]:
         walk = CreatedAtWalk(
-            base, descending=descending, limit=page_size, key=shape.key, start=position,
-            starting_after=starting_after, first_page=page or 1,
+            base,
+            descending=descending,
+            limit=page_size,
+            key=shape.key,
+            start=position,
+            starting_after=starting_after,
+            first_page=page or 1,
         )
         return CreatedAtPages(
-            walk, items=shape.items, has_more=shape.has_more, rebuild=shape.rebuild,
+            walk,
+            items=shape.items,
+            has_more=shape.has_more,
+            rebuild=shape.rebuild,
             key=shape.key,
         )
 

@@ -67,8 +67,12 @@ class PageNumberPaging(Generic[PageT, ItemT]):
     """
 
     def __init__(
-        self, items: Callable[[PageT], Sequence[ItemT]], has_more: Callable[[PageT], bool | None],
-        *, default_limit: int = 10, max_page: int = 99,
+        self,
+        items: Callable[[PageT], Sequence[ItemT]],
+        has_more: Callable[[PageT], bool | None],
+        *,
+        default_limit: int = 10,
+        max_page: int = 99,
         past_last_page: Callable[[int], Exception] | None = None,
     ) -> None:
         self._items = items

@@ -200,8 +200,11 @@ async def split_into_partitions(
     edges = [(start, 0), *cuts, (end, total)]
     return [
         CustomerPartition(
-            index=index, count=edges[index + 1][1] - edges[index][1],
-            start=edges[index][0], end=edges[index + 1][0], filters=given,
+            index=index,
+            count=edges[index + 1][1] - edges[index][1],
+            start=edges[index][0],
+            end=edges[index + 1][0],
+            filters=given,
         )
         for index in range(len(edges) - 1)
     ]

@@ -87,7 +87,8 @@ class AsyncActions(Resource):
             ),
         )
         return Pager(
-            fetch, query,
+            fetch,
+            query,
             lambda q: PagingWalk(
                 q, paging, item_id=lambda action: action.id, rebuild=_with_actions
             ),

@@ -87,11 +87,22 @@ class CustomerListFilters(TypedDict, total=False):
         Filter("last updated after this time", wire="updated_at[after]", flag="--updated-after"),
     ]
 
+
 ACTIVITY_ORDERS = frozenset({"created_at", "-created_at"})
 ACTIVITIES_ORDERS = frozenset(
     {
-        "created_at", "-created_at", "updated_at", "-updated_at", "type", "-type",
-        "code", "-code", "campaign", "-campaign", "category", "-category",
+        "created_at",
+        "-created_at",
+        "updated_at",
+        "-updated_at",
+        "type",
+        "-type",
+        "code",
+        "-code",
+        "campaign",
+        "-campaign",
+        "category",
+        "-category",
     }
 )
 REDEEMABLE_ORDERS = frozenset({"id", "-id"})
@@ -306,11 +317,15 @@ class Customers(CustomerFanOut):
         _dates(starting_after=starting_after)
         query = filter_query(CustomerListFilters, filters, "list")
         one_page, walk = created_at_listing(
-            _CUSTOMER_PAGE, query + params([("order", "order", order)]), order=order,
-            limit=limit, page=page, resume_from=resume_from,
-            starting_after=None if starting_after is None else format_datetime(
-                starting_after, "starting_after"
-            ),
+            _CUSTOMER_PAGE,
+            query + params([("order", "order", order)]),
+            order=order,
+            limit=limit,
+            page=page,
+            resume_from=resume_from,
+            starting_after=None
+            if starting_after is None
+            else format_datetime(starting_after, "starting_after"),
         )
         fetch = self._page_getter("/v1/customers", CustomerList)
         return Pager(fetch, one_page, walk, prefetch=prefetch)
@@ -377,8 +392,11 @@ class Customers(CustomerFanOut):
         _order(order, ACTIVITY_ORDERS)
         _dates(start_date=start_date, end_date=end_date)
         _strings(
-            starting_after_id=starting_after_id, campaign_id=campaign_id,
-            campaign_type=campaign_type, category=category, type=type,
+            starting_after_id=starting_after_id,
+            campaign_id=campaign_id,
+            campaign_type=campaign_type,
+            category=category,
+            type=type,
         )
         query = params(
             [
@@ -399,7 +417,8 @@ class Customers(CustomerFanOut):
             lambda page: page.data, _next_cursor
         )
         return Pager(
-            fetch, query,
+            fetch,
+            query,
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
         )
@@ -435,8 +454,10 @@ class Customers(CustomerFanOut):
         _order(order, ACTIVITIES_ORDERS)
         _dates(starting_after=starting_after, start_date=start_date, end_date=end_date)
         _strings(
-            starting_after_id=starting_after_id, campaign_type=campaign_type,
-            campaign_id=campaign_id, product_id=product_id,
+            starting_after_id=starting_after_id,
+            campaign_type=campaign_type,
+            campaign_id=campaign_id,
+            product_id=product_id,
         )
         query = params(
             [
@@ -457,7 +478,8 @@ class Customers(CustomerFanOut):
             lambda page: page.data, lambda item: item.id, param="starting_after_id"
         )
         return Pager(
-            fetch, query,
+            fetch,
+            query,
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
         )
@@ -500,7 +522,8 @@ class Customers(CustomerFanOut):
             lambda page: page.data, _next_cursor
         )
         return Pager(
-            fetch, query,
+            fetch,
+            query,
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
         )
@@ -568,16 +591,24 @@ class Customers(CustomerFanOut):
         async def send(upload: FileUpload) -> str:
             created = await self._transport.request(
                 Request(
-                    "POST", "/v1/customers/importCSV", AsyncActionCreated,
-                    upload=upload, retry_safe=False, unsure_note=_JOB_NOTE,
+                    "POST",
+                    "/v1/customers/importCSV",
+                    AsyncActionCreated,
+                    upload=upload,
+                    retry_safe=False,
+                    unsure_note=_JOB_NOTE,
                 )
             )
             return created.async_action_id
 
         return await upload_csv(
-            send, self._get_action, file,
-            filename=filename, require_source_id=update_existing,
-            split=split, part_limit=max_part_bytes,
+            send,
+            self._get_action,
+            file,
+            filename=filename,
+            require_source_id=update_existing,
+            split=split,
+            part_limit=max_part_bytes,
         )
 
     async def update_in_bulk(
@@ -652,8 +683,12 @@ class Customers(CustomerFanOut):
         async def send(body: bytes) -> str:
             created = await self._transport.request(
                 Request(
-                    "POST", path, AsyncActionCreated, json=body,
-                    retry_safe=False, unsure_note=_JOB_NOTE,
+                    "POST",
+                    path,
+                    AsyncActionCreated,
+                    json=body,
+                    retry_safe=False,
+                    unsure_note=_JOB_NOTE,
                 )
             )
             return created.async_action_id

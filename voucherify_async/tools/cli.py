@@ -43,15 +43,32 @@ EXIT_BROKEN_PIPE = 141
 #: Columns of ``--format csv`` (and of ``table``): the CSV import's standard columns where
 #: they exist, then the read-only fields; metadata travels as one JSON column.
 CSV_COLUMNS = (
-    "Id", "Source_id", "Name", "Email", "Phone", "Birthdate", "Address_line_1",
-    "Address_line_2", "Address_Postal_Code", "Address_City", "Address_State",
-    "Address_Country", "Description", "Created_at", "Updated_at", "Metadata",
+    "Id",
+    "Source_id",
+    "Name",
+    "Email",
+    "Phone",
+    "Birthdate",
+    "Address_line_1",
+    "Address_line_2",
+    "Address_Postal_Code",
+    "Address_City",
+    "Address_State",
+    "Address_Country",
+    "Description",
+    "Created_at",
+    "Updated_at",
+    "Metadata",
 )
 TABLE_COLUMNS = ("Id", "Source_id", "Name", "Email", "Address_City", "Created_at")
 #: The headings of ``--format table``: words, not the CSV's column names.
 TABLE_HEADINGS = {
-    "Id": "ID", "Source_id": "SOURCE ID", "Name": "NAME", "Email": "EMAIL",
-    "Address_City": "CITY", "Created_at": "CREATED AT",
+    "Id": "ID",
+    "Source_id": "SOURCE ID",
+    "Name": "NAME",
+    "Email": "EMAIL",
+    "Address_City": "CITY",
+    "Created_at": "CREATED AT",
 }
 
 
@@ -131,8 +148,7 @@ class Writer:
             self.out.write(line.rstrip() + "\n")
             for row in rows:
                 self.out.write(
-                    "  ".join(row[key].ljust(widths[key]) for key in TABLE_COLUMNS).rstrip()
-                    + "\n"
+                    "  ".join(row[key].ljust(widths[key]) for key in TABLE_COLUMNS).rstrip() + "\n"
                 )
 
 
@@ -224,9 +240,10 @@ async def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         filters = _filters(args)
         total = (await vf.customers.list(limit=1, **filters)).total
         # Buffered local writes: a thread hop per customer would cost more than the write.
-        with path.open("w", encoding="utf-8", newline="") as handle, progress(  # noqa: ASYNC230
-            f"exporting to {path.name}", total, err, unit="customers"
-        ) as bar:
+        with (
+            path.open("w", encoding="utf-8", newline="") as handle,  # noqa: ASYNC230
+            progress(f"exporting to {path.name}", total, err, unit="customers") as bar,
+        ):
             writer = Writer(handle, fmt)
             async for customer in vf.customers.list(**filters):
                 writer.write(customer)
@@ -251,9 +268,7 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield item
 
 
-async def _finish(
-    job: Any, args: argparse.Namespace, err: TextIO, what: str, unit: str
-) -> int:
+async def _finish(job: Any, args: argparse.Namespace, err: TextIO, what: str, unit: str) -> int:
     ids = ", ".join(job.async_action_ids)
     err.write(f"{what} started: async action(s) {ids}\n")
     if not args.wait:
@@ -282,9 +297,7 @@ async def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     small = path.stat().st_size <= DEFAULT_PART_BYTES
     source: Path | bytes = path.read_bytes() if small else path
     async with _client(args) as vf:
-        job = await vf.customers.import_csv(
-            source, filename=path.name, update_existing=args.update
-        )
+        job = await vf.customers.import_csv(source, filename=path.name, update_existing=args.update)
         return await _finish(job, args, err, "CSV import", "rows")
 
 
@@ -320,7 +333,9 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     for field in filter_fields(CustomerListFilters):
         dated = field.type is datetime
         group.add_argument(
-            field.flag, dest=field.name, metavar="ISO" if dated else None,
+            field.flag,
+            dest=field.name,
+            metavar="ISO" if dated else None,
             help=f"{field.help} (ISO 8601 with a zone)" if dated else field.help,
         )
     group.add_argument("--order", choices=sorted(CustomerListOrder.ALL))
@@ -352,11 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection(connection, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "emulator", help="serve the local emulator (options: voucherify-async emulator -h)",
+        "emulator",
+        help="serve the local emulator (options: voucherify-async emulator -h)",
         add_help=False,
     )
     commands.add_parser(
-        "demo", help="run the main job against the embedded emulator (options: demo -h)",
+        "demo",
+        help="run the main job against the embedded emulator (options: demo -h)",
         add_help=False,
     )
     customers = commands.add_parser("customers", help="customer commands", parents=[connection])

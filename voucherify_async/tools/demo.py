@@ -76,13 +76,15 @@ class Report:
                 if step.requests is not None and step.seconds > 0
                 else "-"
             )
-            rows.append((
-                step.name,
-                f"{step.count:,}",
-                f"{step.seconds:.2f}",
-                "-" if step.requests is None else f"{step.requests:,}",
-                rate,
-            ))
+            rows.append(
+                (
+                    step.name,
+                    f"{step.count:,}",
+                    f"{step.seconds:.2f}",
+                    "-" if step.requests is None else f"{step.requests:,}",
+                    rate,
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         self.say("")
         for index, row in enumerate(rows):
@@ -129,7 +131,11 @@ async def _requests_counter(emulator: Emulator | None) -> AsyncIterator[list[int
 
 
 async def _run_job(
-    report: Report, emulator: Emulator, name: str, verb: str, count: int,
+    report: Report,
+    emulator: Emulator,
+    name: str,
+    verb: str,
+    count: int,
     start: Callable[[], Awaitable[AsyncJob]],
 ) -> None:
     """Start a bulk job, follow it to DONE with a progress bar, and report it."""
@@ -148,7 +154,11 @@ async def _run_job(
 async def _import(vf: AsyncVoucherify, emulator: Emulator, report: Report, count: int) -> None:
     report.say(f"1. importing {count:,} customers from CSV ...")
     await _run_job(
-        report, emulator, "CSV import", "imported", count,
+        report,
+        emulator,
+        "CSV import",
+        "imported",
+        count,
         lambda: vf.customers.import_csv(_records(count)),
     )
     report.say(f"2. bulk update of all {count:,}: every customer gets a loyalty tier ...")
@@ -157,13 +167,20 @@ async def _import(vf: AsyncVoucherify, emulator: Emulator, report: Report, count
         for i in range(count)
     )
     await _run_job(
-        report, emulator, "bulk update", "updated", count,
+        report,
+        emulator,
+        "bulk update",
+        "updated",
+        count,
         lambda: vf.customers.update_in_bulk(updates),
     )
 
 
 async def _stream(
-    vf: AsyncVoucherify, emulator: Emulator | None, report: Report, expected: int | None,
+    vf: AsyncVoucherify,
+    emulator: Emulator | None,
+    report: Report,
+    expected: int | None,
     cap: int | None = None,
 ) -> list[str]:
     report.say("3. streaming every customer back with `async for` (past page 99) ...")
@@ -217,6 +234,7 @@ async def _pacing(emulator: Emulator, report: Report) -> None:
             _requests_counter(emulator) as served,
             emulator.client(max_concurrency=20) as paced,
         ):
+
             async def scan() -> None:
                 async for _ in paced.customers.list(limit=100):
                     pass
@@ -229,9 +247,10 @@ async def _pacing(emulator: Emulator, report: Report) -> None:
         stats = await emulator.stats()
     finally:
         await emulator.configure(rate_limit=None)
-    report.say("   " + pacing_summary(
-        served[0], timer.seconds, limit, period, stats.get("too_many_requests", 0)
-    ))
+    report.say(
+        "   "
+        + pacing_summary(served[0], timer.seconds, limit, period, stats.get("too_many_requests", 0))
+    )
     report.say(
         f"   last rate-limit headers: limit={headers.limit if headers else '?'},"
         f" remaining={headers.remaining if headers else '?'}"
@@ -239,9 +258,7 @@ async def _pacing(emulator: Emulator, report: Report) -> None:
     report.steps.append(Step("paced scan + lookups", served[0], timer.seconds, served[0]))
 
 
-def pacing_summary(
-    requests: int, seconds: float, limit: int, period: float, too_many: int
-) -> str:
+def pacing_summary(requests: int, seconds: float, limit: int, period: float, too_many: int) -> str:
     """What the paced client sent, against what the limit allowed over the same windows.
 
     The emulator's limit is a fixed window: ``limit`` requests in each ``period`` seconds,
@@ -266,11 +283,13 @@ def pacing_summary(
 
 async def _faults(vf: AsyncVoucherify, emulator: Emulator, report: Report) -> None:
     report.say("6. a bad day: a 503, an HTML gateway page and a 429 before the answer ...")
-    await emulator.script_faults([
-        {"kind": "error", "status": 503, "path": "/v1/customers/demo-000042"},
-        {"kind": "html", "status": 502, "path": "/v1/customers/demo-000042"},
-        {"kind": "rate_limit", "retry_after": 1, "path": "/v1/customers/demo-000042"},
-    ])
+    await emulator.script_faults(
+        [
+            {"kind": "error", "status": 503, "path": "/v1/customers/demo-000042"},
+            {"kind": "html", "status": 502, "path": "/v1/customers/demo-000042"},
+            {"kind": "rate_limit", "retry_after": 1, "path": "/v1/customers/demo-000042"},
+        ]
+    )
     retries: list[str] = []
 
     class Collect(logging.Handler):
@@ -337,22 +356,30 @@ async def run_remote(report: Report, cap: int, base_url: str | None, flag: str) 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the exit status."""
     parser = OneLineParser(
-        prog="python -m voucherify_async.tools.demo", description=__doc__,
+        prog="python -m voucherify_async.tools.demo",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--customers", type=at_least(1), default=CUSTOMERS,
-                        help="how many to import")
     parser.add_argument(
-        "--against-env", action="store_true",
+        "--customers", type=at_least(1), default=CUSTOMERS, help="how many to import"
+    )
+    parser.add_argument(
+        "--against-env",
+        action="store_true",
         help="run the read-only parts against $VOUCHERIFY_BASE_URL (default: the API) with"
         " $VOUCHERIFY_APP_ID/_TOKEN, instead of the embedded emulator",
     )
     parser.add_argument(
-        "--base-url", help="run the read-only parts against this server, with the credentials"
+        "--base-url",
+        help="run the read-only parts against this server, with the credentials"
         " in $VOUCHERIFY_APP_ID/_TOKEN",
     )
-    parser.add_argument("--remote-cap", type=at_least(1), default=20_000,
-                        help="most customers to stream from another server")
+    parser.add_argument(
+        "--remote-cap",
+        type=at_least(1),
+        default=20_000,
+        help="most customers to stream from another server",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
