@@ -1,5 +1,8 @@
 """Every exception of the package, and the mapping from an HTTP answer to the one it raises.
 
+About 700 lines on purpose: the whole tree in one module, as httpx keeps its
+``_exceptions.py``, so there is one place to read what can be raised and why.
+
 Every error the SDK raises on purpose derives from `VoucherifyError`, so callers can catch
 at the level they care about:
 

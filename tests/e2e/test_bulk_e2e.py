@@ -58,7 +58,7 @@ async def test_twenty_two_mb_of_customers_across_several_actions(
 
 
 async def test_waiting_rides_out_faults_and_reports_per_customer_errors(
-    voucherify_emulator: Emulator, voucherify_client: AsyncVoucherify
+    voucherify_emulator: Emulator,
 ) -> None:
     emu = voucherify_emulator
     await emu.configure(job_item_delay_ms=0.05)  # so the job is still running under faults
@@ -66,15 +66,15 @@ async def test_waiting_rides_out_faults_and_reports_per_customer_errors(
         {"source_id": f"s{i}", "email": "not-an-email" if i % 300 == 0 else f"s{i}@x.io"}
         for i in range(1_500)
     ]
-    job = await voucherify_client.customers.update_in_bulk(items, batch_size=500)
-    assert len(job.async_action_ids) == 3
-    await emu.configure(error_rate=0.3, drop_rate=0.1, html_rate=0.1, fault_seed=3)
 
     async def short_sleep(seconds: float) -> None:  # the retries, not their waits, are tested
         await asyncio.sleep(min(seconds, 0.01))
 
-    voucherify_client._transport.shared.sleep = short_sleep
-    result = await job.wait(timeout=60, **FAST)
+    async with emu.client(sleep=short_sleep) as vf:
+        job = await vf.customers.update_in_bulk(items, batch_size=500)
+        assert len(job.async_action_ids) == 3
+        await emu.configure(error_rate=0.3, drop_rate=0.1, html_rate=0.1, fault_seed=3)
+        result = await job.wait(timeout=60, **FAST)
     stats = await emu.stats()
     assert sum(stats["faults"].values()) > 0
     assert result.done_count == 1_495 and result.failed_count == 5

@@ -6,6 +6,9 @@ may not contain spaces; a ``Source_id`` column is what makes rows update existin
 A request may carry at most 10 MB, so a larger file is cut into parts at row boundaries
 (a quoted field may hold newlines), each part sent with the header, one async action each.
 
+About 700 lines on purpose: reading rows at byte level (quotes, newlines inside fields, a
+part's size) is one piece of pure logic whose parts only make sense together.
+
 The decisions are pure and synchronous (`check_header()`, `record_cells()`,
 `CsvSplitter`); `CsvParts` and the ``*_chunks`` sources add the I/O, reading
 each input once, a chunk at a time, so a file of any size is streamed in constant memory.

@@ -1,4 +1,10 @@
-"""``vf.customers``: every method of the Customers API, one short method per endpoint."""
+"""``vf.customers``: every method of the Customers API, one short method per endpoint.
+
+About 700 lines, most of them docstrings: each of the 13 endpoints (and the streaming,
+bulk and CSV forms of some) is one short method here with its documentation, since this
+page of the reference is what users read; the logic they use lives in `_core`, in
+`_listing.py`, `_bulk.py`, `_fanout.py` and `_partition.py`.
+"""
 
 from __future__ import annotations
 
