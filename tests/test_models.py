@@ -674,8 +674,8 @@ def test_customer_update_sends_none_as_null_and_omits_what_was_not_given() -> No
         birthdate=date(1990, 5, 17),
         # An `Address` read from a customer is accepted too; the field cannot say so, msgspec
         # allows one Struct type per union.
-        address=models.Address(city="Warsaw"),
-        metadata={"tier": "gold"},  # type: ignore[arg-type]
+        address=models.Address(city="Warsaw"),  # type: ignore[arg-type]
+        metadata={"tier": "gold"},
     )
     assert msgspec.json.decode(msgspec.json.encode(body)) == {
         "email": "bob@example.com",

@@ -95,9 +95,9 @@ async def test_records_import_as_csv(
             source_id="a2",
             name="Bo\nwith a newline",
             email="bo@example.com",
-            address={"city": "Rome"},
+            address={"city": "Rome"},  # type: ignore[arg-type]
             metadata={"tier": 7},
-        ),  # type: ignore[arg-type]
+        ),
         {
             "source_id": "a3",
             "name": 'Cy "quoted"',
