@@ -9,6 +9,7 @@ at the level they care about:
 ```text
 VoucherifyError
 ├── ConfigurationError              bad credentials or options, raised at construction
+│   └── DestinationUnreachableError a dlt load's destination cannot be opened (dlt extra)
 ├── ClientClosedError               the client was closed (before or during the call)
 ├── APIError                        something went wrong talking to the API
 │   ├── APIConnectionError          no answer: refused, reset, dropped, truncated
@@ -33,6 +34,8 @@ VoucherifyError
 │   ├── AsyncActionFailedError      an action ended FAILED
 │   ├── AsyncActionTimeoutError     wait() gave up; the actions keep running (TimeoutError)
 │   └── PartialSubmissionError      a split call failed after some parts started
+├── CheckpointError                 a stored checkpoint does not fit the partition
+├── RedisUnavailableError           Redis unreachable, no fallback asked (redis extra)
 └── PaginationError                 a list cannot be walked exactly once
 
 ChunkTooLargeError (ValueError)     one item alone does not fit in a request (internal:
@@ -92,6 +95,7 @@ __all__ = [
     "AsyncJobError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "ChunkTooLargeError",
     "ClientClosedError",
     "ConfigurationError",
@@ -99,6 +103,7 @@ __all__ = [
     "CsvError",
     "CsvHeaderError",
     "CsvSizeError",
+    "DestinationUnreachableError",
     "InternalServerError",
     "LockedError",
     "MalformedResponseError",
@@ -110,6 +115,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RedirectError",
+    "RedisUnavailableError",
     "SendError",
     "VoucherifyError",
     "redact",
@@ -139,6 +145,10 @@ class ConfigurationError(VoucherifyError, ValueError):
 
     Raised by the constructor, before any request is made.
     """
+
+
+class DestinationUnreachableError(ConfigurationError):
+    """The destination could not be opened, so nothing was fetched from the API."""
 
 
 class ClientClosedError(VoucherifyError, RuntimeError):
@@ -381,6 +391,27 @@ class QuotaExceededError(RateLimitError):
 
 class InternalServerError(APIStatusError):
     """5xx: the server or a proxy in front of it failed."""
+
+
+class CheckpointError(VoucherifyError, ValueError):
+    """A stored checkpoint cannot be used for this partition; nothing was fetched.
+
+    Raised when it was saved for another partition (other filters, order or window), is
+    not a checkpoint at all, or points outside the partition's window. Delete it (or scan
+    under another key) to start the partition over on purpose.
+    """
+
+
+class RedisUnavailableError(VoucherifyError, ConnectionError):
+    """Redis could not be reached and the limiter was told not to fall back.
+
+    Attributes:
+        url: the Redis URL, with any password replaced by ``***``.
+    """
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 import msgspec
 
 from ._core.scan import ScanPosition
-from ._exceptions import VoucherifyError
+from ._exceptions import CheckpointError
 
 if TYPE_CHECKING:
     from ._client import AsyncVoucherify
@@ -57,15 +57,6 @@ __all__ = [
 ]
 
 _NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-
-
-class CheckpointError(VoucherifyError, ValueError):
-    """A stored checkpoint cannot be used for this partition; nothing was fetched.
-
-    Raised when it was saved for another partition (other filters, order or window), is
-    not a checkpoint at all, or points outside the partition's window. Delete it (or scan
-    under another key) to start the partition over on purpose.
-    """
 
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):

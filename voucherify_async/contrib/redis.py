@@ -47,7 +47,7 @@ from typing import Any, Literal
 from .._core.pacing import Pacer
 from .._core.ratelimit import RateLimit
 from .._core.retry import is_quota_spent
-from .._exceptions import ConfigurationError, VoucherifyError
+from .._exceptions import ConfigurationError, RedisUnavailableError
 
 try:
     import redis.asyncio as aioredis
@@ -146,18 +146,6 @@ elseif op == 'hold' then
 end
 return redis.error_reply('unknown op ' .. op)
 """
-
-
-class RedisUnavailableError(VoucherifyError, ConnectionError):
-    """Redis could not be reached and the limiter was told not to fall back.
-
-    Attributes:
-        url: the Redis URL, with any password replaced by ``***``.
-    """
-
-    def __init__(self, message: str, url: str) -> None:
-        super().__init__(message)
-        self.url = url
 
 
 def redact_url(url: str) -> str:

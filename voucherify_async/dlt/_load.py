@@ -11,7 +11,7 @@ from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, DestinationUnreachableError
 from ._source import voucherify_source
 
 __all__ = [
@@ -25,10 +25,6 @@ __all__ = [
 
 #: The dataset (schema) the tables land in unless told otherwise.
 DEFAULT_DATASET = "voucherify"
-
-
-class DestinationUnreachableError(ConfigurationError):
-    """The destination could not be opened, so nothing was fetched from the API."""
 
 
 def pipeline(
