@@ -42,15 +42,8 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-# The spec sits in a ``shared`` folder beside the checkout (or beside a folder above it).
-SPEC = next(
-    (
-        candidate
-        for parent in ROOT.parents
-        if (candidate := parent / "shared" / "spec" / "customers.openapi.json").is_file()
-    ),
-    ROOT.parent / "shared" / "spec" / "customers.openapi.json",
-)
+# The vendor spec, reduced to its facts and examples, as the repository carries it (spec/).
+SPEC = ROOT / "spec" / "customers.json"
 APP_ID = "bench-app-id"
 APP_TOKEN = "bench-app-token"
 BENCH_PACKAGES = ("voucherify", "httpx", "matplotlib", "psutil")
