@@ -233,17 +233,7 @@ class RedisRateLimiter:
             raise ConfigurationError(
                 f"on_unavailable must be 'local' or 'error', got {on_unavailable!r}"
             )
-        if url is not None:
-            self._url = redact_url(url)
-            self._redis = aioredis.Redis.from_url(
-                url, socket_connect_timeout=2.0, socket_timeout=2.0
-            )
-            self._owns = True
-        else:
-            assert client is not None
-            self._url = redact_url(_client_url(client))
-            self._redis = client
-            self._owns = False
+        self._redis, self._url, self._owns = _connect(url, client, socket_timeout=2.0)
         base = f"{prefix}:{{{app_id}@{host}}}"  # one hash slot for both keys
         self.keys = (f"{base}:state", f"{base}:flight")
         self._lease = float(lease)
@@ -372,6 +362,19 @@ class RedisRateLimiter:
             await self._redis.aclose()
 
 
+def _connect(
+    url: str | None, client: aioredis.Redis | None, *, socket_timeout: float
+) -> tuple[aioredis.Redis, str, bool]:
+    """The Redis client to use, its URL without the password, and whether it is ours to close."""
+    if url is not None:
+        redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2.0, socket_timeout=socket_timeout
+        )
+        return redis, redact_url(url), True
+    assert client is not None
+    return client, redact_url(_client_url(client)), False
+
+
 def _client_url(client: Any) -> str:
     try:
         kwargs = client.connection_pool.connection_kwargs
@@ -406,17 +409,7 @@ class RedisCheckpointStore:
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("RedisCheckpointStore needs exactly one of url= or client=")
-        if url is not None:
-            self._url = redact_url(url)
-            self._redis = aioredis.Redis.from_url(
-                url, socket_connect_timeout=2.0, socket_timeout=5.0
-            )
-            self._owns = True
-        else:
-            assert client is not None
-            self._url = redact_url(_client_url(client))
-            self._redis = client
-            self._owns = False
+        self._redis, self._url, self._owns = _connect(url, client, socket_timeout=5.0)
         self._prefix = prefix
         self._ttl = None if ttl is None else max(int(ttl), 1)
 
