@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -50,7 +51,8 @@ class SQLiteSink:
         self.path = Path(path)
         self.table = table
         self._timeout = timeout
-        with self._connect() as db:
+        # `with connection` commits but does not close; `closing` closes it too.
+        with contextlib.closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, source_id TEXT,"
