@@ -16,12 +16,12 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ..models import Customer
 
 __all__ = ["SQLiteSink"]
+
+T = TypeVar("T")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -51,17 +53,18 @@ class SQLiteSink:
         self.path = Path(path)
         self.table = table
         self._timeout = timeout
-        # `with connection` commits but does not close; `closing` closes it too.
-        with contextlib.closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, source_id TEXT,"
-                " created_at TEXT, data BLOB NOT NULL, writes INTEGER NOT NULL DEFAULT 1)"
-            )
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {table}_checkpoints"
-                " (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
-            )
+        self._run(self._create)
+
+    def _create(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, source_id TEXT,"
+            " created_at TEXT, data BLOB NOT NULL, writes INTEGER NOT NULL DEFAULT 1)"
+        )
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table}_checkpoints"
+            " (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+        )
 
     def __repr__(self) -> str:
         return f"SQLiteSink({str(self.path)!r}, table={self.table!r})"
@@ -69,6 +72,29 @@ class SQLiteSink:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
         return db
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on a fresh connection, closed after; again while the file is locked.
+
+        SQLite's busy timeout covers most waits, but not all of them: a connection that
+        finds the WAL of a process killed mid-write answers "database is locked" at once
+        while another one recovers it. ``work`` is one transaction (or a read), so running
+        it again is safe; it is tried until ``timeout`` seconds have passed.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            db = self._connect()
+            try:
+                return work(db)
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+                if not locked or time.monotonic() >= deadline:
+                    raise
+            finally:
+                db.close()
+            time.sleep(0.05)
 
     async def write(self, key: str, customers: Sequence[Customer], checkpoint: bytes) -> None:
         """Upsert one page of customers and save ``checkpoint`` under ``key``, atomically."""
@@ -81,8 +107,8 @@ class SQLiteSink:
             )
             for customer in customers
         ]
-        db = self._connect()
-        try:
+
+        def upsert(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 f"INSERT INTO {self.table} (id, source_id, created_at, data) VALUES (?, ?, ?, ?)"
@@ -93,12 +119,8 @@ class SQLiteSink:
             )
             self._put(db, key, checkpoint)
             db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+
+        self._run(upsert)
 
     def _put(self, db: sqlite3.Connection, key: str, checkpoint: bytes) -> None:
         db.execute(
@@ -109,44 +131,25 @@ class SQLiteSink:
 
     async def load(self, key: str) -> bytes | None:
         """The checkpoint saved under ``key``, or ``None``."""
-        db = self._connect()
-        try:
-            row = db.execute(
-                f"SELECT value FROM {self.table}_checkpoints WHERE key = ?", (key,)
-            ).fetchone()
-        finally:
-            db.close()
+        query = f"SELECT value FROM {self.table}_checkpoints WHERE key = ?"
+        row = self._run(lambda db: db.execute(query, (key,)).fetchone())
         return None if row is None else bytes(row[0])
 
     async def save(self, key: str, checkpoint: bytes) -> None:
         """Save ``checkpoint`` under ``key`` (used for the final, ``done`` checkpoint)."""
-        db = self._connect()
-        try:
-            self._put(db, key, checkpoint)
-        finally:
-            db.close()
+        self._run(lambda db: self._put(db, key, checkpoint))
 
     def count(self) -> int:
         """How many distinct customers the table holds."""
-        db = self._connect()
-        try:
-            return int(db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
-        finally:
-            db.close()
+        query = f"SELECT COUNT(*) FROM {self.table}"
+        return self._run(lambda db: int(db.execute(query).fetchone()[0]))
 
     def rewritten(self) -> int:
         """How many writes repeated a customer already written (0 for an exactly-once scan)."""
-        db = self._connect()
-        try:
-            row = db.execute(f"SELECT COALESCE(SUM(writes - 1), 0) FROM {self.table}").fetchone()
-            return int(row[0])
-        finally:
-            db.close()
+        query = f"SELECT COALESCE(SUM(writes - 1), 0) FROM {self.table}"
+        return self._run(lambda db: int(db.execute(query).fetchone()[0]))
 
     def ids(self) -> set[str]:
         """The ids of every customer in the table."""
-        db = self._connect()
-        try:
-            return {row[0] for row in db.execute(f"SELECT id FROM {self.table}")}
-        finally:
-            db.close()
+        query = f"SELECT id FROM {self.table}"
+        return self._run(lambda db: {row[0] for row in db.execute(query)})
