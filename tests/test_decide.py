@@ -17,6 +17,7 @@ from voucherify_async._core.retry import (
     Raise,
     Retry,
     decide,
+    server_wait,
 )
 
 NOW = 1_700_000_000.0
@@ -194,7 +195,11 @@ def test_decide_properties(
         )
         assert retry_safe or not may_have_arrived  # never resends what may have been done
         if decision.hold_until is not None:
-            assert decision.after == 0 and decision.hold_until - NOW <= max_wait
+            # A 429's hold is the server's wait (never past max_wait) or, when it gave none,
+            # the backoff (which max_wait does not shorten).
+            asked = server_wait(status, rate_limit, NOW)
+            bound = max_wait if asked is not None else MAX_BACKOFF
+            assert decision.after == 0 and decision.hold_until - NOW <= bound
         elif status is not None and rate_limit is not None and rate_limit.retry_after:
             # The server's wait is never waited past max_wait.
             assert decision.after <= max_wait

@@ -13,17 +13,18 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-__all__ = ["MAX_AHEAD", "RateLimit", "parse_rate_limit"]
+import msgspec
+
+__all__ = ["MAX_AHEAD", "NO_RATE_LIMIT", "RateLimit", "parse_rate_limit"]
 
 log = logging.getLogger("voucherify_async")
+V = TypeVar("V")
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    """The rate-limit headers of one response.
+class RateLimit(msgspec.Struct, frozen=True):
+    """The rate-limit headers of one response (immutable; compares by value).
 
     Attributes:
         limit: ``X-Rate-Limit-Limit``, the requests allowed in the current period.
@@ -61,6 +62,9 @@ class RateLimit:
         return None
 
 
+#: The `RateLimit` of an answer that sent none of the headers (every attribute ``None``).
+NO_RATE_LIMIT = RateLimit()
+
 # What a sane header value looks like: ASCII digits, at most 12 of them before an optional
 # fraction (int("١٢") and float("1e400") would accept far more).
 _NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", re.ASCII)
@@ -69,7 +73,7 @@ _INTEGER = re.compile(r"[0-9]{1,12}", re.ASCII)
 # away than a day is not one of them, and is ignored rather than obeyed.
 MAX_AHEAD = 86_400.0
 _MAX_TYPE_CHARS = 64
-_HEADERS = (
+_LIMIT, _REMAINING, _RETRY, _AFTER, _TYPE = (
     "X-Rate-Limit-Limit",
     "X-Rate-Limit-Remaining",
     "X-Rate-Limit-Retry",
@@ -78,6 +82,13 @@ _HEADERS = (
 )
 # Header names already reported as unreadable (each is logged once, at debug level).
 _REPORTED: set[str] = set()
+
+
+def _plain(value: str) -> int | None:
+    """The common case, read fast: 1 to 12 ASCII digits and nothing else."""
+    if value.isdigit() and value.isascii() and len(value) <= 12:
+        return int(value)
+    return None
 
 
 def _int(value: str) -> int | None:
@@ -114,6 +125,18 @@ def _type(value: str) -> str | None:
     return text
 
 
+def _read(name: str, raw: str, read: Callable[[str], V | None], seen: set[str]) -> V | None:
+    """One header's value, or ``None`` (logged once per name) when it is not a sane one."""
+    try:
+        value = read(raw)
+    except Exception:  # a header must never break an answer
+        value = None
+    if value is None and name not in seen:
+        seen.add(name)
+        log.debug("ignoring the %s header %.60r: not a sane value", name, raw)
+    return value
+
+
 def parse_rate_limit(
     headers: Mapping[str, str], now: float | None = None, *, reported: set[str] | None = None
 ) -> RateLimit:
@@ -123,34 +146,39 @@ def parse_rate_limit(
     sane value (not plain ASCII digits, negative, ``inf``, ``nan``, ``1e400``, over 12
     digits, a retry time or wait more than a day away, a type that is not a short printable
     name), and it is logged once per header name at debug level (``reported`` holds the
-    names already logged; by default, one set for the process).
+    names already logged; by default, one set for the process). An answer with none of the
+    headers gives `NO_RATE_LIMIT` itself.
     """
+    # This runs for every answer: plain digits take a fast path, anything else the checks.
+    get = headers.get
+    raw_limit, raw_remaining, raw_retry = get(_LIMIT), get(_REMAINING), get(_RETRY)
+    raw_after, raw_type = get(_AFTER), get(_TYPE)
+    if raw_limit is None and raw_remaining is None and raw_retry is None:
+        if raw_after is None and raw_type is None:
+            return NO_RATE_LIMIT
     current = time.time() if now is None else now
     seen = _REPORTED if reported is None else reported
-    readers: tuple[Callable[[str], object], ...] = (
-        _int,
-        _int,
-        lambda value: _retry_at(value, current),
-        lambda value: _retry_after(value, current),
-        _type,
-    )
-    values: list[Any] = []
-    for name, read in zip(_HEADERS, readers, strict=True):
-        raw = headers.get(name)
-        value = None
-        if raw is not None:
-            try:
-                value = read(raw)
-            except Exception:  # a header must never break an answer
-                value = None
-            if value is None and name not in seen:
-                seen.add(name)
-                log.debug("ignoring the %s header %.60r: not a sane value", name, raw)
-        values.append(value)
-    return RateLimit(
-        limit=values[0],
-        remaining=values[1],
-        retry_at=values[2],
-        retry_after=values[3],
-        type=values[4],
-    )
+    limit: int | None = None
+    remaining: int | None = None
+    retry_at: float | None = None
+    retry_after: float | None = None
+    if raw_limit is not None:
+        limit = _plain(raw_limit)
+        if limit is None:
+            limit = _read(_LIMIT, raw_limit, _int, seen)
+    if raw_remaining is not None:
+        remaining = _plain(raw_remaining)
+        if remaining is None:
+            remaining = _read(_REMAINING, raw_remaining, _int, seen)
+    if raw_retry is not None:
+        whole = _plain(raw_retry)
+        if whole is not None and whole <= current + MAX_AHEAD:
+            retry_at = float(whole)
+        else:
+            retry_at = _read(_RETRY, raw_retry, lambda value: _retry_at(value, current), seen)
+    if raw_after is not None:
+        retry_after = _read(
+            _AFTER, raw_after, lambda value: _retry_after(value, current), seen
+        )
+    kind = None if raw_type is None else _read(_TYPE, raw_type, _type, seen)
+    return RateLimit(limit, remaining, retry_at, retry_after, kind)
