@@ -66,7 +66,9 @@ def documented(page: str) -> Iterator[tuple[str, object]]:
     """The objects a reference page documents and their own public members."""
     for target in DIRECTIVE.findall((ROOT / "docs" / page).read_text(encoding="utf-8")):
         module_name, _, name = target.rpartition(".")
-        obj = getattr(importlib.import_module(module_name), name)
+        module = importlib.import_module(module_name)
+        # A submodule (`voucherify_async.checkpoints`) is an attribute only once imported.
+        obj = getattr(module, name) if hasattr(module, name) else importlib.import_module(target)
         yield target, obj
         if inspect.isclass(obj):
             for member, value in vars(obj).items():

@@ -5,6 +5,7 @@ Every check runs before a request is sent and names the parameter it rejects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
@@ -25,6 +26,10 @@ Query = list[tuple[str, str]]
 # Square brackets and `$` stay readable in parameter names, as the API documents them
 # (`created_at[before]`, `filters[holder_role][conditions][$in][0]`).
 _NAME_SAFE = "[]$"
+# Strings that percent-encoding leaves as they are (RFC 3986 unreserved characters): most
+# ids, names and values, which then skip `quote`.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
+_NAME_PLAIN = re.compile(r"[A-Za-z0-9_.~\[\]$-]*", re.ASCII).fullmatch
 
 
 def path_segment(value: object, name: str) -> str:
@@ -40,7 +45,7 @@ def path_segment(value: object, name: str) -> str:
         raise ValueError(f"{name} must be a non-empty string")
     if value in (".", ".."):
         return value.replace(".", "%2E")
-    return quote(value, safe="")
+    return value if _UNRESERVED(value) else quote(value, safe="")
 
 
 def format_datetime(value: object, name: str) -> str:
@@ -146,5 +151,7 @@ def params(items: Iterable[tuple[str, str, Any]]) -> Query:
 def encode_query(query: Query) -> str:
     """Encode query pairs as a query string (without the leading ``?``)."""
     return "&".join(
-        f"{quote(key, safe=_NAME_SAFE)}={quote(value, safe='')}" for key, value in query
+        f"{key if _NAME_PLAIN(key) else quote(key, safe=_NAME_SAFE)}"
+        f"={value if _UNRESERVED(value) else quote(value, safe='')}"
+        for key, value in query
     )

@@ -80,6 +80,7 @@ _LIMIT, _REMAINING, _RETRY, _AFTER, _TYPE = (
     "Retry-After",
     "X-Rate-Limit-Type",
 )
+_ABSENT = (None, None, None, None, None)
 # Header names already reported as unreadable (each is logged once, at debug level).
 _REPORTED: set[str] = set()
 
@@ -153,9 +154,8 @@ def parse_rate_limit(
     get = headers.get
     raw_limit, raw_remaining, raw_retry = get(_LIMIT), get(_REMAINING), get(_RETRY)
     raw_after, raw_type = get(_AFTER), get(_TYPE)
-    if raw_limit is None and raw_remaining is None and raw_retry is None:
-        if raw_after is None and raw_type is None:
-            return NO_RATE_LIMIT
+    if (raw_limit, raw_remaining, raw_retry, raw_after, raw_type) == _ABSENT:
+        return NO_RATE_LIMIT
     current = time.time() if now is None else now
     seen = _REPORTED if reported is None else reported
     limit: int | None = None

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
 
+import msgspec
+
 from .query import Query
 
 __all__ = ["FileUpload", "Request"]
@@ -28,9 +30,8 @@ class FileUpload:
     content_type: str = "text/csv"
 
 
-@dataclass(frozen=True)
-class Request(Generic[T]):
-    """One API call, described without any HTTP library.
+class Request(msgspec.Struct, Generic[T], frozen=True):
+    """One API call, described without any HTTP library (immutable).
 
     Attributes:
         method: the HTTP method.

@@ -1,13 +1,14 @@
 """The aiohttp `HTTPTransport`: the only module of the client that touches aiohttp.
 
 It owns the session it opens (lazily, inside the running event loop) and leaves a session
-passed in open; it tells "not sent" from "may have arrived" with the session's trace hooks;
+passed in open; it tells "not sent" from "may have arrived" with its connector;
 it sends large JSON bodies as an explicit ``BytesIOPayload``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import platform
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ def user_agent() -> str:
 
 
 class _Phase:
-    """How far one attempt got, as the session's trace hooks report it."""
+    """How far one attempt got: whether a connection was made (or taken from the pool)."""
 
     __slots__ = ("connected",)
 
@@ -48,18 +49,25 @@ class _Phase:
         self.connected = False
 
 
-async def _on_connected(session: aiohttp.ClientSession, context: Any, params: object) -> None:
-    phase = context.trace_request_ctx
-    if isinstance(phase, _Phase):
-        phase.connected = True
+# The attempt the current task is making, for the connector to mark as connected.
+_PHASE: contextvars.ContextVar[_Phase | None] = contextvars.ContextVar(
+    "voucherify_async_phase", default=None
+)
 
 
-def _phase_trace() -> aiohttp.TraceConfig:
-    """Trace hooks that tell a timeout while connecting from one after (nothing was sent)."""
-    trace = aiohttp.TraceConfig()
-    trace.on_connection_create_end.append(_on_connected)
-    trace.on_connection_reuseconn.append(_on_connected)
-    return trace
+class _Connector(aiohttp.TCPConnector):
+    """A ``TCPConnector`` that tells the attempt in progress when it has its connection.
+
+    A timeout before that point sent nothing. (The session's trace hooks could tell too, but
+    they cost a dozen calls on every request; this costs one.)
+    """
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        connection = await super().connect(req, traces, timeout)
+        phase = _PHASE.get()
+        if phase is not None:
+            phase.connected = True
+        return connection
 
 
 def _form(upload: FileUpload, opened: list[Any]) -> aiohttp.FormData:
@@ -112,10 +120,8 @@ class AiohttpTransport:
             raise ClientClosedError(_CLOSED_MESSAGE)
         session = self._session
         if session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[_phase_trace()]
-            )
+            connector = _Connector(limit=self._max_connections)
+            session = self._session = aiohttp.ClientSession(connector=connector)
         elif session.closed:
             raise ClientClosedError("the aiohttp.ClientSession given to AsyncVoucherify is closed")
         return session
@@ -147,8 +153,9 @@ class AiohttpTransport:
             data = aiohttp.payload.BytesIOPayload(io.BytesIO(body), content_type="application/json")
         # Sessions this transport opened report when the connection is made; a timeout
         # before that sent nothing. A caller's session cannot tell, so its timeouts may have.
-        phase = _Phase()
         traced = self._owns_session
+        phase = _Phase()
+        token = _PHASE.set(phase) if traced else None
         # The library's exception is read into plain strings inside its except block and
         # raised after it, so nothing chains it (it holds the request's headers).
         try:
@@ -159,7 +166,6 @@ class AiohttpTransport:
                 headers=headers,
                 timeout=self._timeout(timeout),
                 allow_redirects=False,
-                trace_request_ctx=phase,
             ) as response:
                 content = await response.read()
                 return response.status, response.headers, content
@@ -180,6 +186,8 @@ class AiohttpTransport:
         except aiohttp.ClientError as exc:
             failure = self._failure(exc, Delivery.MAY_HAVE_ARRIVED, timeout=False)
         finally:
+            if token is not None:
+                _PHASE.reset(token)
             for handle in opened:
                 handle.close()
         raise failure

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .._core.pacing import Pacer
-from .._core.ratelimit import RateLimit
+from .._core.ratelimit import NO_RATE_LIMIT, RateLimit
 from .._core.retry import is_quota_spent
 
 __all__ = ["LocalRateLimiter", "RateLimiter"]
 
-_NO_RATE_LIMIT = RateLimit()
 
 
 @runtime_checkable
@@ -82,8 +81,8 @@ class LocalRateLimiter:
     def __repr__(self) -> str:
         return f"LocalRateLimiter(in_flight={self.pacer.in_flight})"
 
-    async def reserve(self) -> float:
-        """0.0 and one request counted, or the seconds to wait before asking again."""
+    def reserve_nowait(self) -> float:
+        """`reserve` without the coroutine: the transport calls this on its hot path."""
         pacer = self.pacer
         wait = pacer.wait_time()
         if wait <= 0:
@@ -92,13 +91,21 @@ class LocalRateLimiter:
             return 0.0
         return wait
 
-    async def settle(self, status: int | None, rate_limit: RateLimit | None) -> None:
-        """Count the attempt as ended and learn from its rate-limit headers, if any."""
+    def settle_nowait(self, status: int | None, rate_limit: RateLimit | None) -> None:
+        """`settle` without the coroutine: the transport calls this on its hot path."""
         pacer = self.pacer
         if status is not None and rate_limit is not None:
             # A spent billing-cycle quota says nothing about the per-period limit.
-            pacer.observe(_NO_RATE_LIMIT if is_quota_spent(status, rate_limit) else rate_limit)
+            pacer.observe(NO_RATE_LIMIT if is_quota_spent(status, rate_limit) else rate_limit)
         pacer.answered()
+
+    async def reserve(self) -> float:
+        """0.0 and one request counted, or the seconds to wait before asking again."""
+        return self.reserve_nowait()
+
+    async def settle(self, status: int | None, rate_limit: RateLimit | None) -> None:
+        """Count the attempt as ended and learn from its rate-limit headers, if any."""
+        self.settle_nowait(status, rate_limit)
 
     async def hold(self, until: float) -> None:
         """Hold every request back until ``until`` (Unix epoch seconds)."""
