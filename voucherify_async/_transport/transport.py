@@ -261,26 +261,174 @@ class Transport:
             ClientClosedError: the client is closed, or was closed while the call ran.
         """
         shared = self.shared
+        task = shared.call_started()
         try:
-            task = shared.call_started()
-            try:
-                return await self._attempts(request, self.url(request))
-            except asyncio.CancelledError:
-                if not shared.cut_short(task):
-                    raise
-            finally:
-                shared.call_ended(task)
-            # Only reached when aclose() cancelled the call: it was cut short.
+            url = self.url(request)
+            limiter = shared.rate_limiter
+            local = shared.local_limiter
+            send = shared.http.send
+            semaphore = shared.semaphore()
+            debug = log.isEnabledFor(logging.DEBUG)
+            body: Body
+            if request.json is not None:
+                headers, body = self._json_headers, request.json
+            else:
+                headers, body = self._headers, request.upload
+            retries = 0
+            started = 0.0
+            while True:
+                if semaphore is not None:
+                    await semaphore.acquire()
+                try:
+                    wait = local.reserve_nowait() if local is not None else await limiter.reserve()
+                    if wait > 0:
+                        await self._wait_for_limiter(request, url, wait)
+                    # Counted by the limiter: settled exactly once below, whatever happens.
+                    if debug:
+                        started = time.monotonic()
+                    try:
+                        status, answer_headers, content = await send(
+                            request.method, url, headers, body, self.timeout
+                        )
+                    except SendError as exc:
+                        failure: SendError | None = exc
+                    except BaseException:
+                        with anyio.CancelScope(shield=True):
+                            await limiter.settle(None, None)
+                        raise
+                    else:
+                        failure = None
+                    if failure is not None:
+                        await limiter.settle(None, None)
+                    else:
+                        rate_limit = parse_rate_limit(
+                            answer_headers, shared.clock(), reported=shared.reported_headers
+                        )
+                        if rate_limit is not NO_RATE_LIMIT:
+                            shared.rate_limit = rate_limit
+                        if local is not None:
+                            local.settle_nowait(status, rate_limit)
+                        else:
+                            await limiter.settle(status, rate_limit)
+                finally:
+                    if semaphore is not None:
+                        semaphore.release()
+
+                if failure is not None:
+                    if shared.closed:
+                        break
+                    decision = decide(
+                        retries,
+                        None,
+                        failure.delivery,
+                        None,
+                        retry_safe=request.retry_safe,
+                        max_retries=self.max_retries,
+                        max_wait=self.max_retry_wait,
+                        now=shared.clock(),
+                        jitter=shared.jitter(),
+                    )
+                    if isinstance(decision, Retry):
+                        log.info(
+                            "%s %s failed (%s); retry %d of %d in %.2fs",
+                            request.method,
+                            request.path,
+                            failure.cause_type,
+                            retries + 1,
+                            self.max_retries,
+                            decision.after,
+                        )
+                        retries += 1
+                        await shared.sleep(decision.after)
+                        continue
+                    unanswered = self._connection_error(request, url, failure)
+                    del failure
+                    raise self._finish(unanswered, request, decision.delivery)
+
+                if debug:
+                    log.debug(
+                        "%s %s -> %d in %.1f ms",
+                        request.method,
+                        request.path,
+                        status,
+                        (time.monotonic() - started) * 1000,
+                    )
+                if 200 <= status < 300:
+                    value, malformed = self._decode(request, url, status, content)
+                    if malformed is None:
+                        return value  # type: ignore[no-any-return]
+                    # The answer (which a hostile server could fill with anything) is dropped
+                    # from the frame, so tracebacks that record locals do not show it.
+                    del answer_headers, content
+                    raise malformed
+
+                decision = decide(
+                    retries,
+                    status,
+                    None,
+                    rate_limit,
+                    retry_safe=request.retry_safe,
+                    max_retries=self.max_retries,
+                    max_wait=self.max_retry_wait,
+                    now=shared.clock(),
+                    jitter=shared.jitter(),
+                )
+                if decision.hold_until is not None:
+                    # Every call of the client waits (the limiter makes them), this one too if
+                    # it is retried; or, if that is longer than its max_retry_wait, fails at once.
+                    await limiter.hold(decision.hold_until)
+                if isinstance(decision, Retry):
+                    log.info(
+                        "%s %s answered %d; retry %d of %d in %.2fs",
+                        request.method,
+                        request.path,
+                        status,
+                        retries + 1,
+                        self.max_retries,
+                        decision.after
+                        if decision.hold_until is None
+                        else decision.hold_until - shared.clock(),
+                    )
+                    retries += 1
+                    if decision.after > 0:
+                        await shared.sleep(decision.after)
+                    continue
+                error = make_status_error(
+                    status,
+                    content,
+                    dict(answer_headers),
+                    rate_limit,
+                    method=request.method,
+                    url=url,
+                )
+                if isinstance(error, RateLimitError):
+                    error.retry_after = decision.retry_after
+                del answer_headers, content
+                raise self._finish(error, request, decision.delivery)
             raise ClientClosedError(
-                f"the client was closed while {request.method} {request.path} was in"
-                " flight (the request may or may not have reached the API)"
+                f"the client was closed while {request.method} {request.path} was in flight"
+                " (the request may or may not have reached the API)"
             )
+        except asyncio.CancelledError:
+            if not shared.cut_short(task):
+                raise
         except VoucherifyError as error:
             # Our errors are raised outside except blocks, but Python 3.10 can still chain
             # the exception the event loop last handled (aiohttp's, which holds the request
             # headers) as __context__ of one raised in a resumed task. Drop it; a bare
             # raise does not chain again.
             error.__context__ = None
+            raise
+        finally:
+            shared.call_ended(task)
+        # Only reached when aclose() cancelled the call: it was cut short.
+        try:
+            raise ClientClosedError(
+                f"the client was closed while {request.method} {request.path} was in"
+                " flight (the request may or may not have reached the API)"
+            )
+        except ClientClosedError as closed:
+            closed.__context__ = None
             raise
 
     async def _wait_for_limiter(self, request: Request[Any], url: str, wait: float) -> None:
@@ -309,154 +457,6 @@ class Transport:
             await shared.sleep(wait)
             waited += wait
             wait = await limiter.reserve()
-
-    async def _attempts(self, request: Request[T], url: str) -> T:
-        shared = self.shared
-        limiter = shared.rate_limiter
-        local = shared.local_limiter
-        send = shared.http.send
-        semaphore = shared.semaphore()
-        debug = log.isEnabledFor(logging.DEBUG)
-        body: Body
-        if request.json is not None:
-            headers, body = self._json_headers, request.json
-        else:
-            headers, body = self._headers, request.upload
-        retries = 0
-        started = 0.0
-        while True:
-            if semaphore is not None:
-                await semaphore.acquire()
-            try:
-                wait = local.reserve_nowait() if local is not None else await limiter.reserve()
-                if wait > 0:
-                    await self._wait_for_limiter(request, url, wait)
-                # Counted by the limiter: settled exactly once below, whatever happens.
-                if debug:
-                    started = time.monotonic()
-                try:
-                    status, answer_headers, content = await send(
-                        request.method, url, headers, body, self.timeout
-                    )
-                except SendError as exc:
-                    failure: SendError | None = exc
-                except BaseException:
-                    with anyio.CancelScope(shield=True):
-                        await limiter.settle(None, None)
-                    raise
-                else:
-                    failure = None
-                if failure is not None:
-                    await limiter.settle(None, None)
-                else:
-                    rate_limit = parse_rate_limit(
-                        answer_headers, shared.clock(), reported=shared.reported_headers
-                    )
-                    if rate_limit is not NO_RATE_LIMIT:
-                        shared.rate_limit = rate_limit
-                    if local is not None:
-                        local.settle_nowait(status, rate_limit)
-                    else:
-                        await limiter.settle(status, rate_limit)
-            finally:
-                if semaphore is not None:
-                    semaphore.release()
-
-            if failure is not None:
-                if shared.closed:
-                    break
-                decision = decide(
-                    retries,
-                    None,
-                    failure.delivery,
-                    None,
-                    retry_safe=request.retry_safe,
-                    max_retries=self.max_retries,
-                    max_wait=self.max_retry_wait,
-                    now=shared.clock(),
-                    jitter=shared.jitter(),
-                )
-                if isinstance(decision, Retry):
-                    log.info(
-                        "%s %s failed (%s); retry %d of %d in %.2fs",
-                        request.method,
-                        request.path,
-                        failure.cause_type,
-                        retries + 1,
-                        self.max_retries,
-                        decision.after,
-                    )
-                    retries += 1
-                    await shared.sleep(decision.after)
-                    continue
-                unanswered = self._connection_error(request, url, failure)
-                del failure
-                raise self._finish(unanswered, request, decision.delivery)
-
-            if debug:
-                log.debug(
-                    "%s %s -> %d in %.1f ms",
-                    request.method,
-                    request.path,
-                    status,
-                    (time.monotonic() - started) * 1000,
-                )
-            if 200 <= status < 300:
-                value, malformed = self._decode(request, url, status, content)
-                if malformed is None:
-                    return value  # type: ignore[no-any-return]
-                # The answer (which a hostile server could fill with anything) is dropped
-                # from the frame, so tracebacks that record locals do not show it.
-                del answer_headers, content
-                raise malformed
-
-            decision = decide(
-                retries,
-                status,
-                None,
-                rate_limit,
-                retry_safe=request.retry_safe,
-                max_retries=self.max_retries,
-                max_wait=self.max_retry_wait,
-                now=shared.clock(),
-                jitter=shared.jitter(),
-            )
-            if decision.hold_until is not None:
-                # Every call of the client waits (the limiter makes them), this one too if
-                # it is retried; or, if that is longer than its max_retry_wait, fails at once.
-                await limiter.hold(decision.hold_until)
-            if isinstance(decision, Retry):
-                log.info(
-                    "%s %s answered %d; retry %d of %d in %.2fs",
-                    request.method,
-                    request.path,
-                    status,
-                    retries + 1,
-                    self.max_retries,
-                    decision.after
-                    if decision.hold_until is None
-                    else decision.hold_until - shared.clock(),
-                )
-                retries += 1
-                if decision.after > 0:
-                    await shared.sleep(decision.after)
-                continue
-            error = make_status_error(
-                status,
-                content,
-                dict(answer_headers),
-                rate_limit,
-                method=request.method,
-                url=url,
-            )
-            if isinstance(error, RateLimitError):
-                error.retry_after = decision.retry_after
-            del answer_headers, content
-            raise self._finish(error, request, decision.delivery)
-        raise ClientClosedError(
-            f"the client was closed while {request.method} {request.path} was in flight"
-            " (the request may or may not have reached the API)"
-        )
 
     def _finish(self, error: APIError, request: Request[Any], delivery: Delivery) -> APIError:
         """Mask the token anywhere in ``error``; say so when a write may have been done."""
