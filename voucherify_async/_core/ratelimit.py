@@ -180,8 +180,6 @@ def parse_rate_limit(
         else:
             retry_at = _read(_RETRY, raw_retry, lambda value: _retry_at(value, current), seen)
     if raw_after is not None:
-        retry_after = _read(
-            _AFTER, raw_after, lambda value: _retry_after(value, current), seen
-        )
+        retry_after = _read(_AFTER, raw_after, lambda value: _retry_after(value, current), seen)
     kind = None if raw_type is None else _read(_TYPE, raw_type, _type, seen)
     return RateLimit(limit, remaining, retry_at, retry_after, kind)

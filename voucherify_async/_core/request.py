@@ -48,6 +48,9 @@ class Request(msgspec.Struct, Generic[T], frozen=True):
             failed attempt surely did nothing (see ``voucherify_async._core.retry.may_resend``).
         unsure_note: for a request that is not ``retry_safe``, what the error says when the
             API may have carried it out: how to check, and how to avoid the doubt.
+        raw: give the 2xx answer's body undecoded, as a ``RawAnswer`` whose ``decode()``
+            gives the ``response_type`` (a pager reads its next cursor from the bytes and
+            asks for the next page before decoding this one).
     """
 
     method: str
@@ -58,3 +61,4 @@ class Request(msgspec.Struct, Generic[T], frozen=True):
     upload: FileUpload | None = None
     retry_safe: bool = True
     unsure_note: str | None = None
+    raw: bool = False

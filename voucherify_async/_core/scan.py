@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Generic, TypeVar
 
 import msgspec
@@ -49,8 +51,6 @@ _ONE_MS = timedelta(milliseconds=1)
 _CREATED_FILTERS = ("created_at[after]", "created_at[before]")
 # The kinds of window a walk reads (see CreatedAtWalk).
 _WINDOW, _GROUP, _PAST = "window", "group", "past"
-# Yielded items a CreatedAtPages keeps before bringing its position up to date.
-_TAIL_MAX = 1000
 
 
 class _PositionWire(msgspec.Struct, array_like=True):
@@ -228,6 +228,21 @@ class CreatedAtWalk(Generic[ItemT]):
             query.append(("starting_after", self._cursor))
         return query
 
+    def guess_next(self, last: datetime, has_more: bool | None) -> Query | None:
+        """What `next_query()` will give after the answer now awaited, if it is the common one.
+
+        The common answer is a full page (``has_more`` true) whose last item, at ``last``, is
+        past the group the current window started at: the walk then opens a window at
+        ``last``. ``None`` for anything else (a group walk, an end, a page inside the group).
+        The guess is only a guess; the caller checks it against `next_query()`.
+        """
+        if has_more is not True or self._done or self._stop is not None or self._mode == _GROUP:
+            return None
+        if self._group is not None and not self._past_group(last):
+            return None
+        cursor = last if self.inclusive else self._toward_yielded(last)
+        return [*self._query, ("starting_after", format_datetime(cursor, "starting_after"))]
+
     def _past_group(self, created_at: datetime) -> bool:
         if self._group is None:
             return True
@@ -244,16 +259,22 @@ class CreatedAtWalk(Generic[ItemT]):
         through one millisecond, a smaller ``total`` means items before the current page
         were deleted, and the walk steps back instead of skipping what moved up.
         """
-        fresh: list[ItemT] = []
         cursor_at = self._cursor_at
         descending = self._descending
-        key = self._key
-        # ScanPosition.is_new and .advance of self.fetched, inlined: this runs per item.
+        keys = list(map(self._key, items))
+        stamps = [key[0] for key in keys]
         fetched = self.fetched
+        fresh = self._all_fresh(items, keys, stamps)
+        if fresh is not None:
+            if cursor_at is not None and cursor_at in stamps:
+                self.inclusive = True
+            fetched.boundary, fetched.seen = keys[-1][0], {keys[-1][1]}
+            return self._after_accept(items, has_more, total, fresh)
+        fresh = []
+        # ScanPosition.is_new and .advance of self.fetched, inlined: this runs per item.
         boundary, seen = fetched.boundary, fetched.seen
         try:
-            for item in items:
-                created_at, item_id = key(item)
+            for item, (created_at, item_id) in zip(items, keys, strict=True):
                 if created_at is None:
                     raise PaginationError(
                         f"item {item_id!r} has no created_at, so the list cannot be walked"
@@ -273,6 +294,56 @@ class CreatedAtWalk(Generic[ItemT]):
                 fresh.append(item)
         finally:
             fetched.boundary, fetched.seen = boundary, seen
+        return self._after_accept(items, has_more, total, fresh)
+
+    def _all_fresh(
+        self,
+        items: Sequence[ItemT],
+        keys: list[tuple[datetime | None, str]],
+        stamps: list[datetime | None],
+    ) -> list[ItemT] | None:
+        """The new items of the common page, found in C-speed passes instead of one by one.
+
+        The common page starts with the items at the boundary that were fetched already (a
+        window starts with the whole group at its boundary), then has only items no two of
+        which share a millisecond, each strictly after the one before in scan order.
+        ``None`` for any other page: the item-by-item walk handles it.
+        """
+        if not stamps or None in stamps:
+            return None
+        fetched = self.fetched
+        boundary, seen = fetched.boundary, fetched.seen
+        start = 0
+        if boundary is None:
+            if seen:
+                return None
+        else:
+            count = len(stamps)
+            while start < count and stamps[start] == boundary:
+                if keys[start][1] not in seen:
+                    return None
+                start += 1
+            if start == count:
+                return None
+        rest: list[datetime] = stamps[start:] if start else stamps  # type: ignore[assignment]
+        if self._descending:
+            ordered = all(map(operator.gt, rest, islice(rest, 1, None)))
+            past = boundary is None or rest[0] < boundary
+        else:
+            ordered = all(map(operator.lt, rest, islice(rest, 1, None)))
+            past = boundary is None or rest[0] > boundary
+        if not (ordered and past):
+            return None
+        return list(items[start:])
+
+    def _after_accept(
+        self,
+        items: Sequence[ItemT],
+        has_more: bool | None,
+        total: int | None,
+        fresh: list[ItemT],
+    ) -> list[ItemT]:
+        """Choose the next window from the page just accepted; return its new items."""
         full = bool(items) and has_more is not False and len(items) >= self._limit
         if self._mode == _GROUP:
             self._after_group_page(items, full, total)
@@ -347,6 +418,8 @@ class CreatedAtPages(Generic[PageT, ItemT]):
 
     Pages handed on contain only new items, so ``pages()`` sees each item once too.
     ``total`` reads a page's ``total``; by default its ``total`` attribute, if an int.
+    ``peek`` reads the last item's ``created_at`` and ``has_more`` from an undecoded page
+    (``None`` if it cannot), so the next page can be asked for before this one is decoded.
     """
 
     def __init__(
@@ -358,16 +431,15 @@ class CreatedAtPages(Generic[PageT, ItemT]):
         rebuild: Callable[[PageT, list[ItemT]], PageT],
         key: Callable[[ItemT], tuple[datetime | None, str]],
         total: Callable[[PageT], int | None] | None = None,
+        peek: Callable[[bytes], tuple[datetime, bool] | None] | None = None,
     ) -> None:
         self._walk = walk
+        self._peek = peek
         self._items = items
         self._has_more = has_more
         self._rebuild = rebuild
         self._key = key
         self._total = total if total is not None else _total_attribute
-        # Items handed out since the position was last brought up to date: the position is
-        # computed from them only when asked for (or when they pile up), not per item.
-        self._tail: list[ItemT] = []
 
     def next_query(self) -> Query | None:
         """The query of the next page."""
@@ -383,26 +455,19 @@ class CreatedAtPages(Generic[PageT, ItemT]):
         """The items of ``page``."""
         return self._items(page)
 
-    def yielded(self, item: ItemT) -> None:
-        """Move the resumable position past ``item``."""
-        tail = self._tail
-        tail.append(item)
-        if len(tail) >= _TAIL_MAX:
-            self._catch_up()
-
-    def _catch_up(self) -> None:
-        """Apply the items yielded since the last call to the walk's ``yielded`` position.
+    def handed_out(self, items: Sequence[ItemT]) -> None:
+        """Move the resumable position past ``items``, handed out in order.
 
         The same as ``advance`` on each in turn: the position ends at the last item's
         ``created_at``, with the ids of the run of items at it that ends the sequence (and
         the ids it had, if that run reaches back past the sequence's start to the same
-        millisecond). Only that run is read, from the end.
+        millisecond). Only that run is read, from the end. Giving a sequence again, or one
+        that starts with the last one given, changes nothing more.
         """
-        tail, self._tail = self._tail, []
         boundary: datetime | None = None
         ids: list[str] = []
         whole = True
-        for item in reversed(tail):
+        for item in reversed(items):
             created_at, item_id = self._key(item)
             if created_at is None:
                 continue
@@ -421,9 +486,15 @@ class CreatedAtPages(Generic[PageT, ItemT]):
             position.boundary, position.seen = boundary, set(ids)
 
     def position(self) -> str | None:
-        """A token for ``resume_from``: the scan continues after the last item yielded."""
-        self._catch_up()
+        """A token for ``resume_from``: the scan continues after the last item handed out."""
         return self._walk.yielded.dumps()
+
+    def guess(self, body: bytes) -> Query | None:
+        """The next query, read from an undecoded answer with ``peek`` (see `guess_next`)."""
+        if self._peek is None:
+            return None
+        peeked = self._peek(body)
+        return None if peeked is None else self._walk.guess_next(*peeked)
 
 
 def _total_attribute(page: object) -> int | None:

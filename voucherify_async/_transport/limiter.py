@@ -21,7 +21,6 @@ from .._core.retry import is_quota_spent
 __all__ = ["LocalRateLimiter", "RateLimiter"]
 
 
-
 @runtime_checkable
 class RateLimiter(Protocol):
     """Decides when the next request may be sent, from what the answers said.

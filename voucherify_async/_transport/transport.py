@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import msgspec
@@ -39,7 +39,7 @@ from .aiohttp_transport import user_agent
 from .http import Body, HTTPTransport, SendError
 from .limiter import LocalRateLimiter, RateLimiter
 
-__all__ = ["CHANNEL", "Secret", "SharedState", "Transport", "user_agent"]
+__all__ = ["CHANNEL", "RawAnswer", "Secret", "SharedState", "Transport", "user_agent"]
 
 #: The ``X-Voucherify-Channel`` header sent with every request, as the vendor's SDKs send one.
 CHANNEL = f"voucherify-async/{__version__}"
@@ -76,6 +76,38 @@ def _decoder(response_type: Any) -> msgspec.json.Decoder[Any]:
     if decoder is None:
         decoder = _decoders[response_type] = msgspec.json.Decoder(response_type)
     return decoder
+
+
+class RawAnswer(Generic[T]):
+    """A 2xx answer read in full but not decoded yet: `decode` gives the model.
+
+    Attributes:
+        body: the answer's body, as received.
+    """
+
+    __slots__ = ("_request", "_status", "_transport", "_url", "body")
+
+    def __init__(
+        self, transport: Transport, request: Request[T], url: str, status: int, body: bytes
+    ) -> None:
+        self._transport = transport
+        self._request = request
+        self._url = url
+        self._status = status
+        self.body = body
+
+    def decode(self) -> T:
+        """The body as the request's ``response_type``.
+
+        Raises:
+            MalformedResponseError: the body is not the documented JSON.
+        """
+        value, malformed = self._transport._decode(
+            self._request, self._url, self._status, self.body
+        )
+        if malformed is not None:
+            raise malformed
+        return cast(T, value)
 
 
 class SharedState:
@@ -354,6 +386,8 @@ class Transport:
                         (time.monotonic() - started) * 1000,
                     )
                 if 200 <= status < 300:
+                    if request.raw:
+                        return RawAnswer(self, request, url, status, content)  # type: ignore[return-value]
                     value, malformed = self._decode(request, url, status, content)
                     if malformed is None:
                         return value  # type: ignore[no-any-return]
@@ -430,6 +464,11 @@ class Transport:
         except ClientClosedError as closed:
             closed.__context__ = None
             raise
+
+    async def request_raw(self, request: Request[T]) -> RawAnswer[T]:
+        """`request`, giving the 2xx answer undecoded (see `RawAnswer`); the same errors."""
+        answer = await self.request(msgspec.structs.replace(request, raw=True))
+        return cast(RawAnswer[T], answer)
 
     async def _wait_for_limiter(self, request: Request[Any], url: str, wait: float) -> None:
         """Wait until the rate limiter counts the request, for at most ``max_retry_wait``.

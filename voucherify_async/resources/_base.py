@@ -9,7 +9,7 @@ import msgspec
 
 from .._core.query import Query
 from .._core.request import Request
-from .._transport.transport import Transport
+from .._transport.transport import RawAnswer, Transport
 
 __all__ = ["Resource", "build_body"]
 
@@ -30,6 +30,16 @@ class Resource:
 
         async def fetch(query: Query) -> PageT:
             return await self._transport.request(Request("GET", path, page_type, query=query))
+
+        return fetch
+
+    def _raw_page_getter(
+        self, path: str, page_type: type[PageT]
+    ) -> Callable[[Query], Awaitable[RawAnswer[PageT]]]:
+        """Like `_page_getter`, but the page comes undecoded (its ``decode()`` decodes it)."""
+
+        async def fetch(query: Query) -> RawAnswer[PageT]:
+            return await self._transport.request_raw(Request("GET", path, page_type, query=query))
 
         return fetch
 

@@ -9,6 +9,7 @@ first page's query and the walk a `Pager` drives; the resource only declares its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,13 +19,40 @@ from .._core.query import Query, format_datetime
 from .._core.scan import CreatedAtPages, CreatedAtWalk, PaginationError, ScanPosition
 from ._pagination import PageNumberPaging, PagingWalk, Walk
 
-__all__ = ["CREATED_AT_ORDERS", "ListShape", "created_at_listing"]
+__all__ = ["CREATED_AT_ORDERS", "ListShape", "created_at_listing", "peek_created_at"]
 
 PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 
 #: The orders the ``created_at`` scan serves (``None``: the API's default, newest first).
 CREATED_AT_ORDERS = frozenset({None, "created_at", "-created_at"})
+
+_CREATED_AT = re.compile(rb'"created_at"\s*:\s*"([0-9T:.+Z-]{10,40})"')
+_HAS_MORE = re.compile(rb'"has_more"\s*:\s*(true|false)')
+
+
+def peek_created_at(body: bytes) -> tuple[datetime, bool] | None:
+    """The last ``created_at`` and the ``has_more`` of an undecoded list page, if plain.
+
+    Read from the end of the bytes without decoding them, so the next page can be asked for
+    at once. The last ``"created_at"`` in a page is its last item's (nested objects that
+    come after it in an item would fool it; the pager checks every guess against the
+    decoded page and stops guessing after a wrong one).
+    """
+    at = body.rfind(b'"created_at"')
+    more = body.rfind(b'"has_more"')
+    if at < 0 or more < 0:
+        return None
+    stamp, flag = _CREATED_AT.match(body, at), _HAS_MORE.match(body, more)
+    if stamp is None or flag is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.group(1).decode("ascii").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment, flag.group(1) == b"true"
 
 
 @dataclass(frozen=True)
@@ -36,12 +64,15 @@ class ListShape(Generic[PageT, ItemT]):
         has_more: whether the page says more follow.
         rebuild: the same page holding only the given items.
         key: an item's ``(created_at, id)``.
+        peek: the last item's ``created_at`` and the page's ``has_more``, read from the
+            undecoded page (``None`` when it cannot tell); see `peek_created_at`.
     """
 
     items: Callable[[PageT], Sequence[ItemT]]
     has_more: Callable[[PageT], bool | None]
     rebuild: Callable[[PageT, list[ItemT]], PageT]
     key: Callable[[ItemT], tuple[datetime | None, str]]
+    peek: Callable[[bytes], tuple[datetime, bool] | None] | None = None
 
 
 def created_at_listing(
@@ -104,6 +135,7 @@ def created_at_listing(
             has_more=shape.has_more,
             rebuild=shape.rebuild,
             key=shape.key,
+            peek=shape.peek,
         )
 
     def by_page(_: Query) -> Walk[PageT, ItemT]:

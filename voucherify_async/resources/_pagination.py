@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from .._core.query import Query
 from .._exceptions import VoucherifyError
+from .._transport.transport import RawAnswer
 
 __all__ = [
     "CursorPaging",
@@ -191,12 +192,21 @@ class Walk(Protocol[PageT, ItemT]):
         """The items of a page returned by `accept()`."""
         ...
 
-    def yielded(self, item: ItemT) -> None:
-        """Note that ``item`` was handed to the caller."""
+    def handed_out(self, items: Sequence[ItemT]) -> None:
+        """Note that ``items`` (the items of a page, or the first of them) reached the caller.
+
+        Called at the end of every page and whenever the position is asked for; a sequence
+        given again, or one that starts with the last one given, changes nothing more.
+        """
         ...
 
     def position(self) -> str | None:
         """A token to resume after the last item handed out, where the walk supports it."""
+        ...
+
+    def guess(self, body: bytes) -> Query | None:
+        """The query `next_query()` will give once the answer ``body`` is accepted, if it
+        can be read from the undecoded bytes; ``None`` if not (or not sure)."""
         ...
 
 
@@ -249,14 +259,18 @@ class PagingWalk(Generic[PageT, ItemT]):
         """The items of ``page``."""
         return self._paging.items(page)
 
-    def yielded(self, item: ItemT) -> None:
+    def handed_out(self, items: Sequence[ItemT]) -> None:
         """Remember the last id handed out."""
-        if self._item_id is not None:
-            self._last = self._item_id(item)
+        if self._item_id is not None and items:
+            self._last = self._item_id(items[-1])
 
     def position(self) -> str | None:
         """The id of the last item handed out (use it as ``starting_after_id``)."""
         return self._last
+
+    def guess(self, body: bytes) -> Query | None:
+        """Never: these lists are short, and a wrong guess would cost a request."""
+        return None
 
 
 class Pager(Generic[PageT, ItemT]):
@@ -284,12 +298,17 @@ class Pager(Generic[PageT, ItemT]):
         walk: Callable[[Query], Walk[PageT, ItemT]],
         *,
         prefetch: bool = True,
+        fetch_raw: Callable[[Query], Awaitable[RawAnswer[PageT]]] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._fetch_raw = fetch_raw
         self._query = query
         self._make_walk = walk
         self._prefetch = prefetch
         self._walk: Walk[PageT, ItemT] | None = None
+        # The page being handed out by `async for`, and how many of its items have been.
+        self._page_items: Sequence[ItemT] | None = None
+        self._handed = 0
 
     def __await__(self) -> Generator[Any, None, PageT]:
         return self._fetch(list(self._query)).__await__()
@@ -301,13 +320,27 @@ class Pager(Generic[PageT, ItemT]):
         ``None`` before iterating. For ``customers.list`` pass it back as ``resume_from``; for
         the id-cursor lists it is the last id yielded (their ``starting_after_id``).
         """
-        return None if self._walk is None else self._walk.position()
+        walk = self._walk
+        if walk is None:
+            return None
+        if self._page_items is not None and self._handed:
+            walk.handed_out(self._page_items[: self._handed])
+        return walk.position()
 
     async def pages(self) -> AsyncGenerator[PageT, None]:
         """Yield every page, each item once, fetching one page ahead of the caller."""
         walk = self._walk = self._make_walk(list(self._query))
         query = walk.next_query()
         if query is None:
+            return
+        if self._prefetch and self._fetch_raw is not None:
+            ahead = self._pages_ahead(walk, query, self._fetch_raw)
+            try:
+                async for page in ahead:
+                    yield page
+            finally:
+                # Closed at once, so a page in flight is cancelled now, not when collected.
+                await ahead.aclose()
             return
         # The prefetch is a plain asyncio task, on purpose: it lives across `yield`, and an
         # anyio task group cannot stay open across the yield of an async generator (its
@@ -335,17 +368,63 @@ class Pager(Generic[PageT, ItemT]):
             if pending is not None:
                 await _discard(pending)
 
+    async def _pages_ahead(
+        self,
+        walk: Walk[PageT, ItemT],
+        first: Query,
+        fetch: Callable[[Query], Awaitable[RawAnswer[PageT]]],
+    ) -> AsyncGenerator[PageT, None]:
+        """`pages` for a list whose next cursor can be read from the undecoded answer.
+
+        The next page is asked for as soon as this one's bytes are in, before they are
+        decoded and checked, so the server works on it meanwhile. The guess is checked
+        against the walk's own answer once the page is accepted; a wrong one is dropped
+        (one request spent) and the walk stops guessing.
+        """
+        guessing = True
+        query: Query | None = first
+        pending: asyncio.Task[RawAnswer[PageT]] | None = asyncio.ensure_future(fetch(first))
+        try:
+            while pending is not None:
+                answer = await pending
+                pending = None
+                guess = walk.guess(answer.body) if guessing else None
+                if guess is not None:
+                    pending = asyncio.ensure_future(fetch(guess))
+                page = walk.accept(answer.decode())
+                del answer
+                stop: VoucherifyError | None = None
+                try:
+                    query = walk.next_query()
+                except VoucherifyError as exc:
+                    query, stop = None, exc
+                if pending is not None and query != guess:
+                    guessing = False
+                    await _discard(pending)
+                    pending = None
+                if query is not None and pending is None:
+                    pending = asyncio.ensure_future(fetch(query))
+                yield page
+                if stop is not None:
+                    raise stop
+        finally:
+            if pending is not None:
+                await _discard(pending)
+
     async def _items(self) -> AsyncGenerator[ItemT, None]:
         pages = self.pages()
         try:
             async for page in pages:
                 walk = self._walk
                 assert walk is not None
-                for item in walk.items(page):
-                    # Before the yield: a caller that saves `position` after handling an item
-                    # resumes after that item.
-                    walk.yielded(item)
+                items = self._page_items = walk.items(page)
+                # The count goes up before each yield: a caller that saves `position` after
+                # handling an item resumes after that item. Only the count is kept per item;
+                # the walk hears of the items once a page (or when `position` is read).
+                for self._handed, item in enumerate(items, 1):
                     yield item
+                walk.handed_out(items)
+                self._page_items, self._handed = None, 0
         finally:
             await pages.aclose()
 

@@ -9,6 +9,7 @@ page of the reference is what users read; the logic they use lives in `_core`, i
 from __future__ import annotations
 
 import builtins
+import operator
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -53,7 +54,7 @@ from ._csvimport import CsvInput, CsvSource
 from ._csvimport import import_csv as upload_csv
 from ._fanout import CustomerFanOut, create_request
 from ._jobs import AsyncJob, submit_in_parts
-from ._listing import ListShape, created_at_listing
+from ._listing import ListShape, created_at_listing, peek_created_at
 from ._pagination import CursorPaging, LastItemPaging, Pager, PagingWalk
 from ._partition import CustomerPartition, split_into_partitions
 
@@ -153,8 +154,10 @@ def _next_cursor(page: CustomerActivityList | CustomerRedeemableList) -> str | N
     return page.data[-1].id if page.data else None
 
 
-def _customer_key(customer: Customer) -> tuple[datetime | None, str]:
-    return customer.created_at, customer.id
+# A customer's (created_at, id), read in C: the scan takes it of every customer.
+_customer_key: Callable[[Customer], tuple[datetime | None, str]] = operator.attrgetter(
+    "created_at", "id"
+)
 
 
 def _id(item: CustomerActivity | CustomerRedeemable) -> str:
@@ -170,6 +173,7 @@ _CUSTOMER_PAGE: ListShape[CustomerList, Customer] = ListShape(
     has_more=lambda page: page.has_more,
     rebuild=lambda page, kept: replace(page, customers=kept),
     key=_customer_key,
+    peek=peek_created_at,
 )
 
 
@@ -334,7 +338,8 @@ class Customers(CustomerFanOut):
             else format_datetime(starting_after, "starting_after"),
         )
         fetch = self._page_getter("/v1/customers", CustomerList)
-        return Pager(fetch, one_page, walk, prefetch=prefetch)
+        fetch_raw = self._raw_page_getter("/v1/customers", CustomerList)
+        return Pager(fetch, one_page, walk, prefetch=prefetch, fetch_raw=fetch_raw)
 
     async def partition(
         self,
