@@ -8,7 +8,14 @@ pages. How to find the next page is the only thing an endpoint says, as a `Pagin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Sequence,
+)
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._core.query import Query
@@ -30,6 +37,7 @@ PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 PageT_contra = TypeVar("PageT_contra", contravariant=True)
 ItemT_co = TypeVar("ItemT_co", covariant=True)
+T = TypeVar("T")
 
 
 def replace_param(query: Query, name: str, value: str | None) -> Query:
@@ -346,7 +354,7 @@ class Pager(Generic[PageT, ItemT]):
         # anyio task group cannot stay open across the yield of an async generator (its
         # cancel scope would be entered in one task step and left in another). The task is
         # always awaited, or cancelled and awaited, before this generator ends.
-        pending: asyncio.Task[PageT] | None = asyncio.ensure_future(self._fetch(query))
+        pending: asyncio.Future[PageT] | None = asyncio.ensure_future(self._fetch(query))
         try:
             while pending is not None:
                 page = walk.accept(await pending)
@@ -358,7 +366,7 @@ class Pager(Generic[PageT, ItemT]):
                 except VoucherifyError as exc:
                     query, stop = None, exc
                 if query is not None and self._prefetch:
-                    pending = asyncio.ensure_future(self._fetch(query))
+                    pending = await _started(self._fetch(query))
                 yield page
                 if stop is not None:
                     raise stop
@@ -383,14 +391,14 @@ class Pager(Generic[PageT, ItemT]):
         """
         guessing = True
         query: Query | None = first
-        pending: asyncio.Task[RawAnswer[PageT]] | None = asyncio.ensure_future(fetch(first))
+        pending: asyncio.Future[RawAnswer[PageT]] | None = asyncio.ensure_future(fetch(first))
         try:
             while pending is not None:
                 answer = await pending
                 pending = None
                 guess = walk.guess(answer.body) if guessing else None
                 if guess is not None:
-                    pending = asyncio.ensure_future(fetch(guess))
+                    pending = await _started(fetch(guess))
                 page = walk.accept(answer.decode())
                 del answer
                 stop: VoucherifyError | None = None
@@ -403,7 +411,7 @@ class Pager(Generic[PageT, ItemT]):
                     await _discard(pending)
                     pending = None
                 if query is not None and pending is None:
-                    pending = asyncio.ensure_future(fetch(query))
+                    pending = await _started(fetch(query))
                 yield page
                 if stop is not None:
                     raise stop
@@ -432,7 +440,19 @@ class Pager(Generic[PageT, ItemT]):
         return self._items()
 
 
-async def _discard(task: asyncio.Task[Any]) -> None:
+async def _started(fetch: Awaitable[T]) -> asyncio.Future[T]:
+    """Run ``fetch`` as a task and let it take its first step, which sends its request.
+
+    A task made with ``ensure_future`` only runs once the caller waits for something; a
+    caller that goes on working (decoding a page, handing out its items) would ask for the
+    next page only after all that. One turn of the loop puts the request on the wire now.
+    """
+    task = asyncio.ensure_future(fetch)
+    await asyncio.sleep(0)
+    return task
+
+
+async def _discard(task: asyncio.Future[Any]) -> None:
     """Cancel a prefetch nobody will read, and wait for it so no connection is left open."""
     task.cancel()
     await asyncio.wait([task])
