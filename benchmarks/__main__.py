@@ -26,6 +26,7 @@ from typing import Any
 
 from . import _report
 from ._common import ROOT, bench_extra_missing, busy_processes, machine
+from ._peers import placement
 from ._runner import BENCHMARKS, run_isolated, run_one, write
 
 __all__ = ["main", "run_one", "write"]
@@ -58,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="event loop(s) of the HTTP benchmarks; both: each in every round",
     )
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the servers on the last core and the clients on the others, as a remote"
+        " API would be (Linux; by default the kernel places them)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite results.md and chart.png from results.json; run nothing",
@@ -88,10 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Read by the benchmarks (and so by their child processes) through _peers.loop_names().
     os.environ["VOUCHERIFY_BENCH_LOOP"] = args.loop
+    os.environ["VOUCHERIFY_BENCH_PIN"] = "1" if args.pin else "0"
     names = args.only or list(BENCHMARKS)
     measured_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     facts = machine()
     facts["other processes busy at start (>10% of a core)"] = busy_processes()
+    facts["placement"] = placement()
     records: list[dict[str, Any]] = []
     for name in names:
         print(f"[bench] {name} ...", flush=True)

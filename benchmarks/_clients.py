@@ -52,6 +52,9 @@ def _ids(calls: int) -> list[str]:
 
 def _vendor_main(conn: Connection, base_url: str, threads: int) -> None:
     """The vendor process: build the client, then time each round it is asked for."""
+    from ._peers import pin_clients
+
+    pin_clients()
     api = vendor_customers_api(base_url, pool_size=max(threads, 1))
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     conn.send("ready")

@@ -244,6 +244,9 @@ class _Answer(asyncio.Protocol):
 
 def _serve(conn: Connection, latency_ms: float) -> None:
     """The server process: listen on a free loopback port, report it, serve until SIGTERM."""
+    from ._peers import pin_server
+
+    pin_server()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -7,6 +7,10 @@
   median of those per-round ratios with their min and max.
 - CPU share: a :class:`Sample` keeps the client process's CPU time beside the wall time, so a
   run where the client was bound by its own CPU (share near 100% of one core) shows as such.
+- Placement: with ``VOUCHERIFY_BENCH_PIN=1`` (``--pin``) the server runs on the last core and
+  the clients on the others (:func:`pin_server`, :func:`pin_clients`), as a client and a
+  remote API are: on one machine the kernel otherwise wakes a loopback server on the core
+  of the client that just wrote to it, so a client can never work while the server does.
 - The ceiling: :class:`RawHTTP` does the least an HTTP/1.1 keep-alive client can do (write
   the request bytes, read ``Content-Length`` bytes back) on a plain ``asyncio.Protocol``,
   with no HTTP library; what no client on this machine, loop and server can beat.
@@ -31,6 +35,9 @@ __all__ = [
     "loop_names",
     "new_loop",
     "paired",
+    "pin_clients",
+    "pin_server",
+    "placement",
     "show_paired",
     "timed",
 ]
@@ -55,6 +62,36 @@ def loop_names() -> list[str]:
     if wanted not in LOOPS:
         raise ValueError(f"VOUCHERIFY_BENCH_LOOP must be asyncio, uvloop or both, not {wanted!r}")
     return [wanted]
+
+
+def _cores() -> list[int] | None:
+    """The cores this process may run on, if it can be pinned and there are two or more."""
+    if os.environ.get("VOUCHERIFY_BENCH_PIN") != "1" or not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    return cores if len(cores) >= 2 else None
+
+
+def pin_server(pid: int = 0) -> None:
+    """With pinning on, keep process ``pid`` (0: this one), a server, on the last core."""
+    cores = _cores()
+    if cores is not None:
+        os.sched_setaffinity(pid, {cores[-1]})
+
+
+def pin_clients() -> None:
+    """With pinning on, keep this process, a client, off the server's core."""
+    cores = _cores()
+    if cores is not None:
+        os.sched_setaffinity(0, set(cores[:-1]))
+
+
+def placement() -> str:
+    """How the processes were placed, for the report."""
+    cores = _cores()
+    if cores is None:
+        return "client and server processes placed by the kernel"
+    return f"server pinned to core {cores[-1]}, clients to {', '.join(map(str, cores[:-1]))}"
 
 
 def new_loop(name: str) -> asyncio.AbstractEventLoop:

@@ -41,7 +41,7 @@ from voucherify_async import AsyncVoucherify, Customer
 
 from ._clients import AUTH_HEADERS, VendorProcess
 from ._common import APP_ID, APP_TOKEN, BenchResult, Figure, median, minimal_server
-from ._peers import RawHTTP, Sample, loop_names, new_loop, paired, show_paired, timed
+from ._peers import RawHTTP, Sample, loop_names, new_loop, paired, pin_clients, show_paired, timed
 
 KEY = "get_concurrent"
 TITLE = "5,000 `get` calls at concurrency 64, server latency 10 ms"
@@ -137,6 +137,7 @@ async def _clients(
 
 def measure(base_url: str, calls: int, rounds: int) -> dict[str, dict[str, list[Sample]]]:
     """Samples per loop and client, one per round; clients and loops interleaved."""
+    pin_clients()
     ids = _ids(calls)
     warm_up = ids[: CONCURRENCY * 2]
     loops = {name: new_loop(name) for name in loop_names()}

@@ -35,7 +35,7 @@ from voucherify_async import AsyncVoucherify, Customer
 
 from ._clients import AUTH_HEADERS, CUSTOMER_ID, VendorProcess
 from ._common import APP_ID, APP_TOKEN, BenchResult, Figure, median, minimal_server
-from ._peers import RawHTTP, Sample, loop_names, new_loop, paired, show_paired, timed
+from ._peers import RawHTTP, Sample, loop_names, new_loop, paired, pin_clients, show_paired, timed
 
 KEY = "get_sequential"
 TITLE = "3,000 sequential `get` calls on one connection (minimal local server)"
@@ -93,6 +93,7 @@ async def _repeat(call: Callable[[], Awaitable[None]], calls: int) -> None:
 
 def measure(base_url: str, calls: int, rounds: int) -> dict[str, dict[str, list[Sample]]]:
     """Samples per loop and client, one per round; clients and loops interleaved."""
+    pin_clients()
     loops = {name: new_loop(name) for name in loop_names()}
     stacks = {name: contextlib.AsyncExitStack() for name in loops}
     samples: dict[str, dict[str, list[Sample]]] = {}

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import BenchResult, Figure, median, run_in_child
-from ._peers import loop_names, new_loop, paired, show_paired
+from ._peers import loop_names, new_loop, paired, pin_clients, pin_server, show_paired
 
 KEY = "stream"
 TITLE = "stream customers with `async for`"
@@ -113,6 +113,7 @@ def stream_pair(
     of both clients alike. Returns one record per turn per client. Every 100 customers the
     consumer awaits ``io_ms`` milliseconds of its own.
     """
+    pin_clients()
     import aiohttp
     import msgspec
 
@@ -207,6 +208,7 @@ def stream_pair(
 
 def stream_vendor(base_url: str, app_id: str, app_token: str) -> dict[str, Any]:
     """In a fresh process: the vendor SDK's page loop, page 1 up to where it stops."""
+    pin_clients()
     import pydantic
 
     from ._clients import vendor_customers_api
@@ -251,6 +253,7 @@ async def _measure(
         runs["asyncio"][VENDOR] = []
     async with Emulator(mode="process") as emu:
         await emu.seed_customers(count, same_created_at=1)
+        _pin_emulator()
         args = (emu.url, emu.app_id, emu.app_token)
         for _ in range(rounds):
             for loop in runs:
@@ -264,6 +267,16 @@ async def _measure(
                     await asyncio.to_thread(run_in_child, stream_vendor, *args)
                 )
     return runs
+
+
+def _pin_emulator() -> None:
+    """With pinning on, put the emulator's process (this one's child) on the server's core."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "voucherify_async.emulator" in " ".join(child.cmdline()):
+                pin_server(child.pid)
 
 
 def _growth(run: dict[str, Any]) -> float:
