@@ -17,7 +17,7 @@ ORDER = (
     "decode", "get_sequential", "get_sequential_uvloop", "get_concurrent",
     "get_concurrent_uvloop", "get_concurrent_gather", "get_concurrent_gather_uvloop", "stream",
     "stream_uvloop", "stream_large", "stream_large_uvloop", "stream_prefetch",
-    "stream_prefetch_uvloop", "emulator",
+    "stream_prefetch_uvloop", "emulator", "dlt",
 )  # fmt: skip
 
 

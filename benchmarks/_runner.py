@@ -19,6 +19,7 @@ BENCHMARKS = {
     "stream": "benchmarks.stream",
     "emulator": "benchmarks.emulator_scale",
     "scaleout": "benchmarks.bench_scaleout",
+    "dlt": "benchmarks.bench_dlt",
 }
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
     " pip install -e '.[bench]' to run the benchmark smoke tests",
 )
 
-NAMES = ("decode", "get_sequential", "get_concurrent", "stream", "emulator")
+NAMES = ("decode", "get_sequential", "get_concurrent", "stream", "emulator", "dlt")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -65,6 +65,22 @@ def test_stream_yields_past_the_vendor_loop_and_reports_where_it_stopped() -> No
         assert f"| ours | {turns} |" in details
         assert f"| raw aiohttp page loop (same typed decode) | {turns} |" in details
     assert "| ours, prefetch=False | 3 | 1,500 |" in results["stream_prefetch"].details
+
+
+def test_dlt_loads_every_customer_and_reports_the_memory_at_each_size(tmp_path: Path) -> None:
+    from benchmarks.__main__ import main
+
+    assert main(["--quick", "--only", "dlt", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    row = saved["rows"]["dlt"]
+    assert row["quick"] is True
+    # Both sizes were loaded (a count that is off fails the run) and measured.
+    for size in ("| 1,000 |", "| 5,000 |"):
+        assert size in row["details"]
+    assert row["ratios"][-1].startswith("peak RSS of the load: ")
+    assert "within 1.25x" in row["target"]
+    assert "emulator serves from another process" in row["details"]
+    assert "| dlt: 5,000 customers into DuckDB" in (tmp_path / "results.md").read_text("utf-8")
 
 
 def test_runner_main_writes_the_report_and_keeps_other_rows(tmp_path: Path) -> None:

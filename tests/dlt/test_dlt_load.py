@@ -14,6 +14,7 @@ from dlt_helpers import change, credentials, requests_seen, rows, run, target
 from voucherify_async import ConfigurationError, CustomerPartition
 from voucherify_async.dlt import (
     DEFAULT_MARGIN,
+    DUCKDB_FILE_BYTES,
     DestinationUnreachableError,
     columns_from_struct,
     load,
@@ -164,6 +165,16 @@ def test_bad_configuration_fails_before_any_request(
     with pytest.raises(ConfigurationError, match=r"file's name must differ from dataset_name"):
         pipeline(duckdb_path=tmp_path / "voucherify.duckdb")
 
+    somewhere = tmp_path / "w.duckdb"
+    with pytest.raises(ConfigurationError, match=r"refresh must be None or one of drop_data"):
+        pipeline(duckdb_path=somewhere, refresh="everything")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"duckdb_memory_limit must be a size such as"):
+        pipeline(duckdb_path=somewhere, duckdb_memory_limit=128)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"duckdb_threads must be an int >= 1 or None"):
+        pipeline(duckdb_path=somewhere, duckdb_threads=0)
+    with pytest.raises(ConfigurationError, match=r"duckdb_file_bytes must be an int >= 1 or"):
+        pipeline(duckdb_path=somewhere, duckdb_file_bytes=0)
+
     nowhere = pipeline(
         duckdb_path=tmp_path / "no-such-dir" / "w.duckdb", pipelines_dir=tmp_path / "pl"
     )
@@ -173,6 +184,58 @@ def test_bad_configuration_fails_before_any_request(
     assert e.value.__cause__ is None
 
     assert requests_seen(voucherify_emulator) == 0
+
+
+def test_duckdb_is_set_up_for_memory_flat_with_the_load(tmp_path: Path) -> None:
+    into = target(tmp_path)
+    capabilities = into.destination.capabilities()
+    assert capabilities.recommended_file_size == DUCKDB_FILE_BYTES
+    assert capabilities.loader_parallelism_strategy == "sequential"
+    with into.sql_client() as client:
+        settings = client.execute_sql(
+            "SELECT current_setting('memory_limit'), current_setting('threads'),"
+            " current_setting('preserve_insertion_order')"
+        )
+    assert settings == [("122.0 MiB", 1, False)]  # 128 MB, in DuckDB's units
+
+    unbounded = pipeline(
+        duckdb_path=tmp_path / "other.duckdb",
+        pipelines_dir=tmp_path / "other",
+        duckdb_memory_limit=None,
+        duckdb_threads=None,
+        duckdb_file_bytes=None,
+    )
+    assert unbounded.destination.capabilities().recommended_file_size is None
+    with unbounded.sql_client() as client:
+        found = client.execute_sql(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        )
+    assert found is not None
+    (limit, threads), *_ = found
+    assert limit != "122.0 MiB" and threads >= 1
+
+
+def test_files_are_bounded_each_one_load_job(voucherify_emulator: Emulator, tmp_path: Path) -> None:
+    # dlt writes its buffer of 5,000 rows at a time, and starts a new file once one is
+    # past the size: 12,000 customers make three files of 5,000 rows at most.
+    ids = seed(voucherify_emulator, 12_000, step_ms=1)
+    small_files = pipeline(
+        duckdb_path=tmp_path / "warehouse.duckdb",
+        pipelines_dir=tmp_path / "pipelines",
+        duckdb_file_bytes=64 * 1024,
+    )
+    info = load(small_files, **credentials(voucherify_emulator))
+    jobs = [
+        job
+        for package in info.load_packages
+        for job in package.jobs["completed_jobs"]
+        if job.job_file_info.table_name == "customers" and job.file_path.endswith(".jsonl.gz")
+    ]
+    assert len(jobs) == 3
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [
+        (12_000, 12_000)
+    ]
+    assert {r[0] for r in rows(tmp_path, "SELECT id FROM voucherify.customers")} == set(ids)
 
 
 def test_backfill_in_parallel_partitions(voucherify_emulator: Emulator, tmp_path: Path) -> None:

@@ -114,6 +114,8 @@ def test_python_m_loads_the_emulator_into_duckdb(tmp_path: Path) -> None:
             "250",
             "--path",
             str(tmp_path / "c.duckdb"),
+            "--resources",
+            "customers,async_actions",
         ],
         env=env,
         capture_output=True,
@@ -123,7 +125,11 @@ def test_python_m_loads_the_emulator_into_duckdb(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert 'SELECT count(*) FROM "voucherify"."customers" -> 250' in result.stdout
+    # The options and the output of `voucherify-async load`: a count per resource.
+    assert result.stdout.splitlines() == [
+        'SELECT count(*) FROM "voucherify"."customers" -> 250',
+        "async_actions: no rows loaded yet",
+    ]
     assert (tmp_path / "c.duckdb.dlt").is_dir()
 
     missing = subprocess.run(

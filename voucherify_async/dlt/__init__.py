@@ -17,6 +17,8 @@ from __future__ import annotations
 from ._columns import columns_from_struct
 from ._load import (
     DEFAULT_DATASET,
+    DUCKDB_FILE_BYTES,
+    REFRESH_MODES,
     DestinationUnreachableError,
     check_destination,
     count_rows,
@@ -28,6 +30,8 @@ from ._source import DEFAULT_MARGIN, RESOURCES, ClientFactory, customer_row, vou
 __all__ = [
     "DEFAULT_DATASET",
     "DEFAULT_MARGIN",
+    "DUCKDB_FILE_BYTES",
+    "REFRESH_MODES",
     "RESOURCES",
     "ClientFactory",
     "DestinationUnreachableError",

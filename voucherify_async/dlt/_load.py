@@ -9,6 +9,7 @@ from typing import Any
 import dlt
 from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.common.pipeline import LoadInfo
+from dlt.common.typing import TRefreshMode
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from .._exceptions import ConfigurationError, DestinationUnreachableError
@@ -16,6 +17,8 @@ from ._source import voucherify_source
 
 __all__ = [
     "DEFAULT_DATASET",
+    "DUCKDB_FILE_BYTES",
+    "REFRESH_MODES",
     "DestinationUnreachableError",
     "check_destination",
     "count_rows",
@@ -26,6 +29,14 @@ __all__ = [
 #: The dataset (schema) the tables land in unless told otherwise.
 DEFAULT_DATASET = "voucherify"
 
+#: The most bytes (before compression) of one file dlt hands DuckDB to load; about
+#: 100,000 customers. Each file is one load job, so the work of a job stays the same
+#: however many customers a run loads.
+DUCKDB_FILE_BYTES = 32 * 1024 * 1024
+
+#: What ``pipeline(refresh=...)`` takes: dlt's refresh modes.
+REFRESH_MODES: tuple[TRefreshMode, ...] = ("drop_data", "drop_resources", "drop_sources")
+
 
 def pipeline(
     *,
@@ -34,7 +45,10 @@ def pipeline(
     dataset_name: str = DEFAULT_DATASET,
     pipeline_name: str = "voucherify",
     pipelines_dir: str | os.PathLike[str] | None = None,
-    duckdb_memory_limit: str | None = "256MB",
+    duckdb_memory_limit: str | None = "128MB",
+    duckdb_threads: int | None = 1,
+    duckdb_file_bytes: int | None = DUCKDB_FILE_BYTES,
+    refresh: TRefreshMode | None = None,
 ) -> dlt.Pipeline:
     """A dlt pipeline into ``destination`` (a DuckDB file by default).
 
@@ -48,15 +62,35 @@ def pipeline(
         pipelines_dir: where dlt keeps its working files and local state.
         duckdb_memory_limit: DuckDB's ``memory_limit`` while loading (it spills to disk
             past it), so that a large load's memory stays flat; ``None``: DuckDB's default,
-            most of the machine's memory.
+            most of the machine's memory. Raise it with ``duckdb_threads``: DuckDB's need
+            grows with its threads.
+        duckdb_threads: the threads DuckDB loads with; ``None``: one per core.
+        duckdb_file_bytes: the most bytes (uncompressed) of one file dlt hands DuckDB,
+            each file one load job (default `DUCKDB_FILE_BYTES`); ``None``: one file per
+            table and run, however large.
+        refresh: ``"drop_data"``: every run of this pipeline first empties the tables of
+            the resources it loads and forgets their incremental state, so it loads
+            everything again (and customers deleted in the API leave the table);
+            ``"drop_resources"`` drops those tables instead, ``"drop_sources"`` every
+            table and state of the source (dlt's ``refresh``). ``None``: runs after the
+            first are incremental.
+
+    Into DuckDB, the pipeline also loads the files one at a time and lets DuckDB store
+    rows in any order (``preserve_insertion_order=false``): with the limits above, the
+    memory of a load does not grow with the number of customers (see docs/dlt.md,
+    "Memory").
 
     Returns:
         The pipeline; pass it to `load`.
 
     Raises:
-        ConfigurationError: a DuckDB file named like the dataset, or ``duckdb_path`` with
-            another destination.
+        ConfigurationError: a DuckDB file named like the dataset, ``duckdb_path`` with
+            another destination, a bad ``duckdb_*`` option or an unknown ``refresh``.
     """
+    if refresh is not None and refresh not in REFRESH_MODES:
+        raise ConfigurationError(
+            f"refresh must be None or one of {', '.join(REFRESH_MODES)}, got {refresh!r}"
+        )
     if destination == "duckdb":
         path = Path(duckdb_path if duckdb_path is not None else "customers.duckdb")
         if path.stem == dataset_name:
@@ -64,21 +98,51 @@ def pipeline(
                 f"duckdb_path {str(path)!r}: the file's name must differ from dataset_name"
                 f" {dataset_name!r} (DuckDB cannot tell the file's catalog from the schema)"
             )
-        settings = {} if duckdb_memory_limit is None else {"memory_limit": duckdb_memory_limit}
-        destination = dlt.destinations.duckdb(
-            credentials=DuckDbCredentials(str(path), global_config=settings or None)
-        )
+        destination = _duckdb(path, duckdb_memory_limit, duckdb_threads, duckdb_file_bytes)
     elif duckdb_path is not None:
         raise ConfigurationError("duckdb_path goes with destination='duckdb' only")
-    if pipelines_dir is None:
-        return dlt.pipeline(
-            pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name
+    options: dict[str, Any] = {}
+    if pipelines_dir is not None:
+        options["pipelines_dir"] = str(pipelines_dir)
+    if refresh is not None:
+        options["refresh"] = refresh
+    made: dlt.Pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, **options
+    )
+    return made
+
+
+def _duckdb(
+    path: Path, memory_limit: str | None, threads: int | None, file_bytes: int | None
+) -> Any:
+    """The DuckDB destination, set up for memory that stays flat with the load's size."""
+    if memory_limit is not None and (not isinstance(memory_limit, str) or not memory_limit):
+        raise ConfigurationError(
+            f"duckdb_memory_limit must be a size such as '128MB' or '1GB', or None,"
+            f" got {memory_limit!r}"
         )
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=destination,
-        dataset_name=dataset_name,
-        pipelines_dir=str(pipelines_dir),
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigurationError(f"duckdb_threads must be an int >= 1 or None, got {threads!r}")
+    if file_bytes is not None and (
+        isinstance(file_bytes, bool) or not isinstance(file_bytes, int) or file_bytes < 1
+    ):
+        raise ConfigurationError(
+            f"duckdb_file_bytes must be an int >= 1 or None, got {file_bytes!r}"
+        )
+    settings: dict[str, Any] = {"preserve_insertion_order": False}
+    if memory_limit is not None:
+        settings["memory_limit"] = memory_limit
+    if threads is not None:
+        settings["threads"] = threads
+    return dlt.destinations.duckdb(
+        credentials=DuckDbCredentials(str(path), global_config=settings),
+        # Capabilities of this destination only: normalize starts a new file past this
+        # size, and the loader runs one file's job at a time (jobs loaded side by side
+        # would share, and overrun, the one memory limit).
+        recommended_file_size=file_bytes,
+        loader_parallelism_strategy="sequential",
     )
 
 
@@ -135,13 +199,13 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
         # A run that was killed or failed after fetching left packages behind: load them
         # first (dlt's own run would load only those and skip the new fetch).
         target.run()
+    options: dict[str, Any] = {}
     destination = target.destination
     if destination is not None and destination.destination_type.endswith(".duckdb"):
         # DuckDB parses dlt's default INSERT files slowly and with gigabytes of memory at
         # scale; it reads JSON lines in one pass.
-        info: LoadInfo = target.run(source, loader_file_format="jsonl")
-    else:
-        info = target.run(source)
+        options["loader_file_format"] = "jsonl"
+    info: LoadInfo = target.run(source, **options)
     return info
 
 

@@ -1,4 +1,4 @@
-"""The ``voucherify-async`` command line: the emulator, customer lookups, export and import.
+"""The ``voucherify-async`` command line: the emulator, customers, and loads into DuckDB.
 
 Credentials come from ``--app-id``/``--app-token``/``--base-url`` (before or after the
 command) or the environment (``VOUCHERIFY_APP_ID``, ``VOUCHERIFY_APP_TOKEN``,
@@ -32,6 +32,8 @@ from .._exceptions import APIStatusError, ConfigurationError, CsvError, Voucheri
 from ..models import Customer, CustomerListOrder
 from ..resources.customers import CustomerListFilters
 from ._argparse import OneLineParser, at_least
+from ._dlt_load import add_arguments as add_load_arguments
+from ._dlt_load import run as run_load
 from ._progress import Progress, progress
 
 __all__ = ["Progress", "main", "progress"]
@@ -155,7 +157,7 @@ class Writer:
 # --- commands ----------------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> AsyncVoucherify:
+def _credentials(args: argparse.Namespace) -> tuple[str, str]:
     app_id = args.app_id or os.environ.get("VOUCHERIFY_APP_ID")
     app_token = args.app_token or os.environ.get("VOUCHERIFY_APP_TOKEN")
     if not app_id or not app_token:
@@ -163,6 +165,11 @@ def _client(args: argparse.Namespace) -> AsyncVoucherify:
             "no credentials: set VOUCHERIFY_APP_ID and VOUCHERIFY_APP_TOKEN (and"
             " VOUCHERIFY_BASE_URL for another host), or pass --app-id and --app-token"
         )
+    return app_id, app_token
+
+
+def _client(args: argparse.Namespace) -> AsyncVoucherify:
+    app_id, app_token = _credentials(args)
     return AsyncVoucherify(
         app_id=app_id, app_token=app_token, base_url=args.base_url, cluster=args.cluster
     )
@@ -309,6 +316,21 @@ async def cmd_bulk_update(args: argparse.Namespace, out: TextIO, err: TextIO) ->
         return await _finish(job, args, err, "bulk update", "customers")
 
 
+def cmd_load(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``load [--to duckdb] [--path FILE] [--resources ...] [--full-refresh]``, with dlt."""
+
+    def options() -> dict[str, Any]:
+        # Asked for once the load's own options are checked (see _dlt_load.run).
+        app_id, app_token = _credentials(args)
+        found: dict[str, Any] = {"app_id": app_id, "app_token": app_token}
+        found["base_url"] = args.base_url
+        if args.cluster is not None:
+            found["client_options"] = {"cluster": args.cluster}
+        return found
+
+    return run_load(args, out, err, options)
+
+
 def cmd_emulator(argv: Sequence[str]) -> int:
     """``emulator [options]``: serve the local emulator (see ``--help``)."""
     from ..emulator.__main__ import main as emulator_main
@@ -376,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the main job against the embedded emulator (options: demo -h)",
         add_help=False,
     )
+    loading = commands.add_parser(
+        "load",
+        help="load customers into DuckDB with dlt (needs the dlt extra)",
+        description="Load customers, and what hangs off them, into a DuckDB file with dlt:"
+        " everything on the first run, what changed since on the next ones.",
+        parents=[connection],
+    )
+    add_load_arguments(loading)
     customers = commands.add_parser("customers", help="customer commands", parents=[connection])
     verbs = customers.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -455,6 +485,9 @@ def main(
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
+        if args.command == "load":
+            # dlt runs its own event loop: the load is not run on one of ours.
+            return cmd_load(args, out, err)
         return int(asyncio.run(COMMANDS[args.verb](args, out, err)))
     except Usage as usage:
         err.write(f"error: {usage}\n")
