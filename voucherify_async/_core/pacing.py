@@ -68,6 +68,20 @@ class Pacer:
             return _IN_FLIGHT_POLL
         return self._period_end - now
 
+    def try_send(self) -> float:
+        """`wait_time`, and when it is 0 count the request as sent (`sent`) at once.
+
+        Returns:
+            ``0.0`` with the request counted, or the seconds to wait, with nothing counted.
+        """
+        wait = self.wait_time()
+        if wait <= 0:
+            self.in_flight += 1
+            if self._first_sent is None:
+                self._first_sent = self.clock()
+            return 0.0
+        return wait
+
     def sent(self) -> None:
         """Count a request that is about to be sent."""
         if self._first_sent is None:
@@ -95,6 +109,11 @@ class Pacer:
             assert self._remaining is not None
             self._remaining = min(self._remaining, rate_limit.remaining)
         # An answer from an earlier period says nothing about this one.
+
+    def observe_answer(self, rate_limit: RateLimit) -> None:
+        """`observe` the headers of an answer, then count its request as `answered`."""
+        self.observe(rate_limit)
+        self.in_flight = max(self.in_flight - 1, 0)
 
     def block(self, seconds: float) -> None:
         """Hold every request back for ``seconds`` (the server's ``Retry-After``)."""

@@ -49,6 +49,9 @@ class _Phase:
         self.connected = False
 
 
+# What a caller's session (whose connections are not watched) reports: never connected.
+_NOT_TRACED = _Phase()
+
 # The attempt the current task is making, for the connector to mark as connected.
 _PHASE: contextvars.ContextVar[_Phase | None] = contextvars.ContextVar(
     "voucherify_async_phase", default=None
@@ -143,19 +146,28 @@ class AiohttpTransport:
         timeout: float | None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send one request and read the whole answer; see `HTTPTransport.send`."""
-        session = self._open()
+        session = self._session
+        if session is None or self._closed or not self._owns_session:
+            # A session of our own is closed by aclose() alone, which sets _closed.
+            session = self._open()
         data: Any = body
         opened: list[Any] = []
-        if isinstance(body, FileUpload):
+        if body is None:
+            pass
+        elif isinstance(body, FileUpload):
             data = _form(body, opened)
-        elif body is not None and len(body) > _LARGE_BODY:
+        elif len(body) > _LARGE_BODY:
             # A fresh BytesIO per attempt, so a retried request sends the whole body again.
             data = aiohttp.payload.BytesIOPayload(io.BytesIO(body), content_type="application/json")
+        client_timeout = self._timeouts.get(timeout) or self._timeout(timeout)
         # Sessions this transport opened report when the connection is made; a timeout
         # before that sent nothing. A caller's session cannot tell, so its timeouts may have.
         traced = self._owns_session
-        phase = _Phase()
-        token = _PHASE.set(phase) if traced else None
+        if traced:
+            phase = _Phase()
+            token = _PHASE.set(phase)
+        else:
+            phase, token = _NOT_TRACED, None
         # The library's exception is read into plain strings inside its except block and
         # raised after it, so nothing chains it (it holds the request's headers).
         try:
@@ -164,7 +176,7 @@ class AiohttpTransport:
                 URL(url, encoded=True),
                 data=data,
                 headers=headers,
-                timeout=self._timeout(timeout),
+                timeout=client_timeout,
                 allow_redirects=False,
             ) as response:
                 content = await response.read()

@@ -82,21 +82,18 @@ class LocalRateLimiter:
 
     def reserve_nowait(self) -> float:
         """`reserve` without the coroutine: the transport calls this on its hot path."""
-        pacer = self.pacer
-        wait = pacer.wait_time()
-        if wait <= 0:
-            # No await between the pacer's "go" and counting: no other task slips through.
-            pacer.sent()
-            return 0.0
-        return wait
+        # No await between the pacer's "go" and counting: no other task slips through.
+        return self.pacer.try_send()
 
     def settle_nowait(self, status: int | None, rate_limit: RateLimit | None) -> None:
         """`settle` without the coroutine: the transport calls this on its hot path."""
-        pacer = self.pacer
-        if status is not None and rate_limit is not None:
+        if status is None or rate_limit is None:
+            self.pacer.answered()
+            return
+        if rate_limit.type is not None and is_quota_spent(status, rate_limit):
             # A spent billing-cycle quota says nothing about the per-period limit.
-            pacer.observe(NO_RATE_LIMIT if is_quota_spent(status, rate_limit) else rate_limit)
-        pacer.answered()
+            rate_limit = NO_RATE_LIMIT
+        self.pacer.observe_answer(rate_limit)
 
     async def reserve(self) -> float:
         """0.0 and one request counted, or the seconds to wait before asking again."""

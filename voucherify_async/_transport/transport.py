@@ -144,11 +144,11 @@ class SharedState:
         # wait); any other limiter through its awaitable methods.
         self.local_limiter = rate_limiter if type(rate_limiter) is LocalRateLimiter else None
         self._closed = False
-        # The tasks running a call: aclose() cancels them (a cancellation of its own, told
-        # apart from any other and undone where the loop counts them), then waits for them
-        # to unwind. A set of tasks rather than a cancel scope per call: on the path of
-        # every request, a scope costs ~3 us.
-        self._calls: set[asyncio.Task[Any]] = set()
+        # The tasks running a call (Transport.request adds them): aclose() cancels them (a
+        # cancellation of its own, told apart from any other and undone where the loop
+        # counts them), then waits for them to unwind. A set of tasks rather than a cancel
+        # scope per call: on the path of every request, a scope costs ~3 us.
+        self.calls: set[asyncio.Task[Any]] = set()
         self._cut: set[asyncio.Task[Any]] = set()
         self._idle: anyio.Event | None = None
         # Rate-limit header names already logged as unreadable.
@@ -163,20 +163,7 @@ class SharedState:
     @property
     def in_flight(self) -> int:
         """How many calls are running."""
-        return len(self._calls)
-
-    def call_started(self) -> asyncio.Task[Any] | None:
-        """Count a call of the current task; `aclose` cancels it if it is still running.
-
-        Raises:
-            ClientClosedError: the client is already closed.
-        """
-        if self._closed:
-            raise ClientClosedError(_CLOSED_MESSAGE)
-        task = asyncio.current_task()
-        if task is not None:
-            self._calls.add(task)
-        return task
+        return len(self.calls)
 
     def cut_short(self, task: asyncio.Task[Any] | None) -> bool:
         """Whether a ``CancelledError`` in ``task``'s call came from `aclose` alone.
@@ -193,13 +180,13 @@ class SharedState:
         """Forget a call; undo the cancellation `aclose` sent it; wake `aclose` at the last."""
         if task is None:
             return
-        self._calls.discard(task)
+        self.calls.discard(task)
         if task in self._cut:
             self._cut.discard(task)
             uncancel = getattr(task, "uncancel", None)  # Python 3.11+
             if uncancel is not None:
                 uncancel()
-        if not self._calls and self._idle is not None:
+        if not self.calls and self._idle is not None:
             self._idle.set()
 
     def semaphore(self) -> asyncio.Semaphore | None:
@@ -221,7 +208,7 @@ class SharedState:
         # Shielded: a cancelled caller must still leave no unclosed session behind.
         with anyio.CancelScope(shield=True):
             current = asyncio.current_task()
-            running = [task for task in self._calls if task is not current]
+            running = [task for task in self.calls if task is not current]
             if running:
                 self._idle = anyio.Event()
                 for task in running:
@@ -273,13 +260,6 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
-    def url(self, request: Request[Any]) -> str:
-        """The full URL of a request, as sent."""
-        url = self.base_url + request.path
-        if request.query:
-            url += "?" + encode_query(request.query)
-        return url
-
     async def request(self, request: Request[T]) -> T:
         """Send ``request``, retrying what is safe to retry, and decode the answer.
 
@@ -293,13 +273,20 @@ class Transport:
             ClientClosedError: the client is closed, or was closed while the call ran.
         """
         shared = self.shared
-        task = shared.call_started()
+        # Count the call (aclose() cancels the calls it finds running); then the URL.
+        if shared.closed:
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        task = asyncio.current_task()
+        if task is not None:
+            shared.calls.add(task)
         try:
-            url = self.url(request)
+            url = self.base_url + request.path
+            if request.query:
+                url += "?" + encode_query(request.query)
             limiter = shared.rate_limiter
             local = shared.local_limiter
             send = shared.http.send
-            semaphore = shared.semaphore()
+            semaphore = None if shared.max_concurrency is None else shared.semaphore()
             debug = log.isEnabledFor(logging.DEBUG)
             body: Body
             if request.json is not None:
@@ -532,14 +519,16 @@ class Transport:
     ) -> tuple[Any, MalformedResponseError | None]:
         """The decoded answer, or the error to raise (built outside any except block, so
         no decoding error is chained as its ``__context__``)."""
-        if request.response_type is _NONE_TYPE:
+        response_type = request.response_type
+        if response_type is _NONE_TYPE:
             return None, None
         if not body:
             problem = "the API answered with an empty body where JSON was expected"
         else:
             problem = ""
+            decoder = _decoders.get(response_type) or _decoder(response_type)
             try:
-                result = _decoder(request.response_type).decode(body)
+                result = decoder.decode(body)
             except msgspec.ValidationError as exc:
                 problem = f"the JSON body does not match {request.response_type.__name__}: {exc}"
             except msgspec.DecodeError as exc:

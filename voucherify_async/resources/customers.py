@@ -224,7 +224,8 @@ class Customers(CustomerFanOut):
         Raises:
             NotFoundError: no such customer.
         """
-        return await self._transport.request(Request("GET", self._path(customer_id), Customer))
+        path = f"/v1/customers/{path_segment(customer_id, 'customer_id')}"
+        return await self._transport.request(Request("GET", path, Customer))
 
     async def update(
         self,
