@@ -22,7 +22,10 @@ A second benchmark (``stream_prefetch``) gives every client a consumer that awai
 its own I/O per 100 customers (a page), at the smaller size: ours with prefetch (the next
 page is requested before the current page's items are handed out), ours with
 ``prefetch=False``, and the raw loop, which awaits the consumer before asking for the next
-page.
+page. The consumer's I/O is a blocking call of 1 ms in a worker thread (as a synchronous
+database driver's would be), awaited through the loop, not a timer: asyncio's selector loop
+rounds what is left of an interrupted ``asyncio.sleep`` up to the next whole millisecond, so
+a 1 ms sleep woken by the prefetched page's arrival lasts up to 2 ms, which hides any overlap.
 
 RSS growth is the process's peak RSS (Linux ``VmHWM``, reset after warm-up) less its RSS
 after the clients have answered one request each (it is the growth of all the clients of the
@@ -38,7 +41,7 @@ import contextlib
 import resource
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +94,9 @@ def _peak_rss() -> int:
     return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
 
 
-def _consume(io_ms: float) -> Any:
-    """The consumer's own I/O: ``io_ms`` of awaiting per page (none for 0)."""
-    return asyncio.sleep(io_ms / 1000) if io_ms > 0 else None
+def _consume(io_ms: float) -> Awaitable[None]:
+    """The consumer's own I/O of a page: a blocking ``io_ms`` in a worker thread, awaited."""
+    return asyncio.get_running_loop().run_in_executor(None, time.sleep, io_ms / 1000)
 
 
 def stream_pair(
@@ -184,7 +187,7 @@ def stream_pair(
                             taken += 1
                             counts[client] += 1
                             if io_ms and counts[client] % 100 == 0:
-                                await asyncio.sleep(io_ms / 1000)
+                                await _consume(io_ms)
                     except StopAsyncIteration:
                         del walks[client]
                     if taken:
