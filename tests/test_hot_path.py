@@ -224,3 +224,33 @@ def test_peek_reads_the_last_created_at_and_has_more() -> None:
 )
 def test_peek_says_nothing_when_it_cannot_tell(body: bytes) -> None:
     assert peek_created_at(body) is None
+
+
+async def test_a_cancel_while_the_next_request_goes_out_leaves_no_task() -> None:
+    # The consumer is cancelled at the very turn of the loop in which the prefetch task
+    # sends the next page's request: that task must be found and cancelled too.
+    scan, queries = _scan_handler(1_000)
+    consumer: asyncio.Task[None] | None = None
+
+    sent: list[MockRequest] = []
+
+    async def handler(request: MockRequest) -> MockResponse:
+        sent.append(request)
+        if len(sent) == 2:
+            assert consumer is not None
+            consumer.cancel()
+            await asyncio.sleep(30)
+        response: MockResponse = scan(request)
+        return response
+
+    async with mock_client(handler) as vf:
+
+        async def consume() -> None:
+            async for _ in vf.customers.list():
+                pass
+
+        consumer = asyncio.ensure_future(consume())
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(consumer, 5)
+        assert len(sent) == 2 and len(queries) == 1
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

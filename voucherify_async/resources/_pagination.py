@@ -37,7 +37,6 @@ PageT = TypeVar("PageT")
 ItemT = TypeVar("ItemT")
 PageT_contra = TypeVar("PageT_contra", contravariant=True)
 ItemT_co = TypeVar("ItemT_co", covariant=True)
-T = TypeVar("T")
 
 
 def replace_param(query: Query, name: str, value: str | None) -> Query:
@@ -366,7 +365,8 @@ class Pager(Generic[PageT, ItemT]):
                 except VoucherifyError as exc:
                     query, stop = None, exc
                 if query is not None and self._prefetch:
-                    pending = await _started(self._fetch(query))
+                    pending = asyncio.ensure_future(self._fetch(query))
+                    await _let_it_send()
                 yield page
                 if stop is not None:
                     raise stop
@@ -398,7 +398,8 @@ class Pager(Generic[PageT, ItemT]):
                 pending = None
                 guess = walk.guess(answer.body) if guessing else None
                 if guess is not None:
-                    pending = await _started(fetch(guess))
+                    pending = asyncio.ensure_future(fetch(guess))
+                    await _let_it_send()
                 page = walk.accept(answer.decode())
                 del answer
                 stop: VoucherifyError | None = None
@@ -411,7 +412,8 @@ class Pager(Generic[PageT, ItemT]):
                     await _discard(pending)
                     pending = None
                 if query is not None and pending is None:
-                    pending = await _started(fetch(query))
+                    pending = asyncio.ensure_future(fetch(query))
+                    await _let_it_send()
                 yield page
                 if stop is not None:
                     raise stop
@@ -440,16 +442,15 @@ class Pager(Generic[PageT, ItemT]):
         return self._items()
 
 
-async def _started(fetch: Awaitable[T]) -> asyncio.Future[T]:
-    """Run ``fetch`` as a task and let it take its first step, which sends its request.
+async def _let_it_send() -> None:
+    """One turn of the loop, so a fetch task just made takes its first step: it sends.
 
     A task made with ``ensure_future`` only runs once the caller waits for something; a
     caller that goes on working (decoding a page, handing out its items) would ask for the
-    next page only after all that. One turn of the loop puts the request on the wire now.
+    next page only after all that. The task is kept before this await, so a cancellation
+    here still finds it and cancels it.
     """
-    task = asyncio.ensure_future(fetch)
     await asyncio.sleep(0)
-    return task
 
 
 async def _discard(task: asyncio.Future[Any]) -> None:
