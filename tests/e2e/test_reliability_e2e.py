@@ -87,9 +87,11 @@ async def test_fault_after_arrival(fault: str, call: str, sleeps: Sleeps) -> Non
         assert error is None, f"{call} should have been retried after {fault}: {error}"
         assert len(server.received) == 2
         # aiohttp itself resends a GET or PUT once, at once, when the connection drops
-        # (RFC 9112 §9.3.1); every other second attempt is ours, after the backoff.
+        # (RFC 9112 §9.3.1) while it writes or waits for the status line; a reset that
+        # lands later (the timing of a busy machine decides) is ours to retry, after the
+        # backoff. Every other second attempt is ours.
         by_aiohttp = fault == "reset" and call in {"get", "update"}
-        assert sleeps == ([] if by_aiohttp else [0.5])
+        assert sleeps in ([[], [0.5]] if by_aiohttp else [[0.5]])
     else:
         # Never sent twice: it may have been carried out.
         assert isinstance(error, AFTER_ARRIVAL[fault]), repr(error)
