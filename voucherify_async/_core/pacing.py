@@ -76,9 +76,7 @@ class Pacer:
         """
         wait = self.wait_time()
         if wait <= 0:
-            self.in_flight += 1
-            if self._first_sent is None:
-                self._first_sent = self.clock()
+            self.sent()
             return 0.0
         return wait
 
@@ -109,11 +107,6 @@ class Pacer:
             assert self._remaining is not None
             self._remaining = min(self._remaining, rate_limit.remaining)
         # An answer from an earlier period says nothing about this one.
-
-    def observe_answer(self, rate_limit: RateLimit) -> None:
-        """`observe` the headers of an answer, then count its request as `answered`."""
-        self.observe(rate_limit)
-        self.in_flight = max(self.in_flight - 1, 0)
 
     def block(self, seconds: float) -> None:
         """Hold every request back for ``seconds`` (the server's ``Retry-After``)."""

@@ -162,16 +162,13 @@ def parse_rate_limit(
     remaining: int | None = None
     retry_at: float | None = None
     retry_after: float | None = None
-    # The common case inline: 1 to 12 ASCII digits and nothing else (see _plain).
     if raw_limit is not None:
-        if raw_limit.isdigit() and raw_limit.isascii() and len(raw_limit) <= 12:
-            limit = int(raw_limit)
-        else:
+        limit = _plain(raw_limit)
+        if limit is None:
             limit = _read(_LIMIT, raw_limit, _int, seen)
     if raw_remaining is not None:
-        if raw_remaining.isdigit() and raw_remaining.isascii() and len(raw_remaining) <= 12:
-            remaining = int(raw_remaining)
-        else:
+        remaining = _plain(raw_remaining)
+        if remaining is None:
             remaining = _read(_REMAINING, raw_remaining, _int, seen)
     if raw_retry is not None:
         whole = _plain(raw_retry)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 
-from .ratelimit import RateLimit
+from .ratelimit import NO_RATE_LIMIT, RateLimit
 
 __all__ = [
     "INITIAL_BACKOFF",
@@ -262,7 +262,7 @@ def decide(
         if may_resend(retry_safe, sent) and retries_done < max_retries:
             return Retry(backoff_delay(retries_done, jitter))
         return Raise(sent)
-    known = rate_limit if rate_limit is not None else _NO_RATE_LIMIT
+    known = rate_limit if rate_limit is not None else NO_RATE_LIMIT
     quota = is_quota_spent(status, known)
     sent = status_delivery(status, known)
     if (
@@ -279,6 +279,3 @@ def decide(
     wait = server_wait(status, known, now) if status == 429 else None
     hold = now + wait if wait is not None and not quota else None
     return Raise(sent, wait, hold)
-
-
-_NO_RATE_LIMIT = RateLimit()

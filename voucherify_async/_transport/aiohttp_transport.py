@@ -159,7 +159,6 @@ class AiohttpTransport:
         elif len(body) > _LARGE_BODY:
             # A fresh BytesIO per attempt, so a retried request sends the whole body again.
             data = aiohttp.payload.BytesIOPayload(io.BytesIO(body), content_type="application/json")
-        client_timeout = self._timeouts.get(timeout) or self._timeout(timeout)
         # Sessions this transport opened report when the connection is made; a timeout
         # before that sent nothing. A caller's session cannot tell, so its timeouts may have.
         traced = self._owns_session
@@ -176,7 +175,7 @@ class AiohttpTransport:
                 URL(url, encoded=True),
                 data=data,
                 headers=headers,
-                timeout=client_timeout,
+                timeout=self._timeout(timeout),
                 allow_redirects=False,
             ) as response:
                 content = await response.read()

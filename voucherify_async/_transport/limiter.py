@@ -87,13 +87,11 @@ class LocalRateLimiter:
 
     def settle_nowait(self, status: int | None, rate_limit: RateLimit | None) -> None:
         """`settle` without the coroutine: the transport calls this on its hot path."""
-        if status is None or rate_limit is None:
-            self.pacer.answered()
-            return
-        if rate_limit.type is not None and is_quota_spent(status, rate_limit):
+        pacer = self.pacer
+        if status is not None and rate_limit is not None:
             # A spent billing-cycle quota says nothing about the per-period limit.
-            rate_limit = NO_RATE_LIMIT
-        self.pacer.observe_answer(rate_limit)
+            pacer.observe(NO_RATE_LIMIT if is_quota_spent(status, rate_limit) else rate_limit)
+        pacer.answered()
 
     async def reserve(self) -> float:
         """0.0 and one request counted, or the seconds to wait before asking again."""

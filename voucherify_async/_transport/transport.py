@@ -78,6 +78,14 @@ def _decoder(response_type: Any) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
+def _closed_during(request: Request[Any]) -> ClientClosedError:
+    """The error of a call that `SharedState.aclose` cut short."""
+    return ClientClosedError(
+        f"the client was closed while {request.method} {request.path} was in flight"
+        " (the request may or may not have reached the API)"
+    )
+
+
 class RawAnswer(Generic[T]):
     """A 2xx answer read in full but not decoded yet: `decode` gives the model.
 
@@ -286,7 +294,7 @@ class Transport:
             limiter = shared.rate_limiter
             local = shared.local_limiter
             send = shared.http.send
-            semaphore = None if shared.max_concurrency is None else shared.semaphore()
+            semaphore = shared.semaphore()
             debug = log.isEnabledFor(logging.DEBUG)
             body: Body
             if request.json is not None:
@@ -426,10 +434,7 @@ class Transport:
                     error.retry_after = decision.retry_after
                 del answer_headers, content
                 raise self._finish(error, request, decision.delivery)
-            raise ClientClosedError(
-                f"the client was closed while {request.method} {request.path} was in flight"
-                " (the request may or may not have reached the API)"
-            )
+            raise _closed_during(request)
         except asyncio.CancelledError:
             if not shared.cut_short(task):
                 raise
@@ -444,10 +449,7 @@ class Transport:
             shared.call_ended(task)
         # Only reached when aclose() cancelled the call: it was cut short.
         try:
-            raise ClientClosedError(
-                f"the client was closed while {request.method} {request.path} was in"
-                " flight (the request may or may not have reached the API)"
-            )
+            raise _closed_during(request)
         except ClientClosedError as closed:
             closed.__context__ = None
             raise

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from .._core.pacing import Pacer
-from .._core.ratelimit import RateLimit
+from .._core.ratelimit import NO_RATE_LIMIT, RateLimit
 from .._core.retry import is_quota_spent
 from .._exceptions import ConfigurationError, RedisUnavailableError
 
@@ -304,11 +304,9 @@ class RedisRateLimiter:
             repr(_IN_FLIGHT_POLL),
         )
         if answer is None:
-            wait = self._local.wait_time()
+            wait = self._local.try_send()
             if wait <= 0:
-                self._local.sent()
                 self._mine.append(None)
-                return 0.0
             return wait
         wait = float(answer)
         if wait <= 0:
@@ -329,7 +327,7 @@ class RedisRateLimiter:
         member = self._mine.popleft() if self._mine else None
         if status is not None and rate_limit is not None and is_quota_spent(status, rate_limit):
             # A spent billing-cycle quota says nothing about the per-period limit.
-            rate_limit = RateLimit()
+            rate_limit = NO_RATE_LIMIT
         if rate_limit is not None:
             self._local.observe(rate_limit)
         if member is None:

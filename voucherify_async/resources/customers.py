@@ -224,8 +224,7 @@ class Customers(CustomerFanOut):
         Raises:
             NotFoundError: no such customer.
         """
-        path = f"/v1/customers/{path_segment(customer_id, 'customer_id')}"
-        return await self._transport.request(Request("GET", path, Customer))
+        return await self._transport.request(Request("GET", self._path(customer_id), Customer))
 
     async def update(
         self,
