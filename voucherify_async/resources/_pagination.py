@@ -340,58 +340,21 @@ class Pager(Generic[PageT, ItemT]):
         query = walk.next_query()
         if query is None:
             return
-        if self._prefetch and self._fetch_raw is not None:
-            ahead = self._pages_ahead(walk, query, self._fetch_raw)
-            try:
-                async for page in ahead:
-                    yield page
-            finally:
-                # Closed at once, so a page in flight is cancelled now, not when collected.
-                await ahead.aclose()
-            return
+        # A list that can be fetched undecoded (``fetch_raw``) asks for the next page as
+        # soon as this one's bytes are in, its cursor read from them, before they are
+        # decoded and checked, so the server works on it meanwhile. Each guess is checked
+        # against the walk's own next query once the page is accepted; a wrong one is
+        # dropped (one request spent) and the walk stops guessing.
+        fetch: Callable[[Query], Awaitable[Any]] = self._fetch
+        decode: Callable[[Any], PageT] = _as_is
+        if self._fetch_raw is not None:
+            fetch, decode = self._fetch_raw, RawAnswer.decode
+        guessing = self._prefetch and self._fetch_raw is not None
         # The prefetch is a plain asyncio task, on purpose: it lives across `yield`, and an
         # anyio task group cannot stay open across the yield of an async generator (its
         # cancel scope would be entered in one task step and left in another). The task is
         # always awaited, or cancelled and awaited, before this generator ends.
-        pending: asyncio.Future[PageT] | None = asyncio.ensure_future(self._fetch(query))
-        try:
-            while pending is not None:
-                page = walk.accept(await pending)
-                pending = None
-                # A walk that cannot go on says so after the caller has this page's items.
-                stop: VoucherifyError | None = None
-                try:
-                    query = walk.next_query()
-                except VoucherifyError as exc:
-                    query, stop = None, exc
-                if query is not None and self._prefetch:
-                    pending = asyncio.ensure_future(self._fetch(query))
-                    await _let_it_send()
-                yield page
-                if stop is not None:
-                    raise stop
-                if query is not None and pending is None:
-                    pending = asyncio.ensure_future(self._fetch(query))
-        finally:
-            if pending is not None:
-                await _discard(pending)
-
-    async def _pages_ahead(
-        self,
-        walk: Walk[PageT, ItemT],
-        first: Query,
-        fetch: Callable[[Query], Awaitable[RawAnswer[PageT]]],
-    ) -> AsyncGenerator[PageT, None]:
-        """`pages` for a list whose next cursor can be read from the undecoded answer.
-
-        The next page is asked for as soon as this one's bytes are in, before they are
-        decoded and checked, so the server works on it meanwhile. The guess is checked
-        against the walk's own answer once the page is accepted; a wrong one is dropped
-        (one request spent) and the walk stops guessing.
-        """
-        guessing = True
-        query: Query | None = first
-        pending: asyncio.Future[RawAnswer[PageT]] | None = asyncio.ensure_future(fetch(first))
+        pending: asyncio.Future[Any] | None = asyncio.ensure_future(fetch(query))
         try:
             while pending is not None:
                 answer = await pending
@@ -400,8 +363,9 @@ class Pager(Generic[PageT, ItemT]):
                 if guess is not None:
                     pending = asyncio.ensure_future(fetch(guess))
                     await _let_it_send()
-                page = walk.accept(answer.decode())
+                page = walk.accept(decode(answer))
                 del answer
+                # A walk that cannot go on says so after the caller has this page's items.
                 stop: VoucherifyError | None = None
                 try:
                     query = walk.next_query()
@@ -411,12 +375,14 @@ class Pager(Generic[PageT, ItemT]):
                     guessing = False
                     await _discard(pending)
                     pending = None
-                if query is not None and pending is None:
+                if query is not None and pending is None and self._prefetch:
                     pending = asyncio.ensure_future(fetch(query))
                     await _let_it_send()
                 yield page
                 if stop is not None:
                     raise stop
+                if query is not None and pending is None:
+                    pending = asyncio.ensure_future(fetch(query))
         finally:
             if pending is not None:
                 await _discard(pending)
@@ -440,6 +406,10 @@ class Pager(Generic[PageT, ItemT]):
 
     def __aiter__(self) -> AsyncIterator[ItemT]:
         return self._items()
+
+
+def _as_is(page: Any) -> Any:
+    return page
 
 
 async def _let_it_send() -> None:
