@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import mock_client
 from voucherify_async import (
+    AsyncVoucherify,
     ClientClosedError,
     MalformedResponseError,
     MockRequest,
@@ -49,7 +50,8 @@ def test_query_strings_are_what_quote_gives(pairs: list[tuple[str, str]]) -> Non
 # -- closing against cancelling --------------------------------------------------------------
 
 
-async def test_a_call_cut_short_by_aclose_raises_client_closed_and_leaves_no_cancel() -> None:
+def _hanging_client() -> tuple[AsyncVoucherify, asyncio.Event]:
+    """A client whose requests never get an answer; the event is set once one is sent."""
     started = asyncio.Event()
 
     async def handler(request: MockRequest) -> MockResponse:
@@ -57,7 +59,11 @@ async def test_a_call_cut_short_by_aclose_raises_client_closed_and_leaves_no_can
         await asyncio.sleep(30)
         raise AssertionError("not reached")
 
-    vf = mock_client(handler)
+    return mock_client(handler), started
+
+
+async def test_a_call_cut_short_by_aclose_raises_client_closed_and_leaves_no_cancel() -> None:
+    vf, started = _hanging_client()
     caught: list[BaseException] = []
 
     async def call() -> None:
@@ -81,14 +87,8 @@ async def test_a_call_cut_short_by_aclose_raises_client_closed_and_leaves_no_can
 
 
 async def test_the_callers_own_cancel_stays_a_cancel() -> None:
-    started = asyncio.Event()
-
-    async def handler(request: MockRequest) -> MockResponse:
-        started.set()
-        await asyncio.sleep(30)
-        raise AssertionError("not reached")
-
-    async with mock_client(handler) as vf:
+    vf, started = _hanging_client()
+    async with vf:
         task = asyncio.ensure_future(vf.customers.get("c1"))
         await started.wait()
         task.cancel()
@@ -99,14 +99,7 @@ async def test_the_callers_own_cancel_stays_a_cancel() -> None:
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 counts no cancellations")
 async def test_a_cancel_at_the_moment_of_aclose_is_not_swallowed() -> None:
-    started = asyncio.Event()
-
-    async def handler(request: MockRequest) -> MockResponse:
-        started.set()
-        await asyncio.sleep(30)
-        raise AssertionError("not reached")
-
-    vf = mock_client(handler)
+    vf, started = _hanging_client()
     task = asyncio.ensure_future(vf.customers.get("c1"))
     await started.wait()
     task.cancel()  # the caller's own, delivered together with the client's
