@@ -41,7 +41,10 @@ CALLS: dict[str, Callable[[AsyncVoucherify], Awaitable[Any]]] = {
     "bulk job": lambda vf: vf.customers.update_in_bulk([{"source_id": "ann"}]),
 }
 RETRY_SAFE = {"get", "keyed create", "update"}
-TIMEOUT = 0.15
+# Long enough that a loopback connect on a loaded machine never times out (a connect that
+# timed out sent nothing and is rightly retried, which the tests below do not expect), short
+# enough that the hanging server's read timeouts stay quick.
+TIMEOUT = 0.5
 
 
 def client(base_url: str, sleeps: Sleeps, **options: Any) -> AsyncVoucherify:
