@@ -99,6 +99,7 @@ __all__ = [
     "HTTPTransport",
     "InternalServerError",
     "JobProgress",
+    "ListOrderError",
     "LocalRateLimiter",
     "LockedError",
     "MalformedResponseError",

@@ -37,6 +37,7 @@ VoucherifyError
 ├── CheckpointError                 a stored checkpoint does not fit the partition
 ├── RedisUnavailableError           Redis unreachable, no fallback asked (redis extra)
 └── PaginationError                 a list cannot be walked exactly once
+    └── ListOrderError              a page was not in the order asked for
 
 ChunkTooLargeError (ValueError)     one item alone does not fit in a request (internal:
                                     the bulk calls turn it into a clear error)
@@ -105,6 +106,7 @@ __all__ = [
     "CsvSizeError",
     "DestinationUnreachableError",
     "InternalServerError",
+    "ListOrderError",
     "LockedError",
     "MalformedResponseError",
     "NotFoundError",
@@ -574,6 +576,15 @@ class PaginationError(VoucherifyError):
     Raised instead of silently skipping or repeating items: for example when more items share
     one ``created_at`` millisecond than 99 pages can hold, or when a list ordered by something
     other than ``created_at`` goes past page 99.
+    """
+
+
+class ListOrderError(PaginationError):
+    """A list page came back out of the ``created_at`` order that was asked for.
+
+    The exactly-once scan relies on the order: a page that breaks it (a proxy that reorders,
+    a mock that answers ascending under the default newest-first order) would otherwise make
+    customers look already seen and be dropped. Raised instead of losing them.
     """
 
 

@@ -39,10 +39,16 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from .._exceptions import PaginationError
+from .._exceptions import ListOrderError, PaginationError
 from .query import Query, format_datetime
 
-__all__ = ["CreatedAtPages", "CreatedAtWalk", "PaginationError", "ScanPosition"]
+__all__ = [
+    "CreatedAtPages",
+    "CreatedAtWalk",
+    "ListOrderError",
+    "PaginationError",
+    "ScanPosition",
+]
 
 ItemT = TypeVar("ItemT")
 PageT = TypeVar("PageT")
@@ -273,6 +279,7 @@ class CreatedAtWalk(Generic[ItemT]):
         fresh = []
         # ScanPosition.is_new and .advance of self.fetched, inlined: this runs per item.
         boundary, seen = fetched.boundary, fetched.seen
+        previous: datetime | None = cursor_at
         try:
             for item, (created_at, item_id) in zip(items, keys, strict=True):
                 if created_at is None:
@@ -280,6 +287,18 @@ class CreatedAtWalk(Generic[ItemT]):
                         f"item {item_id!r} has no created_at, so the list cannot be walked"
                         " past page 99 with the created_at cursor"
                     )
+                if previous is not None and (
+                    (created_at > previous) if descending else (created_at < previous)
+                ):
+                    # Before the cursor or the item before it in the order asked for: the
+                    # server did not answer in that order, and the walk would drop items.
+                    raise ListOrderError(
+                        f"the API answered out of order: customer {item_id!r}, created at"
+                        f" {format_datetime(created_at, 'created_at')}, came after"
+                        f" {format_datetime(previous, 'created_at')} in a list asked for in"
+                        f" {'descending' if descending else 'ascending'} created_at order"
+                    )
+                previous = created_at
                 if created_at == cursor_at:
                     self.inclusive = True
                 if boundary is None or created_at == boundary:

@@ -9,6 +9,7 @@ page of the reference is what users read; the logic they use lives in `_core`, i
 from __future__ import annotations
 
 import builtins
+import copy
 import operator
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ from .._core.chunking import BULK_BODY_LIMIT
 from .._core.csvio import DEFAULT_PART_BYTES
 from .._core.filters import Filter, filter_query
 from .._core.query import (
+    Query,
     check_choice,
     check_int_range,
     check_str,
@@ -31,6 +33,7 @@ from .._core.query import (
     path_segment,
 )
 from .._core.request import FileUpload, Request
+from .._core.windows import check_parallel, is_parallel_token, loads_windows
 from ..models import (
     AsyncAction,
     AsyncActionCreated,
@@ -54,8 +57,9 @@ from ._csvimport import CsvInput, CsvSource
 from ._csvimport import import_csv as upload_csv
 from ._fanout import CustomerFanOut, create_request
 from ._jobs import AsyncJob, submit_in_parts
-from ._listing import ListShape, created_at_listing, peek_created_at
+from ._listing import CREATED_AT_ORDERS, ListShape, created_at_listing, peek_created_at
 from ._pagination import CursorPaging, LastItemPaging, Pager, PagingWalk
+from ._parallel import ParallelPager, ParallelScan
 from ._partition import CustomerPartition, split_into_partitions
 
 if TYPE_CHECKING:
@@ -278,6 +282,7 @@ class Customers(CustomerFanOut):
         starting_after: datetime | None = None,
         resume_from: str | None = None,
         prefetch: bool = True,
+        parallel: int | str | None = None,
         **filters: Unpack[CustomerListFilters],
     ) -> Pager[CustomerList, Customer]:
         """List customers: await it for one page, ``async for`` it for every customer.
@@ -292,6 +297,10 @@ class Customers(CustomerFanOut):
             resume_from: a ``pager.position`` token from an earlier scan with the same
                 filters: the scan goes on after the last customer that one yielded.
             prefetch: fetch the next page while the caller works on this one (default).
+            parallel: stream this many disjoint ``created_at`` windows at once, or
+                ``"auto"`` to choose (and adapt) the number from the latency seen and the
+                budget the rate-limit headers announce. Items then come in **no global
+                order**; see "Parallel streams" below.
             **filters: the filters declared by `CustomerListFilters`, each left out when
                 ``None`` (below).
 
@@ -316,16 +325,39 @@ class Customers(CustomerFanOut):
         a page unless ``limit`` says otherwise. Other orders can only page up to page 99 and
         raise `PaginationError` if there is more.
 
+        Parallel streams: with ``parallel``, iterating finds the oldest and newest matching
+        customer (two requests sent together), cuts that range into ``created_at`` windows
+        and reads them at once, each exactly once as above; a stream that finishes takes the
+        far half of the largest unread window, so all stay busy to the end. Every customer
+        still comes exactly once, but in no global order. Memory stays bounded by two pages a
+        stream. ``pager.position`` encodes every window (resume with the same ``parallel``
+        argument and filters), and ``pager.progress`` says how far the scan is.
+
+        Examples:
+            ```python
+            pager = vf.customers.list(parallel="auto")
+            async for customer in pager:
+                ...
+            print(pager.progress)
+            ```
+
         Raises:
-            ValueError: ``limit``, ``page`` or ``order`` out of range, a naive datetime, or a
-                bad ``resume_from``, before any request is sent.
+            ValueError: ``limit``, ``page``, ``order`` or ``parallel`` out of range, a naive
+                datetime, or a bad ``resume_from``, before any request is sent.
+            ListOrderError: the API answered a page out of the order asked for.
         """
         _limit(limit)
         if page is not None:
             check_int_range(page, "page", 1, 99)
         _order(order, CustomerListOrder.ALL)
         _dates(starting_after=starting_after)
+        check_parallel(parallel, order, CREATED_AT_ORDERS)
         query = filter_query(CustomerListFilters, filters, "list")
+        if parallel is not None:
+            return self._parallel_list(
+                query, limit=limit, page=page, order=order, starting_after=starting_after,
+                resume_from=resume_from, parallel=parallel,
+            )  # fmt: skip
         one_page, walk = created_at_listing(
             _CUSTOMER_PAGE,
             query + params([("order", "order", order)]),
@@ -340,6 +372,50 @@ class Customers(CustomerFanOut):
         fetch = self._page_getter("/v1/customers", CustomerList)
         fetch_raw = self._raw_page_getter("/v1/customers", CustomerList)
         return Pager(fetch, one_page, walk, prefetch=prefetch, fetch_raw=fetch_raw)
+
+    def _parallel_list(
+        self,
+        query: Query,
+        *,
+        limit: int | None,
+        page: int | None,
+        order: str | None,
+        starting_after: datetime | None,
+        resume_from: str | None,
+        parallel: int | str,
+    ) -> Pager[CustomerList, Customer]:
+        """``list(parallel=...)``: a pager whose iteration is a `ParallelScan`."""
+        if page is not None or starting_after is not None:
+            raise ValueError(
+                "parallel cannot be combined with page or starting_after: the windows are"
+                " cut from the oldest to the newest match (narrow them with created_at_after"
+                " and created_at_before)"
+            )
+        windows = None
+        if resume_from is not None:
+            if not isinstance(resume_from, str) or not is_parallel_token(resume_from):
+                raise ValueError(
+                    "resume_from must be a position taken from a scan with parallel; a"
+                    " sequential scan's position resumes without parallel"
+                )
+            windows = loads_windows(resume_from)
+        one_page = [("limit", str(limit or 10)), *query, *params([("order", "order", order)])]
+        fetch = self._page_getter("/v1/customers", CustomerList)
+        shared = self._transport.shared
+
+        def scan() -> ParallelScan[CustomerList, Customer]:
+            return ParallelScan(
+                fetch,
+                _CUSTOMER_PAGE,
+                filters=query,
+                limit=limit or 100,
+                parallel=parallel,
+                resume=None if windows is None else copy.deepcopy(windows),
+                rate_limit=lambda: shared.rate_limit,
+                max_streams=shared.max_concurrency,
+            )
+
+        return ParallelPager(fetch, one_page, scan)
 
     async def partition(
         self,
