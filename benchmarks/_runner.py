@@ -20,6 +20,7 @@ BENCHMARKS = {
     "emulator": "benchmarks.emulator_scale",
     "scaleout": "benchmarks.bench_scaleout",
     "dlt": "benchmarks.bench_dlt",
+    "wan": "benchmarks.wan",
 }
 
 

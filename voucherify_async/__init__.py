@@ -16,7 +16,7 @@ from ._client import CLUSTERS, AsyncVoucherify
 from ._core.csvio import CsvError, CsvHeaderError, CsvSizeError
 from ._core.ratelimit import RateLimit
 from ._core.retry import Delivery
-from ._core.scan import PaginationError
+from ._core.scan import ListOrderError, PaginationError
 from ._exceptions import (
     APIConnectionError,
     APIError,
