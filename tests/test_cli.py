@@ -76,6 +76,33 @@ async def test_export_streams_every_match(env: Emulator, tmp_path: Path) -> None
     assert code == 0 and len(as_csv.read_text().splitlines()) == 1_235
 
 
+async def test_export_reads_windows_in_parallel_by_default(env: Emulator, tmp_path: Path) -> None:
+    await env.seed_customers(2_000, same_created_at=3)
+    expected = set(await env.customer_ids())
+    for extra in ((), ("--parallel", "3"), ("--parallel", "1")):
+        before = (await env.stats())["requests_total"]
+        target = tmp_path / "out.jsonl"
+        code, _, err = await run("customers", "export", str(target), *extra)
+        assert code == 0, err
+        ids = [json.loads(line)["id"] for line in target.read_text().splitlines()]
+        assert len(ids) == len(set(ids)) and set(ids) == expected, extra
+        sent = (await env.stats())["requests_total"] - before
+        # A parallel export finds the range (two one-customer requests) before its windows.
+        if extra == ("--parallel", "1"):
+            assert sent <= 2_000 // 100 + 2
+        else:
+            assert sent > 2_000 // 100 + 2
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many", "1001"])
+async def test_a_bad_parallel_option_is_a_usage_error(
+    env: Emulator, tmp_path: Path, value: str
+) -> None:
+    code, _, err = await run("customers", "export", str(tmp_path / "x.jsonl"), "--parallel", value)
+    assert code == 2 and "--parallel" in err and "must be 'auto' or a number" in err
+    assert (await env.stats())["requests_total"] == 0
+
+
 async def test_errors_are_one_line(env: Emulator) -> None:
     code, out, err = await run("customers", "get", "nobody")
     assert code == 1 and out == ""

@@ -25,6 +25,7 @@ class Progress:
         self.stream = stream
         self.unit = unit
         self.done = 0
+        self.seconds_left: float | None = None
         self._last = 0.0
         self._rich: Any = None
         self._task: Any = None
@@ -40,14 +41,18 @@ class Progress:
 
     def line(self) -> str:
         """The current state as one line of text."""
+        left = "" if self.seconds_left is None else f", about {self.seconds_left:,.0f} s left"
         if self.total:
             share = min(100, self.done * 100 // self.total)
-            return f"{self.description}: {self.done:,}/{self.total:,} {self.unit} ({share}%)"
-        return f"{self.description}: {self.done:,} {self.unit}"
+            return f"{self.description}: {self.done:,}/{self.total:,} {self.unit} ({share}%){left}"
+        return f"{self.description}: {self.done:,} {self.unit}{left}"
 
-    def update(self, done: int, total: int | None = None) -> None:
-        """Show ``done`` of ``total`` (at most one plain line a second)."""
+    def update(
+        self, done: int, total: int | None = None, *, seconds_left: float | None = None
+    ) -> None:
+        """Show ``done`` of ``total`` (at most one plain line a second), and the time left."""
         self.done = done
+        self.seconds_left = seconds_left
         if total is not None:
             self.total = total
         if self._rich is not None:
