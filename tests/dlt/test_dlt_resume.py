@@ -127,7 +127,12 @@ def test_error_mid_stream_then_run_again(voucherify_emulator: Emulator, tmp_path
             ]
         )
     )
-    strict = {"client_options": {"max_retries": 0}, **credentials(voucherify_emulator)}
+    # One stream, so the pages come in order and the sixth request is the sixth page.
+    strict = {
+        "client_options": {"max_retries": 0},
+        "parallel": 1,
+        **credentials(voucherify_emulator),
+    }
     with pytest.raises(PipelineStepFailed, match="500"):
         load(target(tmp_path), **strict)
     assert requests_seen(voucherify_emulator) == 6

@@ -16,6 +16,7 @@ from e2e_helpers import at, iso, requests_total
 
 from voucherify_async import (
     AsyncVoucherify,
+    AuthenticationError,
     ListOrderError,
     MockRequest,
     MockResponse,
@@ -257,3 +258,14 @@ async def test_a_page_out_of_the_order_asked_for_is_an_error_not_a_loss(
         with pytest.raises(ListOrderError, match="out of order"):
             # The default order is newest first; the answer is oldest first.
             await scan(vf, limit=100, order=None if parallel is None else "-created_at")
+
+
+async def test_an_error_finding_the_range_comes_out_as_itself(
+    voucherify_emulator: Emulator,
+) -> None:
+    await voucherify_emulator.seed_customers(10)
+    async with AsyncVoucherify(
+        app_id=voucherify_emulator.app_id, app_token="wrong", base_url=voucherify_emulator.url
+    ) as vf:
+        with pytest.raises(AuthenticationError):
+            await scan(vf, parallel=4)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -104,40 +103,6 @@ class _Clients:
                 await client.aclose()
 
 
-async def _merged(streams: Sequence[AsyncIterator[Customer]]) -> AsyncIterator[Customer]:
-    """Yield from several streams at once, each drained by its own task."""
-    if len(streams) == 1:
-        async for item in streams[0]:
-            yield item
-        return
-    queue: asyncio.Queue[Customer | BaseException | None] = asyncio.Queue(maxsize=_BATCH * 2)
-
-    async def drain(stream: AsyncIterator[Customer]) -> None:
-        try:
-            async for item in stream:
-                await queue.put(item)
-        except Exception as exc:
-            await queue.put(exc)
-        else:
-            await queue.put(None)
-
-    tasks = [asyncio.ensure_future(drain(stream)) for stream in streams]
-    try:
-        running = len(tasks)
-        while running:
-            got = await queue.get()
-            if got is None:
-                running -= 1
-            elif isinstance(got, BaseException):
-                raise got
-            else:
-                yield got
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 async def _batches(customers: AsyncIterator[Customer]) -> AsyncIterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     async for customer in customers:
@@ -172,7 +137,7 @@ def _customers_resource(
     clients: _Clients,
     *,
     margin: timedelta,
-    parallel: int,
+    parallel: int | str,
     partition: CustomerPartition | None,
     initial_value: datetime | None,
     end_value: datetime | None,
@@ -210,11 +175,8 @@ def _customers_resource(
         end: datetime | None = changed_at.end_value
         async with clients.use() as client:
             if start is None and end is None:
-                if parallel > 1:
-                    parts = await client.customers.partition(parallel)
-                    stream = _merged([part.stream(client) for part in parts])
-                else:
-                    stream = aiter(client.customers.list())
+                # Disjoint created_at windows read at once (one stream: in order).
+                stream = aiter(client.customers.list(parallel=None if parallel == 1 else parallel))
             else:
                 low = start or datetime(1970, 1, 1, tzinfo=timezone.utc)
                 stream = _changed(client, low, end)
@@ -307,9 +269,10 @@ def _check_aware(value: object, name: str) -> datetime | None:
     return value
 
 
-def _check_int(value: object, name: str, low: int, high: int) -> int:
+def _check_int(value: object, name: str, low: int, high: int, *, also: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigurationError(f"{name} must be an int in {low}..{high}, got {value!r}")
+        allowed = f"an int in {low}..{high}" + (f" or {also}" if also else "")
+        raise ConfigurationError(f"{name} must be {allowed}, got {value!r}")
     return value
 
 
@@ -320,7 +283,7 @@ def voucherify_source(
     base_url: str | None = None,
     resources: Iterable[str] | str = ("customers",),
     concurrency: int = 8,
-    parallel: int = 1,
+    parallel: int | str = "auto",
     partition: CustomerPartition | None = None,
     initial_value: datetime | None = None,
     end_value: datetime | None = None,
@@ -343,7 +306,8 @@ def voucherify_source(
         concurrency: the most requests in flight at once (the client's
             ``max_concurrency``, and the per-customer fan-out's width).
         parallel: on a full load, stream the customers as this many ``created_at``
-            partitions at once (``vf.customers.partition``).
+            windows at once, or ``"auto"`` (the default) to follow the latency and the rate
+            limit (``vf.customers.list(parallel=...)``); 1 reads them in one stream.
         partition: load only this `CustomerPartition` (no incremental state): for a
             backfill split across processes or machines.
         initial_value: load only customers changed at or after this instant.
@@ -374,7 +338,8 @@ def voucherify_source(
     """
     names = _check_resources(resources)
     concurrency = _check_int(concurrency, "concurrency", 1, 1000)
-    parallel = _check_int(parallel, "parallel", 1, 1000)
+    if parallel != "auto":
+        parallel = _check_int(parallel, "parallel", 1, 1000, also="'auto'")
     initial_value = _check_aware(initial_value, "initial_value")
     end_value = _check_aware(end_value, "end_value")
     if initial_value is not None and end_value is not None and end_value <= initial_value:

@@ -20,7 +20,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-import anyio
 import msgspec
 
 from .._core.query import Query, format_datetime
@@ -240,16 +239,24 @@ class ParallelScan(Generic[PageT, ItemT]):
 
     async def _prepare(self) -> WindowPlan:
         """The oldest and newest customer (two requests at once), then the windows."""
-        answers: list[Any] = [None, None]
-
-        async def first(index: int, order: str) -> None:
-            answers[index] = await self._timed(
-                [("limit", "1"), *self._user_filters, ("order", order)]
+        # Plain tasks, not a task group: an error comes out as itself (an
+        # AuthenticationError, say), not wrapped in an ExceptionGroup.
+        tasks = [
+            asyncio.ensure_future(
+                self._timed([("limit", "1"), *self._user_filters, ("order", order)])
             )
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(first, 0, "created_at")
-            group.start_soon(first, 1, "-created_at")
+            for order in ("created_at", "-created_at")
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        answers = [task.result() for task in tasks]
         oldest, newest = (self._shape.items(answer) for answer in answers)
         total = getattr(answers[0], "total", None)
         self._total = total if isinstance(total, int) and not isinstance(total, bool) else None

@@ -33,6 +33,11 @@ class LoadError(Exception):
         self.status = status
 
 
+def _parallel(value: str) -> int | str:
+    """``--parallel``: ``auto`` or a number of streams, at least 1."""
+    return value if value == "auto" else at_least(1)(value)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a load: destination, file, resources, refresh, partitions, state."""
     parser.add_argument(
@@ -59,10 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--parallel",
-        type=at_least(1),
-        default=1,
-        metavar="N",
-        help="partitions streamed at once on a full load (default: %(default)s)",
+        type=_parallel,
+        default="auto",
+        metavar="N|auto",
+        help="created_at windows streamed at once on a full load (default: %(default)s,"
+        " from the latency and the rate limit; 1: one stream)",
     )
     parser.add_argument(
         "--pipelines-dir",
