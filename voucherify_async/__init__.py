@@ -63,6 +63,7 @@ from .resources._jobs import (
     PartialSubmissionError,
 )
 from .resources._pagination import Pager
+from .resources._parallel import ParallelPager, ScanProgress
 from .resources._partition import CustomerPartition
 
 __all__ = [
@@ -110,6 +111,7 @@ __all__ = [
     "NotGiven",
     "Pager",
     "PaginationError",
+    "ParallelPager",
     "PartialSubmissionError",
     "PayloadTooLargeError",
     "PaymentRequiredError",
@@ -118,6 +120,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RedirectError",
+    "ScanProgress",
     "SendError",
     "VoucherifyError",
     "__version__",
