@@ -18,6 +18,8 @@ from collections.abc import (
 )
 from typing import Any, Generic, Protocol, TypeVar
 
+import msgspec
+
 from .._core.query import Query
 from .._exceptions import VoucherifyError
 from .._transport.transport import RawAnswer
@@ -29,6 +31,7 @@ __all__ = [
     "Pager",
     "Paging",
     "PagingWalk",
+    "ScanProgress",
     "Walk",
     "replace_param",
 ]
@@ -53,6 +56,36 @@ def get_param(query: Query, name: str) -> str | None:
         if key == name:
             return value
     return None
+
+
+class ScanProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """How far a parallel scan is (``pager.progress``).
+
+    Attributes:
+        yielded: items handed to the caller so far (in this run, if resumed).
+        total: the list's ``total`` when the scan started (``None`` before it is known).
+        streams: streams reading now.
+        elapsed: seconds since the scan started.
+        seconds_left: an estimate of the time left, from the pages left, the latency seen
+            and the budget the rate-limit headers announce (``None`` until known).
+        requests: requests the scan has sent, finding the range included.
+        splits: windows split so a free stream could help (work stealing).
+    """
+
+    yielded: int
+    total: int | None
+    streams: int
+    elapsed: float
+    seconds_left: float | None
+    requests: int
+    splits: int
+
+    @property
+    def fraction(self) -> float | None:
+        """``yielded / total`` (at most 1.0), or ``None`` without a total."""
+        if not self.total:
+            return None
+        return min(self.yielded / self.total, 1.0)
 
 
 class Paging(Protocol[PageT_contra, ItemT_co]):
@@ -316,6 +349,11 @@ class Pager(Generic[PageT, ItemT]):
         # The page being handed out by `async for`, and how many of its items have been.
         self._page_items: Sequence[ItemT] | None = None
         self._handed = 0
+
+    @property
+    def progress(self) -> ScanProgress | None:
+        """How far a parallel scan is (``list(parallel=...)``); ``None`` for one stream."""
+        return None
 
     def __await__(self) -> Generator[Any, None, PageT]:
         return self._fetch(list(self._query)).__await__()

@@ -20,8 +20,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-import msgspec
-
 from .._core.query import Query, format_datetime
 from .._core.ratelimit import RateLimit
 from .._core.scan import CreatedAtPages, CreatedAtWalk
@@ -35,7 +33,7 @@ from .._core.windows import (
     to_ms,
 )
 from ._listing import ListShape
-from ._pagination import Pager
+from ._pagination import Pager, ScanProgress
 
 __all__ = ["ParallelPager", "ParallelScan", "ScanProgress"]
 
@@ -47,36 +45,6 @@ ItemT = TypeVar("ItemT")
 _SAMPLES = 64
 _QUANTILE = 0.25
 _CREATED_FILTERS = ("created_at[after]", "created_at[before]")
-
-
-class ScanProgress(msgspec.Struct, frozen=True, kw_only=True):
-    """How far a parallel scan is (``pager.progress``).
-
-    Attributes:
-        yielded: items handed to the caller so far (in this run, if resumed).
-        total: the list's ``total`` when the scan started (``None`` before it is known).
-        streams: streams reading now.
-        elapsed: seconds since the scan started.
-        seconds_left: an estimate of the time left, from the pages left, the latency seen
-            and the budget the rate-limit headers announce (``None`` until known).
-        requests: requests the scan has sent, finding the range included.
-        splits: windows split so a free stream could help (work stealing).
-    """
-
-    yielded: int
-    total: int | None
-    streams: int
-    elapsed: float
-    seconds_left: float | None
-    requests: int
-    splits: int
-
-    @property
-    def fraction(self) -> float | None:
-        """``yielded / total`` (at most 1.0), or ``None`` without a total."""
-        if not self.total:
-            return None
-        return min(self.yielded / self.total, 1.0)
 
 
 class _Exit:
