@@ -54,7 +54,8 @@ ItemT = TypeVar("ItemT")
 PageT = TypeVar("PageT")
 MAX_PAGE = 99
 _ONE_MS = timedelta(milliseconds=1)
-_CREATED_FILTERS = ("created_at[after]", "created_at[before]")
+#: The query parameters that bound a list by ``created_at``.
+CREATED_FILTERS = ("created_at[after]", "created_at[before]")
 # The kinds of window a walk reads (see CreatedAtWalk).
 _WINDOW, _GROUP, _PAST = "window", "group", "past"
 
@@ -212,11 +213,11 @@ class CreatedAtWalk(Generic[ItemT]):
         """``query`` narrowed to the group's millisecond (give or take one) by filters."""
         assert self._group is not None
         low, high = self._group - _ONE_MS, self._group + _ONE_MS
-        after = _param_datetime(query, "created_at[after]")
-        before = _param_datetime(query, "created_at[before]")
+        after = param_datetime(query, "created_at[after]")
+        before = param_datetime(query, "created_at[before]")
         low = low if after is None else max(after, low)
         high = high if before is None else min(before, high)
-        bounded = [(name, value) for name, value in query if name not in _CREATED_FILTERS]
+        bounded = [(name, value) for name, value in query if name not in CREATED_FILTERS]
         bounded.append(("created_at[after]", format_datetime(low, "created_at_after")))
         bounded.append(("created_at[before]", format_datetime(high, "created_at_before")))
         return bounded
@@ -422,7 +423,8 @@ class CreatedAtWalk(Generic[ItemT]):
             self._page += 1
 
 
-def _param_datetime(query: Query, name: str) -> datetime | None:
+def param_datetime(query: Query, name: str) -> datetime | None:
+    """The datetime value of parameter ``name`` in ``query`` (``None``: absent or unreadable)."""
     for key, value in query:
         if key == name:
             try:

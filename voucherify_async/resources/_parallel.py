@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from .._core.query import Query, format_datetime
 from .._core.ratelimit import RateLimit
-from .._core.scan import CreatedAtPages, CreatedAtWalk
+from .._core.scan import CREATED_FILTERS, CreatedAtPages, CreatedAtWalk, param_datetime
 from .._core.windows import (
     MAX_STREAMS,
     Window,
@@ -44,7 +44,6 @@ ItemT = TypeVar("ItemT")
 # request the pacer held back takes longer, and must not make "auto" open more streams).
 _SAMPLES = 64
 _QUANTILE = 0.25
-_CREATED_FILTERS = ("created_at[after]", "created_at[before]")
 
 
 class _Exit:
@@ -87,7 +86,7 @@ class ParallelScan(Generic[PageT, ItemT]):
     ) -> None:
         self._fetch = fetch
         self._shape = shape
-        self._filters = [(k, v) for k, v in filters if k not in _CREATED_FILTERS]
+        self._filters = [(k, v) for k, v in filters if k not in CREATED_FILTERS]
         self._after = _bound(filters, "created_at[after]")
         self._before = _bound(filters, "created_at[before]")
         self._user_filters = filters
@@ -111,7 +110,6 @@ class ParallelScan(Generic[PageT, ItemT]):
         # The page being handed out, and how many of its items have been.
         self._current: tuple[Window, Sequence[ItemT]] | None = None
         self._handed = 0
-        self._failed: BaseException | None = None
 
     # -- what the caller sees --------------------------------------------------------------
 
@@ -318,11 +316,8 @@ class ParallelScan(Generic[PageT, ItemT]):
         if reader is None:
             reader = window.reader = self._reader(window)
         taken: asyncio.Future[None] | None = None
-        while True:
-            query = reader.next_query()
-            if query is None:
-                window.exhausted = True
-                return True
+        query = reader.next_query()
+        while query is not None:
             page = await self._timed(query)
             self._learn_period()
             page = reader.accept(page)
@@ -336,10 +331,12 @@ class ParallelScan(Generic[PageT, ItemT]):
                 window.reached = to_ms(boundary)
             stop: BaseException | None = None
             try:
-                more = reader.next_query() is not None
+                query = reader.next_query()
             except Exception as exc:  # a walk that cannot go on: after this page's items
-                more, stop = False, exc
-            last = not more or (window.reached is not None and window.past_end(window.reached))
+                query, stop = None, exc
+            if window.reached is not None and window.past_end(window.reached):
+                query = None
+            last = query is None
             if last:
                 window.exhausted = True
             # At most one page of this stream waits for the caller.
@@ -355,6 +352,8 @@ class ParallelScan(Generic[PageT, ItemT]):
             if not isinstance(self._parallel, int) and self._live > self._target():
                 plan.release(window)
                 return False
+        window.exhausted = True  # the walk had nothing left to ask
+        return True
 
     def _reader(self, window: Window) -> CreatedAtPages[PageT, ItemT]:
         """A walk over one window, ascending, bounded by filters (and checked on the client)."""
@@ -426,10 +425,8 @@ class _WindowReader(CreatedAtPages[PageT, ItemT]):
 
 
 def _bound(filters: Query, name: str) -> int | None:
-    for key, value in filters:
-        if key == name:
-            return to_ms(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    return None
+    moment = param_datetime(filters, name)
+    return None if moment is None else to_ms(moment)
 
 
 class ParallelPager(Pager[PageT, ItemT]):

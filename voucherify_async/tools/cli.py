@@ -275,8 +275,9 @@ async def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             async for customer in pager:
                 writer.write(customer)
                 if writer.count % 100 == 0:
-                    scan = getattr(pager, "progress", None)
-                    bar.update(writer.count, seconds_left=scan and scan.seconds_left)
+                    scan = pager.progress
+                    left = None if scan is None else scan.seconds_left
+                    bar.update(writer.count, seconds_left=left)
             bar.update(writer.count)
             writer.close()
     err.write(f"exported {writer.count} customers to {path}\n")
