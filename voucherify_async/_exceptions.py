@@ -718,7 +718,8 @@ def make_status_error(
         )
     try:
         decoded: Any = msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
+        # RecursionError: a body nesting deeper than the decoder's stack allows.
         decoded = None
     if not isinstance(decoded, dict):
         kind = "an empty body" if not body else "a body that is not a JSON error object"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import anyio
+from aiohttp import web
 
 from voucherify_async import AsyncAction, AsyncVoucherify
 from voucherify_async.emulator import Emulator
@@ -57,3 +60,19 @@ async def short_sleep(seconds: float) -> None:
     rate-limit headers) are still honoured, since the transport keeps asking the limiter.
     """
     await asyncio.sleep(min(seconds, 0.02))
+
+
+@asynccontextmanager
+async def serve(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """An aiohttp.web server on loopback answering every route with ``handler``; its URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

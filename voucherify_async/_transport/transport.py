@@ -535,6 +535,10 @@ class Transport:
                 problem = f"the JSON body does not match {request.response_type.__name__}: {exc}"
             except msgspec.DecodeError as exc:
                 problem = f"the body is not valid JSON ({exc})"
+            except RecursionError:
+                problem = "the JSON body nests deeper than the decoder allows"
+            except Exception as exc:  # whatever else a hostile body makes the decoder raise
+                problem = f"the body could not be decoded ({type(exc).__name__}: {exc})"
             if not problem:
                 return result, None
         error = MalformedResponseError(
