@@ -19,6 +19,13 @@ from ._exceptions import ConfigurationError
 from ._transport.aiohttp_transport import AiohttpTransport
 from ._transport.http import HTTPTransport
 from ._transport.limiter import LocalRateLimiter, RateLimiter
+from ._transport.network import (
+    ClientCertOption,
+    SSLOption,
+    check_base_url,
+    check_proxy,
+    make_ssl_context,
+)
 from ._transport.transport import Secret, SharedState, Transport
 from .resources import AsyncActions, Customers
 
@@ -76,10 +83,7 @@ def _resolve_base_url(base_url: str | None, cluster: str | None) -> str:
                 " (a dedicated cluster's host goes in base_url)"
             )
         return CLUSTERS[cluster]
-    url = base_url or os.environ.get("VOUCHERIFY_BASE_URL") or CLUSTERS["eu"]
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"base_url must be an http:// or https:// URL, got {url!r}")
-    return url.rstrip("/")
+    return check_base_url(base_url or os.environ.get("VOUCHERIFY_BASE_URL") or CLUSTERS["eu"])
 
 
 class AsyncVoucherify:
@@ -108,8 +112,21 @@ class AsyncVoucherify:
         max_concurrency: the most requests this client (and every client ``with_options``
             made from it) has in flight at once, however many tasks call it; ``None`` leaves
             only the connection pool as the bound.
+        proxy: the URL of a proxy every request goes through, credentials included if it
+            asks for them (``http://user:password@proxy.internal:3128``); the password is
+            never shown in a repr, log line or error.
+        trust_env: without ``proxy``, go through the proxy the environment names for the
+            API's host (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``), unless ``NO_PROXY``
+            exempts it; read once, on the first request. On by default, as in requests,
+            httpx and curl; ``False`` always connects directly.
+        ssl: how the API's certificate is checked: an ``ssl.SSLContext`` (used as given),
+            or the path of a CA bundle (a PEM file or a directory of them) trusted instead
+            of the system's store, for a proxy or gateway with a private CA. ``None``: the
+            system's trust store.
+        client_cert: a certificate the client presents (mutual TLS): the path of a PEM file
+            holding the key and the certificate, or a ``(certificate, key)`` pair of paths.
         session: an ``aiohttp.ClientSession`` to use instead of opening one; the client leaves
-            it open when it closes.
+            it open when it closes. The network options above are then the session's own.
         default_headers: extra headers sent with every request.
         rate_limiter: decides when each request may go, from the rate-limit headers;
             ``None``: a new `LocalRateLimiter`, shared by every client ``with_options``
@@ -131,7 +148,9 @@ class AsyncVoucherify:
         ConfigurationError: missing credentials or an invalid option.
 
     The session is opened on the first request and closed by ``async with`` or
-    `aclose`.
+    `aclose`. It belongs to the event loop of that request: the client moves to a new loop
+    once the old one has ended (a second ``asyncio.run()``), and raises `EventLoopError`
+    when used from a second loop while the first still runs.
     """
 
     customers: Customers
@@ -151,6 +170,10 @@ class AsyncVoucherify:
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_concurrency: int | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl: SSLOption = None,
+        client_cert: ClientCertOption = None,
         session: aiohttp.ClientSession | None = None,
         default_headers: Mapping[str, str] | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -182,6 +205,18 @@ class AsyncVoucherify:
             )
         if session is not None and transport is not None:
             raise ConfigurationError("pass session or transport, not both")
+        network = [
+            name
+            for name, value in (("proxy", proxy), ("ssl", ssl), ("client_cert", client_cert))
+            if value is not None
+        ]
+        if network and (session is not None or transport is not None):
+            raise ConfigurationError(
+                f"{', '.join(network)} configure the session the client opens; with your own"
+                f" {'session' if session is not None else 'transport'}, set them on it instead"
+            )
+        if not isinstance(trust_env, bool):
+            raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
         if transport is not None and not callable(getattr(transport, "send", None)):
             raise ConfigurationError(
                 f"transport must have an async send() method, got {type(transport).__name__}"
@@ -202,7 +237,14 @@ class AsyncVoucherify:
             _shared = SharedState(
                 http=transport
                 if transport is not None
-                else AiohttpTransport(session, max_connections=connections, secret=self._app_token),
+                else AiohttpTransport(
+                    session,
+                    max_connections=connections,
+                    secret=self._app_token,
+                    proxy=check_proxy(proxy),
+                    trust_env=trust_env,
+                    ssl=make_ssl_context(ssl, client_cert),
+                ),
                 owns_http=transport is None,
                 rate_limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(clock),
                 max_concurrency=None

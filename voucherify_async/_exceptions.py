@@ -11,6 +11,7 @@ VoucherifyError
 ├── ConfigurationError              bad credentials or options, raised at construction
 │   └── DestinationUnreachableError a dlt load's destination cannot be opened (dlt extra)
 ├── ClientClosedError               the client was closed (before or during the call)
+├── EventLoopError                  used from a second event loop while the first still runs
 ├── APIError                        something went wrong talking to the API
 │   ├── APIConnectionError          no answer: refused, reset, dropped, truncated
 │   │   └── APITimeoutError         no answer in time
@@ -105,6 +106,7 @@ __all__ = [
     "CsvHeaderError",
     "CsvSizeError",
     "DestinationUnreachableError",
+    "EventLoopError",
     "InternalServerError",
     "ListOrderError",
     "LockedError",
@@ -159,6 +161,17 @@ class ClientClosedError(VoucherifyError, RuntimeError):
     A call in flight when the client is closed ends with this error at once (its request
     may or may not have reached the API). Also a ``RuntimeError``. Create a new client to
     make more requests.
+    """
+
+
+class EventLoopError(VoucherifyError, RuntimeError):
+    """The client was used from a second event loop while the first one still runs.
+
+    A client (its connection pool, its cap on requests in flight) belongs to one running
+    event loop at a time; it moves to a new loop by itself once the old one has ended
+    (successive ``asyncio.run()`` calls). Raised before any request is sent. Make one
+    client per loop (per thread), or run the call on the loop that owns the client; see
+    "From synchronous code" in the docs.
     """
 
 

@@ -8,11 +8,19 @@ own for the client and must not assume asyncio's loop or transports.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
 
+import aiohttp
+import pytest
 import uvloop
 
-from voucherify_async import AsyncVoucherify
+from voucherify_async import AsyncVoucherify, EventLoopError
 from voucherify_async.emulator import Emulator
 
 
@@ -69,3 +77,137 @@ async def _seeded_then_every_path(
 ) -> dict[str, object]:
     await emu.seed_customers(34)
     return await _every_path(url, app_id, app_token)
+
+
+# --- one client, many event loops -----------------------------------------------------------
+
+_SCRIPT = """
+import asyncio, gc, os, sys
+import anyio
+from voucherify_async import AsyncVoucherify
+
+vf = AsyncVoucherify()  # at import time: no event loop runs yet
+
+
+async def name(customer_id):
+    return (await vf.customers.get(customer_id)).name
+
+
+print(asyncio.run(name("bob")))
+print(asyncio.run(name("bob")))
+print(anyio.run(name, "bob"))
+print(asyncio.run(name("bob")))
+if os.environ.get("ABRUPT"):
+    loop = asyncio.new_event_loop()  # closed without finalizing its async generators
+    print(loop.run_until_complete(name("bob")))
+    loop.close()
+    print(asyncio.run(name("bob")))
+gc.collect()
+"""
+
+
+def test_a_client_made_at_import_time_serves_successive_loops_without_noise(
+    tmp_path: Path,
+) -> None:
+    with Emulator(mode="thread") as emu:
+        asyncio.run(_create_bob(emu))
+        script = tmp_path / "script.py"
+        script.write_text(_SCRIPT)
+        # -X dev shows every ResourceWarning and asyncio's debug complaints.
+        done = subprocess.run(
+            [sys.executable, "-X", "dev", str(script)],
+            env={**os.environ, **emu.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        # A loop closed without loop.shutdown_asyncgens() (which asyncio.run and Runner
+        # call) cannot have its sockets closed: the client moves on all the same.
+        abrupt = subprocess.run(
+            [sys.executable, str(script)],
+            env={**os.environ, **emu.env, "ABRUPT": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Bob"] * 4
+    assert done.stderr == ""  # no "Unclosed client session", no "Event loop is closed"
+    assert abrupt.returncode == 0, abrupt.stderr
+    assert abrupt.stdout.split() == ["Bob"] * 6
+    assert abrupt.stderr == ""
+
+
+async def _create_bob(emu: Emulator) -> None:
+    async with emu.client() as vf:
+        await vf.customers.create(source_id="bob", name="Bob")
+
+
+def test_asyncio_run_twice_with_one_client_reuses_nothing_of_the_first_loop() -> None:
+    with Emulator(mode="thread") as emu:
+        asyncio.run(_create_bob(emu))
+        vf = emu.client(max_concurrency=2)
+
+        async def lookups() -> list[str | None]:
+            found = await asyncio.gather(*(vf.customers.get("bob") for _ in range(6)))
+            return [c.name for c in found]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert asyncio.run(lookups()) == ["Bob"] * 6
+            assert asyncio.run(lookups()) == ["Bob"] * 6
+            asyncio.run(vf.aclose())
+            gc.collect()
+        assert vf.is_closed
+
+
+def test_a_second_live_loop_gets_one_typed_error_before_any_request() -> None:
+    with Emulator(mode="thread") as emu:
+        asyncio.run(_create_bob(emu))
+        vf = emu.client()
+        first_done = threading.Event()
+        release = threading.Event()
+
+        async def owner() -> None:
+            await vf.customers.get("bob")
+            first_done.set()
+            while not release.is_set():  # bounded by the test's 10 s wait below
+                await asyncio.sleep(0.01)
+            await vf.aclose()
+
+        thread = threading.Thread(target=asyncio.run, args=(owner(),))
+        thread.start()
+        try:
+            assert first_done.wait(10)
+            before = emu_requests(emu)
+            with pytest.raises(EventLoopError) as info:
+                asyncio.run(vf.customers.get("bob"))
+            assert emu_requests(emu) == before  # nothing was sent
+        finally:
+            release.set()
+            thread.join(10)
+        assert not thread.is_alive()
+    message = str(info.value)
+    assert "another event loop" in message and "one client per event loop" in message
+    assert info.value.__cause__ is None
+
+
+def emu_requests(emu: Emulator) -> int:
+    async def read() -> int:
+        total: int = (await emu.stats())["requests_total"]
+        return total
+
+    return asyncio.run(read())
+
+
+def test_a_session_given_by_the_caller_on_an_ended_loop_is_a_typed_error() -> None:
+    with Emulator(mode="thread") as emu:
+
+        async def make() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession()
+
+        session = asyncio.run(make())
+        vf = emu.client(session=session)
+        with pytest.raises(EventLoopError, match="event loop that has ended"):
+            asyncio.run(vf.customers.get("bob"))
+        session.detach()  # its loop is gone: nothing to close

@@ -46,9 +46,7 @@ async def test_a_deeply_nested_2xx_body_is_a_malformed_response(body: str) -> No
     error = info.value
     # An object nesting deep is skipped field by field until the stack runs out; an array at
     # the root is refused at its first byte: either way, one MalformedResponseError.
-    assert "nests deeper than the decoder allows" in str(error) or "Expected `object`" in str(
-        error
-    )
+    assert "nests deeper than the decoder allows" in str(error) or "Expected `object`" in str(error)
     assert error.status == 200
     assert error.__cause__ is None and error.__context__ is None
     assert not error.maybe_applied  # a GET changes nothing

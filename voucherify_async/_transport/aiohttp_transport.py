@@ -1,17 +1,20 @@
 """The aiohttp `HTTPTransport`: the only module of the client that touches aiohttp.
 
-It owns the session it opens (lazily, inside the running event loop) and leaves a session
-passed in open; it tells "not sent" from "may have arrived" with its connector;
-it sends large JSON bodies as an explicit ``BytesIOPayload``.
+It owns the session it opens (lazily, inside the running event loop, one loop at a time)
+and leaves a session passed in open; it tells "not sent" from "may have arrived" with its
+connector; it sends through the proxy and with the TLS settings it was given; it sends large
+JSON bodies as an explicit ``BytesIOPayload``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import io
 import platform
-from collections.abc import Mapping
+import ssl as ssl_module
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,10 @@ from yarl import URL
 
 from .._core.request import FileUpload
 from .._core.retry import Delivery
-from .._exceptions import ClientClosedError, redact
+from .._exceptions import ClientClosedError, EventLoopError, redact
 from .._version import __version__
 from .http import Body, SendError
+from .network import env_proxy, mask_url, url_secrets
 
 __all__ = ["AiohttpTransport", "user_agent"]
 
@@ -72,6 +76,42 @@ class _Connector(aiohttp.TCPConnector):
             phase.connected = True
         return connection
 
+    @property
+    def closed(self) -> bool:
+        # A pool whose event loop is gone can be neither used nor closed: it counts as
+        # closed, so its session does not warn "Unclosed client session" when collected.
+        return bool(super().closed) or self._loop.is_closed()
+
+    def __del__(self, _warnings: Any = None) -> None:
+        if self._loop.is_closed():
+            self._closed = True  # nothing to close any more; nothing to warn about
+        super().__del__()
+
+
+def another_loop_error(what: str) -> EventLoopError:
+    """The error of a client used from a second event loop while its first one runs."""
+    return EventLoopError(
+        f"{what} is in use on another event loop, which is still running; a client belongs"
+        " to one running event loop at a time. Make one client per event loop (per thread),"
+        " or run the call on the loop that owns the client"
+        " (asyncio.run_coroutine_threadsafe, anyio.from_thread)"
+    )
+
+
+async def _until_loop_ends(
+    transport: AiohttpTransport, session: aiohttp.ClientSession
+) -> AsyncGenerator[None, None]:
+    """Closes ``session`` when its event loop shuts down its async generators.
+
+    ``asyncio.run``, ``asyncio.Runner`` and ``anyio.run`` finalize every async generator
+    of their loop before closing it; this one is started when a session is opened, so a
+    client used in one ``asyncio.run()`` and then in another leaves nothing open behind.
+    """
+    try:
+        yield
+    finally:
+        await transport._retire(session)
+
 
 def _form(upload: FileUpload, opened: list[Any]) -> aiohttp.FormData:
     """Build the multipart body of an upload; files opened here are closed by the caller."""
@@ -92,6 +132,17 @@ class AiohttpTransport:
             the first request (with a pool of ``max_connections``) and closed by `aclose`.
         max_connections: the pool size of the session this transport opens.
         secret: a string masked in every failure message (the app token).
+        proxy: the URL of the proxy every request goes through (credentials allowed:
+            ``http://user:password@proxy:3128``); they are masked in every message.
+        trust_env: without ``proxy``, use the proxy ``HTTPS_PROXY`` / ``HTTP_PROXY`` name
+            for the API's host, unless ``NO_PROXY`` exempts it (read on the first request).
+        ssl: the TLS context the connections use (``None``: aiohttp's default, the
+            system's trust store).
+
+    A session this transport opens belongs to the event loop of its first request. Used from
+    a later loop once that one has ended, it opens a new session (the old one is closed
+    when its loop shuts down, or dropped if the loop was closed without that); used from a
+    second loop while the first still runs, it raises `EventLoopError` before sending.
     """
 
     def __init__(
@@ -100,13 +151,34 @@ class AiohttpTransport:
         *,
         max_connections: int = 100,
         secret: str = "",
+        proxy: str | None = None,
+        trust_env: bool = False,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
-        self._secret = secret
+        self._secrets: list[str] = [secret] if secret else []
+        self._secrets.extend(url_secrets(proxy))
+        self._proxy = proxy
+        self._proxy_decided = proxy is not None or not trust_env
+        self._ssl = ssl
         self._closed = False
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finalizer: AsyncGenerator[None, None] | None = None
+
+    def __repr__(self) -> str:
+        proxy = "" if self._proxy is None else f", proxy={mask_url(self._proxy)!r}"
+        return f"<AiohttpTransport owns_session={self._owns_session}{proxy}>"
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy requests go through, its password masked (``None``: direct).
+
+        With ``trust_env``, known once the first request has read the environment.
+        """
+        return None if self._proxy is None else mask_url(self._proxy)
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -118,16 +190,66 @@ class AiohttpTransport:
         """Whether this transport opened its session (rather than being given one)."""
         return self._owns_session
 
-    def _open(self) -> aiohttp.ClientSession:
+    async def _open(self, loop: asyncio.AbstractEventLoop, url: str) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError(_CLOSED_MESSAGE)
         session = self._session
+        if not self._owns_session:
+            assert session is not None
+            if session.closed:
+                raise ClientClosedError(
+                    "the aiohttp.ClientSession given to AsyncVoucherify is closed"
+                )
+            owner = getattr(session, "_loop", loop)
+            if owner is not loop:
+                given = "the aiohttp.ClientSession given to AsyncVoucherify"
+                if owner.is_running() and not owner.is_closed():
+                    raise another_loop_error(given)
+                raise EventLoopError(
+                    f"{given} belongs to an event loop that has ended; open the session"
+                    " inside the event loop that uses it (or let the client open its own)"
+                )
+            return session
+        if session is not None and self._loop is not loop:
+            old = self._loop
+            if old is not None and old.is_running() and not old.is_closed():
+                raise another_loop_error("this AsyncVoucherify client")
+            # Its loop has ended: the session can never be used again, nor awaited closed.
+            self._drop(session)
+            session = None
         if session is None:
-            connector = _Connector(limit=self._max_connections)
+            if not self._proxy_decided:
+                self._proxy = env_proxy(url)
+                self._secrets.extend(url_secrets(self._proxy))
+                self._proxy_decided = True
+            connector = _Connector(limit=self._max_connections, ssl=self._ssl or True)
             session = self._session = aiohttp.ClientSession(connector=connector)
-        elif session.closed:
-            raise ClientClosedError("the aiohttp.ClientSession given to AsyncVoucherify is closed")
+            self._loop = loop
+            # Closed at the end of this loop's life (asyncio.run and the like).
+            finalizer = self._finalizer = _until_loop_ends(self, session)
+            await finalizer.__anext__()
         return session
+
+    def _drop(self, session: aiohttp.ClientSession) -> None:
+        """Forget a session whose event loop has ended, without a warning or an await."""
+        if self._session is session:
+            self._session = None
+            self._loop = None
+            self._finalizer = None
+        connector = session.connector
+        session.detach()
+        close_now = getattr(connector, "_close", None)  # close() needs the loop it had
+        if close_now is not None:
+            with contextlib.suppress(Exception):
+                close_now()  # marks it closed, and closes its sockets if the loop allows
+
+    async def _retire(self, session: aiohttp.ClientSession) -> None:
+        """Close ``session`` as its event loop shuts down (see `_until_loop_ends`)."""
+        if self._session is session:
+            self._session = None
+            self._loop = None
+        if not session.closed:
+            await session.close()
 
     def _timeout(self, timeout: float | None) -> aiohttp.ClientTimeout:
         value = self._timeouts.get(timeout)
@@ -147,9 +269,10 @@ class AiohttpTransport:
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send one request and read the whole answer; see `HTTPTransport.send`."""
         session = self._session
-        if session is None or self._closed or not self._owns_session:
+        loop = asyncio.get_running_loop()
+        if session is None or self._closed or not self._owns_session or self._loop is not loop:
             # A session of our own is closed by aclose() alone, which sets _closed.
-            session = self._open()
+            session = await self._open(loop, url)
         data: Any = body
         opened: list[Any] = []
         if body is None:
@@ -177,6 +300,7 @@ class AiohttpTransport:
                 headers=headers,
                 timeout=self._timeout(timeout),
                 allow_redirects=False,
+                proxy=self._proxy,
             ) as response:
                 content = await response.read()
                 return response.status, response.headers, content
@@ -194,6 +318,9 @@ class AiohttpTransport:
         except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
             # Refused, unreachable, DNS, TLS handshake, proxy: before the request was written.
             failure = self._failure(exc, Delivery.NOT_SENT, timeout=False)
+        except aiohttp.ClientHttpProxyError as exc:
+            # The proxy refused the tunnel (CONNECT): the request never reached the API.
+            failure = self._failure(exc, Delivery.NOT_SENT, timeout=False)
         except aiohttp.ClientError as exc:
             failure = self._failure(exc, Delivery.MAY_HAVE_ARRIVED, timeout=False)
         finally:
@@ -204,8 +331,24 @@ class AiohttpTransport:
         raise failure
 
     def _failure(self, cause: BaseException, delivery: Delivery, *, timeout: bool) -> SendError:
+        message = str(cause)
+        if isinstance(cause, aiohttp.ClientHttpProxyError):
+            message = f"the proxy refused the connection: HTTP {cause.status} {cause.message}"
+        elif isinstance(cause, aiohttp.ClientProxyConnectionError) or (
+            self._proxy is not None
+            and isinstance(cause, aiohttp.ClientConnectorError)
+            and not isinstance(cause, aiohttp.ClientSSLError)
+        ):
+            message = f"{message} (through the proxy {mask_url(self._proxy or '')})"
+        elif isinstance(cause, aiohttp.ClientConnectorCertificateError):
+            message = (
+                f"{message}; the API's certificate is not trusted: give the CA that signed it"
+                " as ssl= (a CA bundle path or an ssl.SSLContext)"
+            )
+        for secret in self._secrets:
+            message = redact(message, secret)
         return SendError(
-            redact(str(cause), self._secret),
+            message,
             delivery,
             timeout=timeout,
             cause_type=type(cause).__name__,
@@ -215,5 +358,20 @@ class AiohttpTransport:
         """Close the session if this transport opened it; later sends raise."""
         self._closed = True
         session, self._session = self._session, None
-        if session is not None and self._owns_session and not session.closed:
+        if session is None or not self._owns_session or session.closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        finalizer, self._finalizer = self._finalizer, None
+        if self._loop is loop:
             await session.close()
+            if finalizer is not None:
+                await finalizer.aclose()  # nothing left for it to close
+        elif self._loop is not None and self._loop.is_running():
+            # Its loop still runs (in another thread): close it there.
+            future = asyncio.run_coroutine_threadsafe(session.close(), self._loop)
+            await asyncio.wrap_future(future)
+        else:
+            self._drop(session)

@@ -35,7 +35,7 @@ from .._exceptions import (
     redact_error,
 )
 from .._version import __version__
-from .aiohttp_transport import user_agent
+from .aiohttp_transport import another_loop_error, user_agent
 from .http import Body, HTTPTransport, SendError
 from .limiter import LocalRateLimiter, RateLimiter
 
@@ -148,6 +148,8 @@ class SharedState:
         # CapacityLimiter the package's structure otherwise uses: it costs ~2 us per
         # acquire+release against ~18 us, on the path of every request.
         self._semaphore: asyncio.Semaphore | None = None
+        # The event loop the calls run on: the semaphore and the tasks belong to it.
+        self.loop: asyncio.AbstractEventLoop | None = None
         # The in-process limiter is asked without a coroutine per request (its answers never
         # wait); any other limiter through its awaitable methods.
         self.local_limiter = rate_limiter if type(rate_limiter) is LocalRateLimiter else None
@@ -197,6 +199,19 @@ class SharedState:
         if not self.calls and self._idle is not None:
             self._idle.set()
 
+    def enter_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move to ``loop`` (the calls so far ran on another one).
+
+        Raises:
+            EventLoopError: the other loop still runs: a client serves one loop at a time.
+        """
+        old = self.loop
+        if old is not None and old.is_running() and not old.is_closed():
+            raise another_loop_error("this AsyncVoucherify client")
+        self.loop = loop
+        self._semaphore = None  # made again, in this loop, on first use
+        self.calls = {task for task in self.calls if not task.get_loop().is_closed()}
+
     def semaphore(self) -> asyncio.Semaphore | None:
         """The cap on requests in flight across the client, if ``max_concurrency`` is set."""
         if self.max_concurrency is None:
@@ -216,7 +231,12 @@ class SharedState:
         # Shielded: a cancelled caller must still leave no unclosed session behind.
         with anyio.CancelScope(shield=True):
             current = asyncio.current_task()
-            running = [task for task in self.calls if task is not current]
+            # Only this loop's calls: a task of an ended loop can be neither cancelled
+            # nor awaited.
+            loop = asyncio.get_running_loop()
+            running = [
+                task for task in self.calls if task is not current and task.get_loop() is loop
+            ]
             if running:
                 self._idle = anyio.Event()
                 for task in running:
@@ -284,6 +304,8 @@ class Transport:
         # Count the call (aclose() cancels the calls it finds running); then the URL.
         if shared.closed:
             raise ClientClosedError(_CLOSED_MESSAGE)
+        if asyncio.get_running_loop() is not shared.loop:
+            shared.enter_loop(asyncio.get_running_loop())
         task = asyncio.current_task()
         if task is not None:
             shared.calls.add(task)
