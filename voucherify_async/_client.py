@@ -8,11 +8,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 import anyio
 from msgspec import UNSET, UnsetType
 
+from ._core.extras import check_extra_headers, check_extra_query, generic_request
+from ._core.query import Query
 from ._core.ratelimit import RateLimit
 from ._core.retry import MAX_SERVER_WAIT
 from ._exceptions import ConfigurationError
@@ -182,6 +185,7 @@ class AsyncVoucherify:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[], float] = random.random,
         _shared: SharedState | None = None,
+        _extra_query: Query | None = None,
     ) -> None:
         app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
         app_token = app_token if app_token is not None else os.environ.get("VOUCHERIFY_APP_TOKEN")
@@ -263,7 +267,9 @@ class AsyncVoucherify:
             shared=_shared,
             default_headers=self._default_headers,
             max_retry_wait=_check_wait(max_retry_wait),
+            extra_query=_extra_query,
         )
+        self._extra_query = list(_extra_query or [])
         self.customers = Customers(self._transport)
         self.async_actions = AsyncActions(self._transport)
 
@@ -335,10 +341,23 @@ class AsyncVoucherify:
         timeout: float | UnsetType | None = UNSET,
         max_retries: int | UnsetType = UNSET,
         max_retry_wait: float | UnsetType = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> AsyncVoucherify:
         """Return a client with other options that shares this one's session and rate limits.
 
         Closing the returned client leaves the session open; closing this one closes it.
+
+        Args:
+            timeout: seconds allowed for each attempt (``None``: no limit).
+            max_retries: how many times a failed request is retried.
+            max_retry_wait: the longest wait the API may ask for, in seconds.
+            extra_headers: headers added to every request of the returned client (over
+                this one's); the credentials cannot be set this way.
+            extra_query: query parameters added to every request of the returned client:
+                the way to pass a parameter the typed signature does not have yet to the
+                list iterators, fan-out, bulk and CSV calls (the single-request methods
+                also take ``extra_query`` per call).
 
         Examples:
             ```python
@@ -350,11 +369,69 @@ class AsyncVoucherify:
             app_id=self._app_id,
             app_token=self._app_token,
             base_url=self._base_url,
-            default_headers=self._default_headers,
+            default_headers={**self._default_headers, **check_extra_headers(extra_headers)},
+            _extra_query=[*self._extra_query, *check_extra_query(extra_query)],
             timeout=self.timeout if timeout is UNSET else timeout,
             max_retries=self.max_retries if max_retries is UNSET else max_retries,
             max_retry_wait=self.max_retry_wait if max_retry_wait is UNSET else max_retry_wait,
             _shared=self._transport.shared,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        cast_to: Any = None,
+        retry_safe: bool | None = None,
+    ) -> Any:
+        """Call any endpoint of the API with the client's guarantees.
+
+        For what the typed methods do not cover (vouchers, redemptions, an endpoint added
+        after this release): the request goes through the same session, the rate limiter
+        (shared between processes if the client's is), retries, typed errors and
+        redaction as every other call. Voucherify's limits are per project, so calls made
+        this way count against, and are paced by, the same budget.
+
+        Args:
+            method: ``GET``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
+            path: the path from the host on, such as ``"/v1/vouchers"``; characters a path
+                cannot carry are percent-encoded, ``%xx`` escapes are kept.
+            query: query parameters; a list or tuple value repeats the name.
+            json: the body, anything msgspec encodes (dicts, lists, Structs, dataclasses).
+            headers: headers of this call (the credentials cannot be set this way).
+            cast_to: the type to decode the answer into (a msgspec Struct, ``dict``,
+                ``list[...]``); ``None``: plain Python values (``None`` for an empty body).
+            retry_safe: whether doing the call twice is harmless. ``None``: only ``GET``
+                is. A call that is not is sent again only when it surely never left; if it
+                may have arrived, the error has ``maybe_applied`` set.
+
+        Examples:
+            ```python
+            page = await vf.request("GET", "/v1/customers", query={"limit": 5})
+            print(len(page["customers"]))
+            ```
+
+        Raises:
+            ValueError: a bad ``method`` or ``path``, before any request.
+            TypeError: a ``json`` that cannot be encoded, or a bad ``query``/``headers``.
+            APIStatusError: the API answered with an error (a subclass per status).
+            APIConnectionError: no answer came back.
+            MalformedResponseError: a 2xx body that does not decode to ``cast_to``.
+        """
+        return await self._transport.request(
+            generic_request(
+                method,
+                path,
+                query=query,
+                json=json,
+                headers=headers,
+                cast_to=cast_to,
+                retry_safe=retry_safe,
+            )
         )
 
     async def aclose(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
@@ -51,6 +51,7 @@ class Request(msgspec.Struct, Generic[T], frozen=True):
         raw: give the 2xx answer's body undecoded, as a ``RawAnswer`` whose ``decode()``
             gives the ``response_type`` (a pager reads its next cursor from the bytes and
             asks for the next page before decoding this one).
+        headers: headers of this call alone, sent over the client's (``extra_headers``).
     """
 
     method: str
@@ -62,3 +63,4 @@ class Request(msgspec.Struct, Generic[T], frozen=True):
     retry_safe: bool = True
     unsure_note: str | None = None
     raw: bool = False
+    headers: Mapping[str, str] | None = None

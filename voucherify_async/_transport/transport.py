@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 import anyio
 import msgspec
 
-from .._core.query import encode_query
+from .._core.query import Query, encode_query
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit, parse_rate_limit
 from .._core.request import Request
 from .._core.retry import MAX_SERVER_WAIT, Delivery, Retry, decide
@@ -267,8 +267,11 @@ class Transport:
         shared: SharedState,
         default_headers: Mapping[str, str] | None = None,
         max_retry_wait: float = MAX_SERVER_WAIT,
+        extra_query: Query | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Query parameters added to every request, already encoded ("" for none).
+        self.extra_query = encode_query(extra_query) if extra_query else ""
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
@@ -313,6 +316,10 @@ class Transport:
             url = self.base_url + request.path
             if request.query:
                 url += "?" + encode_query(request.query)
+                if self.extra_query:
+                    url += "&" + self.extra_query
+            elif self.extra_query:
+                url += "?" + self.extra_query
             limiter = shared.rate_limiter
             local = shared.local_limiter
             send = shared.http.send
@@ -323,6 +330,8 @@ class Transport:
                 headers, body = self._json_headers, request.json
             else:
                 headers, body = self._headers, request.upload
+            if request.headers:
+                headers = {**headers, **request.headers}
             retries = 0
             started = 0.0
             while True:
@@ -547,6 +556,8 @@ class Transport:
         if response_type is _NONE_TYPE:
             return None, None
         if not body:
+            if response_type is Any:  # vf.request without cast_to: nothing to decode
+                return None, None
             problem = "the API answered with an empty body where JSON was expected"
         else:
             problem = ""

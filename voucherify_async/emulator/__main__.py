@@ -13,6 +13,10 @@ Prints the three settings a client needs, one per line, then serves::
 returns, so ``eval "$(voucherify-async emulator --background --port 0)"`` sets up a shell;
 ``kill $VOUCHERIFY_EMULATOR_PID`` stops the server.
 
+``--certfile cert.pem [--keyfile key.pem]`` serves HTTPS (the printed URL says
+``https://``); ``--client-ca ca.pem`` also requires a client certificate signed by that CA
+(mutual TLS).
+
 A bad option or a port in use prints one line naming the option, and exits 2.
 
 The settings' options (``--rate-limit``, ``--error-rate`` ...) are made from ``Settings``;
@@ -28,6 +32,7 @@ import errno
 import os
 import shlex
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -39,6 +44,7 @@ from aiohttp import web
 from ..tools._argparse import OneLineParser
 from ._app import create_app
 from ._config import SettingsError, add_arguments, flag_of, settings_from_args
+from ._tls import check_tls_files, server_context
 
 __all__ = ["main", "parse_args"]
 
@@ -63,17 +69,35 @@ def parse_args(argv: Sequence[str] | None = None, *, prog: str | None = None) ->
     parser.add_argument(
         "--seed-activity", action="store_true", help="give seeded customers activity, redeemables"
     )
+    tls = parser.add_argument_group("HTTPS (all PEM files)")
+    tls.add_argument(
+        "--certfile",
+        metavar="PATH",
+        help="serve HTTPS with this certificate (and its chain; the key too, or --keyfile)",
+    )
+    tls.add_argument(
+        "--keyfile", metavar="PATH", help="the certificate's private key, if not in --certfile"
+    )
+    tls.add_argument(
+        "--client-ca",
+        metavar="PATH",
+        help="require a client certificate signed by this CA (mutual TLS); needs --certfile",
+    )
     add_arguments(parser)
     return parser.parse_args(argv)
 
 
+_TLS_FLAGS = ("--certfile", "--keyfile", "--client-ca")
+
+
 async def _serve(args: argparse.Namespace) -> None:
     settings = settings_from_args(args)
+    ssl_context = _ssl_context(args)
     app = create_app(settings, seed=args.seed, seed_activity=args.seed_activity)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, args.host, args.port)
+        site = web.TCPSite(runner, args.host, args.port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as error:
@@ -87,7 +111,8 @@ async def _serve(args: argparse.Namespace) -> None:
             # Windows has no add_signal_handler; Ctrl+C then arrives as KeyboardInterrupt.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
-        print(f"VOUCHERIFY_BASE_URL=http://{host}:{port}")
+        scheme = "http" if ssl_context is None else "https"
+        print(f"VOUCHERIFY_BASE_URL={scheme}://{host}:{port}")
         print(f"VOUCHERIFY_APP_ID={settings.app_id}")
         print(f"VOUCHERIFY_APP_TOKEN={settings.app_token}", flush=True)
         await stop.wait()
@@ -118,6 +143,16 @@ def _check(args: argparse.Namespace) -> None:
         raise OptionError(f"--port: must be from 0 to 65535 (0 picks a free port), got {args.port}")
     if args.seed < 0:
         raise OptionError(f"--seed: must be 0 or more customers, got {args.seed}")
+    _ssl_context(args)
+
+
+def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server's TLS context from ``--certfile`` ..., ``None`` for plain HTTP."""
+    try:
+        files = check_tls_files(args.certfile, args.keyfile, args.client_ca, names=_TLS_FLAGS)
+        return server_context(files, names=_TLS_FLAGS) if files.enabled else None
+    except ValueError as error:
+        raise OptionError(str(error)) from None
 
 
 def _bind_error(args: argparse.Namespace, error: OSError) -> OptionError:

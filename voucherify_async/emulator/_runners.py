@@ -6,6 +6,9 @@
 - ``ProcessRunner``: ``python -m voucherify_async.emulator --port 0`` in a subprocess,
   so a benchmark's client and the server do not share a core.
 
+The in-process runners take an optional ``ssl.SSLContext`` and then serve HTTPS (``url``
+starts ``https://``); the process runner's command line carries the TLS files itself.
+
 Each has ``url`` (``None`` until it serves), ``app`` (the in-process application, ``None``
 in a subprocess), ``start``/``stop`` (coroutines) and ``start_sync``/``stop_sync``.
 """
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import queue
+import ssl
 import subprocess
 import threading
 import time
@@ -55,16 +59,22 @@ class Runner:
         raise NotImplementedError
 
 
-class _Served:
-    """An aiohttp app listening on loopback, on the running loop."""
+def _url(port: int, ssl_context: ssl.SSLContext | None) -> str:
+    scheme = "http" if ssl_context is None else "https"
+    return f"{scheme}://{HOST}:{port}"
 
-    def __init__(self, app: web.Application) -> None:
+
+class _Served:
+    """An aiohttp app listening on loopback, on the running loop (HTTPS with a context)."""
+
+    def __init__(self, app: web.Application, ssl_context: ssl.SSLContext | None) -> None:
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_GRACE_S)
+        self.ssl_context = ssl_context
 
     async def start(self, port: int) -> int:
         await self.runner.setup()
         try:
-            site = web.TCPSite(self.runner, HOST, port)
+            site = web.TCPSite(self.runner, HOST, port, ssl_context=self.ssl_context)
             await site.start()
         except BaseException:
             await self.runner.cleanup()
@@ -78,17 +88,23 @@ class _Served:
 class LoopRunner(Runner):
     """Serves on the caller's running event loop."""
 
-    def __init__(self, make_app: Callable[[], web.Application], port: int) -> None:
+    def __init__(
+        self,
+        make_app: Callable[[], web.Application],
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._make_app = make_app
         self._port = port
+        self._ssl_context = ssl_context
         self._served: _Served | None = None
 
     async def start(self) -> None:
         """Start serving on the running loop."""
         self.app = self._make_app()
-        self._served = _Served(self.app)
+        self._served = _Served(self.app, self._ssl_context)
         port = await self._served.start(self._port)
-        self.url = f"http://{HOST}:{port}"
+        self.url = _url(port, self._ssl_context)
 
     async def stop(self) -> None:
         """Stop serving."""
@@ -111,11 +127,16 @@ class ThreadRunner(Runner):
     """Serves on an event loop of its own in a daemon thread."""
 
     def __init__(
-        self, make_app: Callable[[], web.Application], port: int, startup_timeout: float
+        self,
+        make_app: Callable[[], web.Application],
+        port: int,
+        startup_timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._make_app = make_app
         self._port = port
         self._timeout = startup_timeout
+        self._ssl_context = ssl_context
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Future[None] | None = None
@@ -150,10 +171,10 @@ class ThreadRunner(Runner):
         self.app = app
 
     async def _serve(self, app: web.Application, started: threading.Event) -> None:
-        served = _Served(app)
+        served = _Served(app, self._ssl_context)
         port = await served.start(self._port)
         self._stop = asyncio.get_running_loop().create_future()
-        self.url = f"http://{HOST}:{port}"
+        self.url = _url(port, self._ssl_context)
         started.set()
         try:
             await self._stop

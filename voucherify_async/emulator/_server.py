@@ -7,10 +7,15 @@ start and stop are synchronous, which suits a session-scoped fixture) or ``proce
 
 The control methods talk HTTP to ``/_emulator/`` and so work the same in every mode and
 from any event loop (each call opens and closes its own short session).
+
+Given ``certfile`` it serves HTTPS in every mode; the control calls then trust exactly
+the certificate it serves (see ``_tls``), or use the ``control_ssl`` context given.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 import subprocess
 import sys
 from types import TracebackType
@@ -23,6 +28,7 @@ from ._app import create_app, get_state
 from ._config import Settings
 from ._runners import HOST, LoopRunner, ProcessRunner, Runner, ThreadRunner
 from ._store import Store
+from ._tls import check_tls_files, pinned_context, server_context
 
 if TYPE_CHECKING:  # the emulator does not import the client at run time
     from .. import AsyncVoucherify
@@ -52,11 +58,25 @@ class Emulator:
         seed: customers to create at start-up.
         seed_activity: give the seeded customers activity and redeemables.
         settings: the start-up settings (the defaults when left out); copied.
+        certfile: serve HTTPS with this PEM certificate (and its chain; its private key
+            too unless ``keyfile`` is given); ``url`` then starts ``https://``. Left out,
+            plain HTTP.
+        keyfile: the PEM private key of ``certfile``, when it is not inside it.
+        client_ca: require a client certificate signed by this PEM CA (mutual TLS): a
+            client without one is refused in the TLS handshake. Needs ``certfile``.
+        control_ssl: the TLS context of the control methods (``seed_customers``,
+            ``configure``, ``stats`` ...). Left out, they trust exactly the certificate
+            in ``certfile`` (the first one: no CA and no host name are needed, and only
+            a server holding its private key passes) and present no client certificate,
+            so with ``client_ca`` pass a context holding a client certificate that CA
+            signed. Needs ``certfile``.
         **options: settings by name, over ``settings``: any field of ``Settings``
             (``rate_limit``, ``quota``, ``error_rate``, ``fault_seed`` ...).
 
     Raises:
-        ValueError: ``mode`` is not one of the three.
+        ValueError: ``mode`` is not one of the three; ``keyfile``, ``client_ca`` or
+            ``control_ssl`` without ``certfile``; a TLS file that does not exist or
+            does not load (the message starts with the parameter's name).
         SettingsError: an option is unknown or its value is not allowed.
 
     Examples:
@@ -80,6 +100,10 @@ class Emulator:
         seed: int = 0,
         seed_activity: bool = False,
         settings: Settings | None = None,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        client_ca: str | os.PathLike[str] | None = None,
+        control_ssl: ssl.SSLContext | None = None,
         **options: Any,
     ) -> None:
         if mode not in ("loop", "thread", "process"):
@@ -88,15 +112,26 @@ class Emulator:
         # Checked here, before anything starts: a bad option fails at the call that gave it.
         self.settings = Settings() if settings is None else settings.copy()
         self.settings.apply(options)
+        self._tls = check_tls_files(certfile, keyfile, client_ca)
+        if control_ssl is not None and not isinstance(control_ssl, ssl.SSLContext):
+            raise ValueError(f"control_ssl: must be an ssl.SSLContext, got {control_ssl!r}")
+        if control_ssl is not None and not self._tls.enabled:
+            raise ValueError("control_ssl: needs certfile (the emulator serves plain HTTP)")
+        # Loaded now, in every mode, so a bad file fails here and not in a thread or child.
+        ssl_context = server_context(self._tls) if self._tls.enabled else None
+        self._control_ssl: ssl.SSLContext | None = control_ssl
+        self._control_cert = control_ssl is not None  # the caller's, maybe with a client cert
+        if control_ssl is None and self._tls.certfile is not None:
+            self._control_ssl = pinned_context(self._tls.certfile)
         self.app_id = self.settings.app_id
         self.app_token = self.settings.app_token
         self._seed = seed
         self._seed_activity = seed_activity
         self._runner: Runner
         if mode == "loop":
-            self._runner = LoopRunner(self._make_app, port)
+            self._runner = LoopRunner(self._make_app, port, ssl_context)
         elif mode == "thread":
-            self._runner = ThreadRunner(self._make_app, port, startup_timeout)
+            self._runner = ThreadRunner(self._make_app, port, startup_timeout, ssl_context)
         else:
             self._runner = ProcessRunner(lambda: self._command(port), startup_timeout)
 
@@ -108,7 +143,10 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:50123`` (the API lives under ``/v1``)."""
+        """The base URL, e.g. ``http://127.0.0.1:50123`` (the API lives under ``/v1``).
+
+        ``https://127.0.0.1:50123`` when serving HTTPS (``certfile``).
+        """
         if self._runner.url is None:
             raise RuntimeError("the emulator is not running")
         return self._runner.url
@@ -220,16 +258,33 @@ class Emulator:
         ]  # fmt: skip
         if self._seed_activity:
             command.append("--seed-activity")
+        tls = self._tls
+        for flag, path in (
+            ("--certfile", tls.certfile),
+            ("--keyfile", tls.keyfile),
+            ("--client-ca", tls.client_ca),
+        ):
+            if path is not None:
+                command += [flag, os.fspath(path)]
         return command + self.settings.to_argv()
 
     # -- control calls ---------------------------------------------------------------
 
     async def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        if self._tls.client_ca is not None and not self._control_cert:
+            raise RuntimeError(
+                "this emulator requires a client certificate (client_ca): pass"
+                " Emulator(control_ssl=...) an ssl.SSLContext holding one to use its control"
+                " methods"
+            )
         # No total timeout: seeding a million customers legitimately takes seconds.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
+        url = f"{self.url}/_emulator/{path}"
+        # ssl=True is aiohttp's default verification, for plain HTTP never used.
+        tls: ssl.SSLContext | bool = True if self._control_ssl is None else self._control_ssl
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.request(method, f"{self.url}/_emulator/{path}", json=payload) as response,
+            session.request(method, url, json=payload, ssl=tls) as response,
         ):
             body = await response.json(content_type=None)
             if response.status >= 400:

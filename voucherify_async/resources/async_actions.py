@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from msgspec.structs import replace
 
+from .._core.extras import with_extras
 from .._core.query import check_int_range, format_datetime, params, path_segment
 from .._core.request import Request
 from .._core.scan import PaginationError
@@ -40,7 +43,13 @@ def _with_actions(page: AsyncActionList, kept: list[AsyncAction]) -> AsyncAction
 class AsyncActions(Resource):
     """The async actions API: ``GET /v1/async-actions`` and ``GET /v1/async-actions/{id}``."""
 
-    async def get(self, async_action_id: str) -> AsyncAction:
+    async def get(
+        self,
+        async_action_id: str,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> AsyncAction:
         """Return an async action: its status, progress and, once finished, its result.
 
         Examples:
@@ -50,10 +59,13 @@ class AsyncActions(Resource):
             action.status, action.result.done_count
             # ('DONE', 1)
             ```
+
+        ``extra_headers`` and ``extra_query`` add what the typed signature does not have.
         """
         segment = path_segment(async_action_id, "async_action_id")
+        request = Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
         return await self._transport.request(
-            Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
+            with_extras(request, extra_headers=extra_headers, extra_query=extra_query)
         )
 
     def list(

@@ -21,6 +21,7 @@ from msgspec.structs import replace
 
 from .._core.chunking import BULK_BODY_LIMIT
 from .._core.csvio import DEFAULT_PART_BYTES
+from .._core.extras import with_extras
 from .._core.filters import Filter, filter_query
 from .._core.query import (
     Query,
@@ -192,6 +193,13 @@ class Customers(CustomerFanOut):
             async for customer in vf.customers.list(city="Warsaw"):
                 print(customer.id)
         ```
+
+    What the typed signatures do not have yet (a parameter or field the API added after
+    this release): the single-request methods (`create`, `get`, `update`, `delete`,
+    `delete_permanently`, `list_segments`) take ``extra_headers`` and ``extra_query``, and
+    `create` and `update` also ``extra_body`` (fields merged into the JSON body, over the
+    typed ones). For the iterators and the fan-out, bulk and CSV calls, put them on a copy
+    of the client: ``vf.with_options(extra_query={...}).customers.list()``.
     """
 
     def _path(self, customer_id: object, suffix: str = "") -> str:
@@ -201,6 +209,10 @@ class Customers(CustomerFanOut):
         self,
         customer: CustomerCreate | Mapping[str, Any] | None = None,
         /,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         **fields: Unpack[CustomerIdentityFields],
     ) -> Customer:
         """Create a customer, or update the one with the same ``id`` or ``source_id`` (upsert).
@@ -220,21 +232,39 @@ class Customers(CustomerFanOut):
             ```
         """
         body = build_body(CustomerCreate, customer, fields, method="create", argument="customer")
-        return await self._transport.request(create_request(body))
+        request = create_request(body)
+        return await self._transport.request(
+            with_extras(
+                request, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body
+            )
+        )
 
-    async def get(self, customer_id: str) -> Customer:
+    async def get(
+        self,
+        customer_id: str,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> Customer:
         """Return the customer with this id or source id.
 
         Raises:
             NotFoundError: no such customer.
         """
-        return await self._transport.request(Request("GET", self._path(customer_id), Customer))
+        request = Request("GET", self._path(customer_id), Customer)
+        return await self._transport.request(
+            with_extras(request, extra_headers=extra_headers, extra_query=extra_query)
+        )
 
     async def update(
         self,
         customer_id: str,
         changes: CustomerUpdate | Mapping[str, Any] | None = None,
         /,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         **fields: Unpack[CustomerFields],
     ) -> Customer:
         """Change the fields given, and only those; a field given as ``None`` is set to null.
@@ -246,31 +276,50 @@ class Customers(CustomerFanOut):
         """
         path = self._path(customer_id)
         body = build_body(CustomerUpdate, changes, fields, method="update", argument="changes")
+        request = Request("PUT", path, Customer, json=msgspec.json.encode(body))
         return await self._transport.request(
-            Request("PUT", path, Customer, json=msgspec.json.encode(body))
+            with_extras(
+                request, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body
+            )
         )
 
-    async def delete(self, customer_id: str) -> None:
+    async def delete(
+        self,
+        customer_id: str,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> None:
         """Delete a customer.
 
         Raises:
             NotFoundError: no such customer.
         """
-        await self._transport.request(Request("DELETE", self._path(customer_id), type(None)))
+        request = Request("DELETE", self._path(customer_id), type(None))
+        await self._transport.request(
+            with_extras(request, extra_headers=extra_headers, extra_query=extra_query)
+        )
 
-    async def delete_permanently(self, customer_id: str) -> CustomerPermanentDeletion:
+    async def delete_permanently(
+        self,
+        customer_id: str,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> CustomerPermanentDeletion:
         """Delete a customer and every record connected to it, for good.
 
         Not retried once it may have reached the server: it cannot be repeated safely.
         """
+        request = Request(
+            "POST",
+            self._path(customer_id, "/permanent-deletion"),
+            CustomerPermanentDeletion,
+            retry_safe=False,
+            unsure_note=_PERMANENT_DELETION_NOTE,
+        )
         return await self._transport.request(
-            Request(
-                "POST",
-                self._path(customer_id, "/permanent-deletion"),
-                CustomerPermanentDeletion,
-                retry_safe=False,
-                unsure_note=_PERMANENT_DELETION_NOTE,
-            )
+            with_extras(request, extra_headers=extra_headers, extra_query=extra_query)
         )
 
     def list(
@@ -615,10 +664,17 @@ class Customers(CustomerFanOut):
             prefetch=prefetch,
         )
 
-    async def list_segments(self, customer_id: str) -> CustomerSegmentList:
+    async def list_segments(
+        self,
+        customer_id: str,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> CustomerSegmentList:
         """Return the segments the customer belongs to."""
+        request = Request("GET", self._path(customer_id, "/segments"), CustomerSegmentList)
         return await self._transport.request(
-            Request("GET", self._path(customer_id, "/segments"), CustomerSegmentList)
+            with_extras(request, extra_headers=extra_headers, extra_query=extra_query)
         )
 
     # -- bulk jobs -----------------------------------------------------------------------
