@@ -34,6 +34,7 @@ typecheck: $(STAMP)
 # Warnings are errors, markers and xfails strict: see [tool.pytest.ini_options].
 pytest: $(STAMP)
 	sh scripts/ensure-redis.sh
+	sh scripts/ensure-proxy.sh
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # The end-to-end tests of the API, streaming, fan-out and pacing once more, on a uvloop

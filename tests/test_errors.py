@@ -274,4 +274,3 @@ def test_every_exception_of_the_package_is_defined_in_one_module() -> None:
     assert {cls.__module__ for cls in exported} == {"voucherify_async._exceptions"}
     documented = voucherify_async._exceptions.__doc__ or ""
     assert all(cls.__name__ in documented for cls in exported)
-

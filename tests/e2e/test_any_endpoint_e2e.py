@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 import pytest
 from aiohttp import web
+from e2e_helpers import serve
 
-from tests.e2e.e2e_helpers import serve
 from voucherify_async import (
     APIConnectionError,
     AsyncVoucherify,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
+from e2e_helpers import serve
 
-from tests.e2e.e2e_helpers import serve
 from voucherify_async import AsyncVoucherify, MalformedResponseError, NotFoundError
 
 DEPTH = 100_000
