@@ -739,6 +739,12 @@ def make_status_error(
         content_type = headers.get("Content-Type", "")
         ct = f" ({content_type})" if content_type else ""
         message = f"HTTP {status} with {kind}{ct}: {excerpt(body)}"
+        if status == 407:
+            message = (
+                "the proxy between the client and the API asks for credentials (HTTP 407"
+                " Proxy Authentication Required): put them in the proxy URL,"
+                f" http://user:password@host:port, in proxy= or $HTTPS_PROXY; {message}"
+            )
         return cls(
             message,
             status=status,
