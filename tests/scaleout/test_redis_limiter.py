@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
+import warnings
 
 import pytest
 
 from voucherify_async import ConfigurationError, RateLimit
 from voucherify_async.contrib.redis import (
+    RedisCheckpointStore,
     RedisRateLimiter,
     RedisUnavailableError,
     redact_url,
@@ -217,3 +220,31 @@ def test_it_is_a_rate_limiter_for_the_client() -> None:
     assert isinstance(lim, RateLimiter)
     client = AsyncVoucherify(app_id="a", app_token="t", rate_limiter=lim)
     assert "hunter" not in repr(client)
+
+
+def test_one_client_and_limiter_across_successive_event_loops(redis_server: RedisServer) -> None:
+    """As in a Celery task: a client and its Redis limiter made once, one asyncio.run per task."""
+    from voucherify_async.emulator import Emulator
+
+    limiter = RedisRateLimiter(redis_server.url, app_id="loops", on_unavailable="error")
+    store = RedisCheckpointStore(redis_server.url)
+    with Emulator(mode="thread") as emu:
+        vf = emu.client(rate_limiter=limiter)
+
+        async def task(n: int) -> int:
+            await store.save(f"task-{n}", b"checkpoint")
+            assert await store.load(f"task-{n}") == b"checkpoint"
+            return (await vf.customers.list()).total or 0
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert [asyncio.run(task(n)) for n in range(3)] == [0, 0, 0]
+
+            async def close() -> None:
+                await vf.aclose()
+                await limiter.aclose()
+                await store.aclose()
+
+            asyncio.run(close())
+            gc.collect()
+    assert not limiter.falling_back  # every call reached Redis, in every loop

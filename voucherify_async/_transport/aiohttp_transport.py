@@ -26,6 +26,7 @@ from .._core.retry import Delivery
 from .._exceptions import ClientClosedError, EventLoopError, redact
 from .._version import __version__
 from .http import Body, SendError
+from .loops import close_at_loop_end
 from .network import env_proxy, mask_url, url_secrets
 
 __all__ = ["AiohttpTransport", "user_agent"]
@@ -96,21 +97,6 @@ def another_loop_error(what: str) -> EventLoopError:
         " or run the call on the loop that owns the client"
         " (asyncio.run_coroutine_threadsafe, anyio.from_thread)"
     )
-
-
-async def _until_loop_ends(
-    transport: AiohttpTransport, session: aiohttp.ClientSession
-) -> AsyncGenerator[None, None]:
-    """Closes ``session`` when its event loop shuts down its async generators.
-
-    ``asyncio.run``, ``asyncio.Runner`` and ``anyio.run`` finalize every async generator
-    of their loop before closing it; this one is started when a session is opened, so a
-    client used in one ``asyncio.run()`` and then in another leaves nothing open behind.
-    """
-    try:
-        yield
-    finally:
-        await transport._retire(session)
 
 
 def _form(upload: FileUpload, opened: list[Any]) -> aiohttp.FormData:
@@ -226,8 +212,8 @@ class AiohttpTransport:
             session = self._session = aiohttp.ClientSession(connector=connector)
             self._loop = loop
             # Closed at the end of this loop's life (asyncio.run and the like).
-            finalizer = self._finalizer = _until_loop_ends(self, session)
-            await finalizer.__anext__()
+            opened = session
+            self._finalizer = await close_at_loop_end(lambda: self._retire(opened))
         return session
 
     def _drop(self, session: aiohttp.ClientSession) -> None:
@@ -244,7 +230,7 @@ class AiohttpTransport:
                 close_now()  # marks it closed, and closes its sockets if the loop allows
 
     async def _retire(self, session: aiohttp.ClientSession) -> None:
-        """Close ``session`` as its event loop shuts down (see `_until_loop_ends`)."""
+        """Close ``session`` as its event loop shuts down (see `close_at_loop_end`)."""
         if self._session is session:
             self._session = None
             self._loop = None

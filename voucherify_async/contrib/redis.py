@@ -36,18 +36,20 @@ Examples:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import urllib.parse
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal
 
 from .._core.pacing import Pacer
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit
 from .._core.retry import is_quota_spent
 from .._exceptions import ConfigurationError, RedisUnavailableError
+from .._transport.loops import close_at_loop_end
 
 try:
     import redis.asyncio as aioredis
@@ -240,7 +242,7 @@ class RedisRateLimiter:
         self._policy = on_unavailable
         self._retry_after = float(retry_redis_after)
         self._clock = clock
-        self._script = self._redis.register_script(_SCRIPT)
+        self._script = self._redis.client.register_script(_SCRIPT)
         # This process's reservations not yet settled: a Redis member, or None when the
         # reservation was taken from the local fallback. Settling takes any one of them.
         self._mine: deque[str | None] = deque()
@@ -263,7 +265,8 @@ class RedisRateLimiter:
             return None
         try:
             arguments = [args[0], repr(now), repr(self._lease), *args[1:]]
-            answer = await self._script(keys=list(self.keys), args=arguments)
+            redis = await self._redis.get()
+            answer = await self._script(keys=list(self.keys), args=arguments, client=redis)
         except (RedisError, OSError) as exc:
             if self._policy == "error":
                 raise RedisUnavailableError(
@@ -362,15 +365,71 @@ class RedisRateLimiter:
 
 def _connect(
     url: str | None, client: aioredis.Redis | None, *, socket_timeout: float
-) -> tuple[aioredis.Redis, str, bool]:
+) -> tuple[_PerLoop, str, bool]:
     """The Redis client to use, its URL without the password, and whether it is ours to close."""
     if url is not None:
-        redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=socket_timeout
-        )
-        return redis, redact_url(url), True
+        return _PerLoop(url, socket_timeout), redact_url(url), True
     assert client is not None
-    return client, redact_url(_client_url(client)), False
+    return _PerLoop(client, socket_timeout), redact_url(_client_url(client)), False
+
+
+class _PerLoop:
+    """The Redis client of the running event loop.
+
+    redis-py's connections belong to the loop that opened them. Made from a URL, a new
+    client is opened in each new loop (successive ``asyncio.run()`` calls, as in a Celery
+    task), and each is closed as its loop shuts down. A client passed in is used as given.
+    """
+
+    def __init__(self, source: str | aioredis.Redis, socket_timeout: float) -> None:
+        self._url = source if isinstance(source, str) else None
+        self._timeout = socket_timeout
+        # Made now, so a bad URL fails at construction; bound to the first loop that uses it.
+        self._current = self._open() if isinstance(source, str) else source
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finalizer: AsyncGenerator[None, None] | None = None
+
+    def _open(self) -> aioredis.Redis:
+        assert self._url is not None
+        return aioredis.Redis.from_url(
+            self._url, socket_connect_timeout=2.0, socket_timeout=self._timeout
+        )
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The client in use (the last loop's)."""
+        return self._current
+
+    async def get(self) -> aioredis.Redis:
+        """The client for the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop or self._url is None:
+            return self._current
+        if self._loop is not None:
+            # The client's loop has ended (else this is a second live loop: a new client
+            # for it is right too). Its connections were closed as it shut down, if it
+            # did so cleanly; either way they cannot serve this loop.
+            self._current = self._open()
+        redis = self._current
+        self._loop = loop
+        self._finalizer = await close_at_loop_end(lambda: self._retire(redis))
+        return redis
+
+    async def _retire(self, redis: aioredis.Redis) -> None:
+        if self._current is redis:
+            self._loop = None
+            self._finalizer = None
+        await redis.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop, if this object opened it."""
+        finalizer, self._finalizer = self._finalizer, None
+        if self._url is None:
+            return
+        if finalizer is not None and self._loop is asyncio.get_running_loop():
+            await finalizer.aclose()  # closes it
+        elif self._loop is None:
+            await self._current.aclose()
 
 
 def _client_url(client: Any) -> str:
@@ -421,7 +480,7 @@ class RedisCheckpointStore:
             RedisUnavailableError: Redis cannot be reached.
         """
         try:
-            value = await self._redis.get(f"{self._prefix}:{key}")
+            value = await (await self._redis.get()).get(f"{self._prefix}:{key}")
         except (RedisError, OSError) as exc:
             raise RedisUnavailableError(
                 f"the checkpoint store cannot reach Redis at {self._url}: {type(exc).__name__}",
@@ -438,7 +497,8 @@ class RedisCheckpointStore:
             RedisUnavailableError: Redis cannot be reached.
         """
         try:
-            await self._redis.set(f"{self._prefix}:{key}", checkpoint, ex=self._ttl)
+            redis = await self._redis.get()
+            await redis.set(f"{self._prefix}:{key}", checkpoint, ex=self._ttl)
         except (RedisError, OSError) as exc:
             raise RedisUnavailableError(
                 f"the checkpoint store cannot reach Redis at {self._url}: {type(exc).__name__}",
