@@ -118,14 +118,11 @@ if HAS_PYTEST_ASYNCIO:
 
     @pytest_asyncio.fixture
     async def voucherify_client(voucherify_emulator: Emulator) -> AsyncIterator[AsyncVoucherify]:
-        """A client connected to the freshly reset emulator; closed after the test."""
-        from ._client import AsyncVoucherify
+        """A client connected to the freshly reset emulator; closed after the test.
 
-        client = AsyncVoucherify(
-            app_id=voucherify_emulator.app_id,
-            app_token=voucherify_emulator.app_token,
-            base_url=voucherify_emulator.url,
-        )
+        It ignores the environment's proxy settings, which cannot reach a loopback server.
+        """
+        client = voucherify_emulator.client()
         async with client:
             yield client
 

@@ -101,7 +101,11 @@ async def test_through_the_proxy_the_environment_names(
     emu: Emulator, proxy: TinyProxy, no_proxy_env: pytest.MonkeyPatch
 ) -> None:
     no_proxy_env.setenv("HTTP_PROXY", proxy.url)
-    async with emu.client() as vf:  # trust_env is on by default
+    async with emu.client() as vf:  # emu.client() ignores the environment ...
+        assert await count(vf) == 3
+    assert proxy.requests_seen() == 0
+    base = {"app_id": emu.app_id, "app_token": emu.app_token, "base_url": emu.url}
+    async with AsyncVoucherify(**base) as vf:  # ... AsyncVoucherify reads it by default
         assert await count(vf) == 3
     assert proxy.requests_seen() >= 1
 
@@ -113,7 +117,7 @@ async def test_no_proxy_and_trust_env_false_go_direct(
     async with emu.client(trust_env=False) as vf:
         assert await count(vf) == 3
     no_proxy_env.setenv("NO_PROXY", "localhost,127.0.0.0/8")
-    async with emu.client() as vf:
+    async with emu.client(trust_env=True) as vf:
         assert await count(vf) == 3
         assert vf.transport.proxy is None  # type: ignore[attr-defined]
     assert proxy.requests_seen() == 0
@@ -196,13 +200,13 @@ async def test_https_through_an_authenticating_proxy_from_the_environment(
     tls_emu: Emulator, certs: Certs, auth_proxy: TinyProxy, no_proxy_env: pytest.MonkeyPatch
 ) -> None:
     no_proxy_env.setenv("HTTPS_PROXY", auth_proxy.url_with_auth)
-    async with tls_emu.client(ssl=certs.ca) as vf:
+    async with tls_emu.client(ssl=certs.ca, trust_env=True) as vf:
         assert await count(vf) == 3
     assert any(line.startswith("CONNECT") for line in auth_proxy.requests())
     # Without credentials the tunnel is refused: not sent, retried, no password shown.
     no_proxy_env.setenv("HTTPS_PROXY", auth_proxy.url)
     sleeps = Sleeps()
-    async with tls_emu.client(ssl=certs.ca, sleep=sleeps) as vf:
+    async with tls_emu.client(ssl=certs.ca, sleep=sleeps, trust_env=True) as vf:
         with pytest.raises(APIConnectionError) as info:
             await vf.customers.get("anyone")
     assert info.value.sent is False

@@ -181,7 +181,9 @@ class Emulator:
     def client(self, **options: Any) -> AsyncVoucherify:
         """An ``AsyncVoucherify`` pointed at this emulator with its credentials.
 
-        ``options`` go to the constructor (``timeout``, ``max_retries`` ...).
+        ``options`` go to the constructor (``timeout``, ``max_retries`` ...). The client
+        ignores the environment's proxy settings (``trust_env=False``) unless ``options``
+        say otherwise: a proxy named in ``HTTP_PROXY`` cannot reach this loopback server.
 
         Example: ``async with emu.client(max_retries=0) as client: ...``.
         """
@@ -189,6 +191,7 @@ class Emulator:
         # and the emulator must stay usable, and type-check, on its own.
         from .. import AsyncVoucherify
 
+        options.setdefault("trust_env", False)
         return AsyncVoucherify(
             app_id=self.app_id, app_token=self.app_token, base_url=self.url, **options
         )
