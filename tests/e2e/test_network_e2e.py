@@ -104,8 +104,8 @@ async def test_through_the_proxy_the_environment_names(
     async with emu.client() as vf:  # emu.client() ignores the environment ...
         assert await count(vf) == 3
     assert proxy.requests_seen() == 0
-    base = {"app_id": emu.app_id, "app_token": emu.app_token, "base_url": emu.url}
-    async with AsyncVoucherify(**base) as vf:  # ... AsyncVoucherify reads it by default
+    # ... AsyncVoucherify reads it by default
+    async with AsyncVoucherify(app_id=emu.app_id, app_token=emu.app_token, base_url=emu.url) as vf:
         assert await count(vf) == 3
     assert proxy.requests_seen() >= 1
 
