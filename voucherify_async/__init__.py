@@ -15,7 +15,7 @@ from . import models
 from ._client import CLUSTERS, AsyncVoucherify
 from ._core.csvio import CsvError, CsvHeaderError, CsvSizeError
 from ._core.ratelimit import RateLimit
-from ._core.retry import Delivery
+from ._core.retry import Delivery, RetryPolicy
 from ._core.scan import ListOrderError, PaginationError
 from ._exceptions import (
     APIConnectionError,
@@ -27,6 +27,7 @@ from ._exceptions import (
     ClientClosedError,
     ConfigurationError,
     ConflictError,
+    DeadlineExceededError,
     EventLoopError,
     InternalServerError,
     LockedError,
@@ -97,6 +98,7 @@ __all__ = [
     "CustomerPartition",
     "CustomerRedeemable",
     "CustomerUpdate",
+    "DeadlineExceededError",
     "Delivery",
     "EventLoopError",
     "HTTPTransport",
@@ -122,6 +124,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RedirectError",
+    "RetryPolicy",
     "ScanProgress",
     "SendError",
     "VoucherifyError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -14,10 +15,11 @@ import aiohttp
 import anyio
 from msgspec import UNSET, UnsetType
 
+from ._core.deadline import check_deadline
 from ._core.extras import check_extra_headers, check_extra_query, generic_request
 from ._core.query import Query
 from ._core.ratelimit import RateLimit
-from ._core.retry import MAX_SERVER_WAIT
+from ._core.retry import DEFAULT_RETRY, MAX_SERVER_WAIT, RetryPolicy
 from ._exceptions import ConfigurationError
 from ._transport.aiohttp_transport import AiohttpTransport
 from ._transport.http import HTTPTransport
@@ -76,6 +78,26 @@ def _check_count(value: object, name: str, low: int) -> int:
     return value
 
 
+def _check(check: Callable[[object], float | None], value: object) -> float | None:
+    """Run a check from ``_core`` that raises ``ValueError``, as a `ConfigurationError`."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _retry_policy(retry: object, max_retries: object) -> RetryPolicy:
+    """The policy from ``retry`` and ``max_retries`` (which sets the policy's count)."""
+    count = _check_count(max_retries, "max_retries", 0)
+    if retry is None:
+        return DEFAULT_RETRY if count == DEFAULT_RETRY.max_retries else RetryPolicy(count)
+    if not isinstance(retry, RetryPolicy):
+        raise ConfigurationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+    if count != DEFAULT_MAX_RETRIES and count != retry.max_retries:
+        return dataclasses.replace(retry, max_retries=count)
+    return retry
+
+
 def _resolve_base_url(base_url: str | None, cluster: str | None) -> str:
     if base_url is not None and cluster is not None:
         raise ConfigurationError("pass base_url or cluster, not both")
@@ -107,7 +129,16 @@ class AsyncVoucherify:
             ``$VOUCHERIFY_BASE_URL``, then to the ``cluster``'s host.
         cluster: ``"eu"`` (the default), ``"us1"`` or ``"as1"``.
         timeout: seconds allowed for each attempt of a request (``None``: no limit).
-        max_retries: how many times a failed request is retried (default 2).
+        deadline: seconds allowed for each whole call (``None``, the default: no bound but
+            the attempts' ``timeout``): waiting for a slot under ``max_concurrency``, for the
+            rate limit, every attempt and the backoff between them. No wait starts that
+            cannot end in time; past it, `DeadlineExceededError` says where the time went
+            (a rate-limit wait longer than what is left raises `RateLimitError` at once,
+            with ``retry_after``). For a list, each page is a call.
+        max_retries: how many times a failed request is retried (default 2); the same as
+            ``retry=RetryPolicy(max_retries=...)``.
+        retry: the `RetryPolicy`: backoff, jitter, the statuses retried and a retry budget
+            across the client. ``RetryPolicy.request_path()`` suits web handlers.
         max_retry_wait: the longest the client waits, in seconds, because the API asked it
             to (``Retry-After``, a rate-limit reset); a longer wait raises `RateLimitError`
             at once, with the wait in ``retry_after`` (default 60).
@@ -169,7 +200,9 @@ class AsyncVoucherify:
         base_url: str | None = None,
         cluster: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        deadline: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry: RetryPolicy | None = None,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_concurrency: int | None = None,
@@ -263,7 +296,8 @@ class AsyncVoucherify:
             app_id=self._app_id,
             app_token=self._app_token,
             timeout=_check_timeout(timeout),
-            max_retries=_check_count(max_retries, "max_retries", 0),
+            retry=_retry_policy(retry, max_retries),
+            deadline=_check(check_deadline, deadline),
             shared=_shared,
             default_headers=self._default_headers,
             max_retry_wait=_check_wait(max_retry_wait),
@@ -292,6 +326,16 @@ class AsyncVoucherify:
     def max_retries(self) -> int:
         """How many times a failed request is retried."""
         return self._transport.max_retries
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy: backoff, jitter, statuses retried, retry budget."""
+        return self._transport.retry
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds allowed for each whole call (``None``: no bound but each attempt's)."""
+        return self._transport.deadline
 
     @property
     def max_retry_wait(self) -> float:
@@ -339,7 +383,9 @@ class AsyncVoucherify:
         self,
         *,
         timeout: float | UnsetType | None = UNSET,
+        deadline: float | UnsetType | None = UNSET,
         max_retries: int | UnsetType = UNSET,
+        retry: RetryPolicy | UnsetType = UNSET,
         max_retry_wait: float | UnsetType = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -348,9 +394,14 @@ class AsyncVoucherify:
 
         Closing the returned client leaves the session open; closing this one closes it.
 
+        The way to set options for one call, as in openai-python:
+        ``await vf.with_options(deadline=0.5).customers.get(customer_id)``.
+
         Args:
             timeout: seconds allowed for each attempt (``None``: no limit).
-            max_retries: how many times a failed request is retried.
+            deadline: seconds allowed for each whole call (``None``: no bound).
+            max_retries: how many times a failed request is retried (kept in the policy).
+            retry: another `RetryPolicy`.
             max_retry_wait: the longest wait the API may ask for, in seconds.
             extra_headers: headers added to every request of the returned client (over
                 this one's); the credentials cannot be set this way.
@@ -365,6 +416,10 @@ class AsyncVoucherify:
             await patient.customers.get("bob")
             ```
         """
+        policy = self.retry if retry is UNSET else _retry_policy(retry, DEFAULT_MAX_RETRIES)
+        if max_retries is not UNSET:
+            count = _check_count(max_retries, "max_retries", 0)
+            policy = dataclasses.replace(policy, max_retries=count)
         return AsyncVoucherify(
             app_id=self._app_id,
             app_token=self._app_token,
@@ -372,7 +427,9 @@ class AsyncVoucherify:
             default_headers={**self._default_headers, **check_extra_headers(extra_headers)},
             _extra_query=[*self._extra_query, *check_extra_query(extra_query)],
             timeout=self.timeout if timeout is UNSET else timeout,
-            max_retries=self.max_retries if max_retries is UNSET else max_retries,
+            deadline=self.deadline if deadline is UNSET else deadline,
+            retry=policy,
+            max_retries=policy.max_retries,
             max_retry_wait=self.max_retry_wait if max_retry_wait is UNSET else max_retry_wait,
             _shared=self._transport.shared,
         )

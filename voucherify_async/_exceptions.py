@@ -15,6 +15,7 @@ VoucherifyError
 ├── APIError                        something went wrong talking to the API
 │   ├── APIConnectionError          no answer: refused, reset, dropped, truncated
 │   │   └── APITimeoutError         no answer in time
+│   │       └── DeadlineExceededError the call's deadline passed (queued, paced, attempts)
 │   ├── MalformedResponseError      an answer that is not the documented JSON
 │   └── APIStatusError              a non-2xx answer; one subclass per status
 │       ├── RedirectError           a 3xx: never followed
@@ -105,6 +106,7 @@ __all__ = [
     "CsvError",
     "CsvHeaderError",
     "CsvSizeError",
+    "DeadlineExceededError",
     "DestinationUnreachableError",
     "EventLoopError",
     "InternalServerError",
@@ -233,6 +235,57 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """No answer came back within the configured timeout."""
+
+
+class DeadlineExceededError(APITimeoutError):
+    """The call's ``deadline`` passed before it could finish; nothing waits past it.
+
+    The message, and the attributes, say where the time went: waiting for a free slot
+    under ``max_concurrency``, waiting for the rate limit, the attempts themselves, and the
+    backoff between them. ``sent`` says whether an attempt may have reached the API (and
+    ``maybe_applied`` whether a write that is not harmless to repeat may have been done).
+    A rate-limit wait longer than what is left raises `RateLimitError` (with
+    ``retry_after``) instead, before anything is sent.
+
+    Attributes:
+        deadline: the bound, in seconds.
+        queued: seconds spent waiting for a slot under ``max_concurrency``.
+        paced: seconds spent waiting for the rate limit.
+        attempts: the seconds each attempt took (the last one cut short by the deadline, if
+            it was running).
+        backoff: seconds spent between attempts.
+        last_failure: what the last attempt got, when one failed (``"HTTP 503"``,
+            ``"ServerDisconnectedError"``), else ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deadline: float,
+        queued: float = 0.0,
+        paced: float = 0.0,
+        attempts: tuple[float, ...] = (),
+        backoff: float = 0.0,
+        last_failure: str | None = None,
+        method: str = "",
+        url: str = "",
+        sent: bool = False,
+    ) -> None:
+        super().__init__(
+            message,
+            method=method,
+            url=url,
+            cause_type="DeadlineExceeded",
+            cause_message=message,
+            sent=sent,
+        )
+        self.deadline = deadline
+        self.queued = queued
+        self.paced = paced
+        self.attempts = attempts
+        self.backoff = backoff
+        self.last_failure = last_failure
 
 
 class MalformedResponseError(APIError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ from voucherify_async import APIConnectionError, APIStatusError, AsyncVoucherify
 from voucherify_async.emulator import Emulator
 
 PASSWORD = "proxy-secret"
+
+# Python 3.10's asyncio leaves the TLS transport of a connection the server refused mid-
+# handshake for the garbage collector (fixed by the new sslproto of 3.11): not ours to close.
+PY310_TLS_LEAK = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+    if sys.version_info < (3, 11)
+    else "error::pytest.PytestUnraisableExceptionWarning"
+)
 
 
 class Sleeps:
@@ -185,6 +194,7 @@ async def test_an_untrusted_certificate_is_refused_not_sent_and_bounded(
     assert stats["requests_total"] == 0
 
 
+@PY310_TLS_LEAK
 async def test_mutual_tls_with_a_client_certificate(
     certs: Certs, no_proxy_env: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,14 @@ from voucherify_async.emulator.__main__ import main
 from voucherify_async.emulator._tls import pinned_context
 
 Mode = Literal["loop", "thread", "process"]
+
+# Python 3.10's asyncio leaves the TLS transport of a connection the server refused mid-
+# handshake for the garbage collector (fixed by the new sslproto of 3.11): not ours to close.
+PY310_TLS_LEAK = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+    if sys.version_info < (3, 11)
+    else "error::pytest.PytestUnraisableExceptionWarning"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +119,7 @@ async def get_customers_over_http(emu: Emulator) -> int:
         return response.status
 
 
+@PY310_TLS_LEAK
 @pytest.mark.parametrize("mode", ["thread", "process"])
 async def test_mutual_tls_requires_a_client_certificate_from_the_ca(
     files: Files, mode: Mode

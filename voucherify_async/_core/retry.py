@@ -17,6 +17,9 @@ raise. The transport sends, sleeps and counts; everything it decides is here.
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from .ratelimit import NO_RATE_LIMIT, RateLimit
 
@@ -29,6 +32,8 @@ __all__ = [
     "Delivery",
     "Raise",
     "Retry",
+    "RetryBudget",
+    "RetryPolicy",
     "backoff_delay",
     "create_is_retry_safe",
     "decide",
@@ -110,14 +115,140 @@ def create_is_retry_safe(id: object, source_id: object) -> bool:
     return any(isinstance(key, str) and key != "" for key in (id, source_id))
 
 
-def backoff_delay(retries_done: int, jitter: float) -> float:
-    """Exponential backoff: 0.5 s doubling up to 8 s, less up to 25 % of jitter.
+def _seconds(value: object, name: str, *, low: float = 0.0) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < low
+    ):
+        raise ValueError(f"RetryPolicy {name} must be a finite number >= {low:g}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed attempts are retried: how often, how soon, which answers, how much in all.
+
+    The defaults suit workers (a scan, a backfill): two retries, 0.5 s doubling up to 8 s.
+    In a web request's path, where someone waits for the answer, use
+    `RetryPolicy.request_path` with a ``deadline`` on the client.
+
+    Attributes:
+        max_retries: retries after the first attempt (0: none).
+        initial_delay: seconds before the first retry; each next one waits twice as long.
+        max_delay: the longest backoff between two attempts, in seconds.
+        jitter: the share of each backoff removed at random (0: none, 1: anything from 0
+            to the full delay), so clients that failed together do not retry together.
+        statuses: the HTTP statuses retried (429 and the 5xx by default). A 429 always
+            waits for the time the API asks, whatever the backoff says.
+        budget: retries allowed per request sent, over the whole client (``0.2``: one retry
+            for every five requests, plus a reserve of 10), so an outage does not multiply
+            the traffic by ``max_retries + 1``; ``None``: no budget.
+
+    Examples:
+        ```python
+        from voucherify_async import AsyncVoucherify, RetryPolicy
+
+        web = AsyncVoucherify(retry=RetryPolicy.request_path(), deadline=2.0)
+        patient = AsyncVoucherify(retry=RetryPolicy(max_retries=5, max_delay=30))
+        ```
+
+    Raises:
+        ValueError: a value out of range, naming the field.
+    """
+
+    max_retries: int = 2
+    initial_delay: float = INITIAL_BACKOFF
+    max_delay: float = MAX_BACKOFF
+    jitter: float = 0.25
+    statuses: frozenset[int] = field(default=RETRYABLE_STATUSES)
+    budget: float | None = None
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+        ):
+            raise ValueError(
+                f"RetryPolicy max_retries must be an int >= 0, got {self.max_retries!r}"
+            )
+        _seconds(self.initial_delay, "initial_delay")
+        if _seconds(self.max_delay, "max_delay") < self.initial_delay:
+            raise ValueError(
+                f"RetryPolicy max_delay ({self.max_delay!r}) must be >= initial_delay"
+                f" ({self.initial_delay!r})"
+            )
+        if not 0.0 <= _seconds(self.jitter, "jitter") <= 1.0:
+            raise ValueError(f"RetryPolicy jitter must be in [0, 1], got {self.jitter!r}")
+        statuses = self.statuses
+        if isinstance(statuses, (str, bytes)) or not isinstance(statuses, Iterable):
+            raise ValueError(
+                f"RetryPolicy statuses must be a set of HTTP statuses, got {statuses!r}"
+            )
+        checked = frozenset(statuses)
+        wrong = sorted(
+            repr(code)
+            for code in checked
+            if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599
+        )
+        if wrong:
+            raise ValueError(
+                f"RetryPolicy statuses must be error statuses (400-599), got {', '.join(wrong)}"
+            )
+        object.__setattr__(self, "statuses", checked)
+        if self.budget is not None and not 0.0 < _seconds(self.budget, "budget") <= 10.0:
+            raise ValueError(f"RetryPolicy budget must be in (0, 10] or None, got {self.budget!r}")
+
+    @classmethod
+    def request_path(cls) -> RetryPolicy:
+        """For a web handler: one quick retry (50 ms, at most 250 ms), and retries kept to
+        one in ten requests, so an upstream outage answers fast instead of piling up.
+
+        Pair it with a ``deadline`` on the client (a second or two): the deadline bounds
+        the whole call, the policy keeps retries from spending it.
+        """
+        return cls(max_retries=1, initial_delay=0.05, max_delay=0.25, jitter=0.5, budget=0.1)
+
+
+#: The client's default: two retries, 0.5 s doubling up to 8 s, less up to 25 % of jitter.
+DEFAULT_RETRY = RetryPolicy()
+# Retries a budget holds when idle: a quiet client may still retry a short burst.
+_BUDGET_RESERVE = 10.0
+
+
+class RetryBudget:
+    """Retries allowed across a client, earned by the requests it sends (a token bucket).
+
+    Each first attempt adds ``ratio`` tokens (up to a reserve of 10); each retry takes one.
+    With no token left, a failed call is not retried but raised.
+    """
+
+    def __init__(self) -> None:
+        self.tokens = _BUDGET_RESERVE
+
+    def deposit(self, ratio: float) -> None:
+        """Count a first attempt under a policy with ``budget=ratio``."""
+        self.tokens = min(self.tokens + ratio, _BUDGET_RESERVE)
+
+    def withdraw(self) -> bool:
+        """Take one retry, if the budget holds one."""
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def backoff_delay(retries_done: int, jitter: float, policy: RetryPolicy = DEFAULT_RETRY) -> float:
+    """Exponential backoff: ``initial_delay`` doubling up to ``max_delay``, less jitter.
 
     ``jitter`` is a random number in ``[0, 1)``; spreading the waits keeps many clients that
-    failed together from retrying together.
+    failed together from retrying together. With the default policy: 0.5 s doubling up to
+    8 s, less up to 25 %.
     """
-    base = min(INITIAL_BACKOFF * (1 << min(retries_done, 16)), MAX_BACKOFF)
-    return base * (1.0 - 0.25 * jitter)
+    base = min(policy.initial_delay * (1 << min(retries_done, 16)), policy.max_delay)
+    return base * (1.0 - policy.jitter * jitter)
 
 
 def server_wait(status: int | None, rate_limit: RateLimit | None, now: float) -> float | None:
@@ -142,6 +273,7 @@ def retry_delay(
     jitter: float,
     now: float,
     max_wait: float = MAX_SERVER_WAIT,
+    policy: RetryPolicy = DEFAULT_RETRY,
 ) -> float | None:
     """How long to wait before the next attempt, or ``None`` to give up now.
 
@@ -151,7 +283,7 @@ def retry_delay(
     """
     wait = server_wait(status, rate_limit, now)
     if wait is None:
-        return backoff_delay(retries_done, jitter)
+        return backoff_delay(retries_done, jitter, policy)
     if wait > max_wait:
         return None
     return wait
@@ -230,6 +362,7 @@ def decide(
     max_wait: float,
     now: float,
     jitter: float,
+    policy: RetryPolicy = DEFAULT_RETRY,
 ) -> Retry | Raise:
     """What to do after a failed attempt: retry after a wait, or raise.
 
@@ -244,6 +377,7 @@ def decide(
         max_wait: the client's ``max_retry_wait``: a longer server wait is not waited for.
         now: the clock, Unix epoch seconds (the unit of ``X-Rate-Limit-Retry``).
         jitter: a random number in ``[0, 1)`` for the backoff.
+        policy: the backoff and the statuses retried (``max_retries`` is the argument).
 
     Returns:
         `Retry` or `Raise`. A call that is not ``retry_safe`` is retried only when the
@@ -260,18 +394,18 @@ def decide(
     if status is None:
         sent = Delivery.MAY_HAVE_ARRIVED if delivery is None else delivery
         if may_resend(retry_safe, sent) and retries_done < max_retries:
-            return Retry(backoff_delay(retries_done, jitter))
+            return Retry(backoff_delay(retries_done, jitter, policy))
         return Raise(sent)
     known = rate_limit if rate_limit is not None else NO_RATE_LIMIT
     quota = is_quota_spent(status, known)
     sent = status_delivery(status, known)
     if (
-        status in RETRYABLE_STATUSES
+        status in policy.statuses
         and not quota
         and may_resend(retry_safe, sent)
         and retries_done < max_retries
     ):
-        delay = retry_delay(retries_done, status, known, jitter, now, max_wait)
+        delay = retry_delay(retries_done, status, known, jitter, now, max_wait, policy)
         if delay is not None:
             if status == 429:
                 return Retry(0.0, now + delay)

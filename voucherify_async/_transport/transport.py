@@ -19,15 +19,17 @@ from typing import Any, Generic, TypeVar, cast
 import anyio
 import msgspec
 
+from .._core.deadline import CallTimer
 from .._core.query import Query, encode_query
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit, parse_rate_limit
 from .._core.request import Request
-from .._core.retry import MAX_SERVER_WAIT, Delivery, Retry, decide
+from .._core.retry import MAX_SERVER_WAIT, Delivery, Retry, RetryBudget, RetryPolicy, decide
 from .._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     ClientClosedError,
+    DeadlineExceededError,
     MalformedResponseError,
     RateLimitError,
     VoucherifyError,
@@ -163,6 +165,8 @@ class SharedState:
         self._idle: anyio.Event | None = None
         # Rate-limit header names already logged as unreadable.
         self.reported_headers: set[str] = set()
+        # Retries earned by requests sent, for policies with a budget.
+        self.retry_budget = RetryBudget()
         self.rate_limit: RateLimit | None = None
 
     @property
@@ -263,18 +267,21 @@ class Transport:
         app_id: str,
         app_token: str,
         timeout: float | None,
-        max_retries: int,
+        retry: RetryPolicy,
         shared: SharedState,
         default_headers: Mapping[str, str] | None = None,
         max_retry_wait: float = MAX_SERVER_WAIT,
         extra_query: Query | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         #: Query parameters added to every request, already encoded ("" for none).
         self.extra_query = encode_query(extra_query) if extra_query else ""
         self.timeout = timeout
-        self.max_retries = max_retries
+        self.retry = retry
+        self.max_retries = retry.max_retries
         self.max_retry_wait = max_retry_wait
+        self.deadline = deadline
         self.shared = shared
         self._secret = Secret(app_token)
         headers: dict[str, str] = {
@@ -334,19 +341,33 @@ class Transport:
                 headers = {**headers, **request.headers}
             retries = 0
             started = 0.0
+            policy = self.retry
+            if policy.budget is not None:
+                shared.retry_budget.deposit(policy.budget)
+            # Only a call with a deadline keeps time; the others pay one check per step.
+            timer = None if self.deadline is None else CallTimer(self.deadline)
+            timeout = self.timeout
             while True:
                 if semaphore is not None:
-                    await semaphore.acquire()
+                    if timer is not None and semaphore.locked():
+                        await self._queue_within(semaphore, timer, request, url)
+                    else:
+                        await semaphore.acquire()
                 try:
                     wait = local.reserve_nowait() if local is not None else await limiter.reserve()
                     if wait > 0:
-                        await self._wait_for_limiter(request, url, wait)
+                        await self._wait_for_limiter(request, url, wait, timer)
                     # Counted by the limiter: settled exactly once below, whatever happens.
-                    if debug:
+                    if timer is not None:
+                        timeout = timer.attempt_timeout(self.timeout)
+                        started = time.monotonic()
+                    elif debug:
                         started = time.monotonic()
                     try:
+                        if timeout is not None and timeout <= 0:
+                            raise self._past_deadline(timer, request, url, "before an attempt")
                         status, answer_headers, content = await send(
-                            request.method, url, headers, body, self.timeout
+                            request.method, url, headers, body, timeout
                         )
                     except SendError as exc:
                         failure: SendError | None = exc
@@ -356,6 +377,8 @@ class Transport:
                         raise
                     else:
                         failure = None
+                    if timer is not None:
+                        timer.attempts.append(time.monotonic() - started)
                     if failure is not None:
                         await limiter.settle(None, None)
                     else:
@@ -375,16 +398,29 @@ class Transport:
                 if failure is not None:
                     if shared.closed:
                         break
+                    if timer is not None:
+                        timer.last_failure = failure.cause_type
+                        if failure.timeout and timeout != self.timeout and timer.left() <= 0:
+                            # The deadline, not the client's timeout, ended this attempt.
+                            sent = failure.delivery is not Delivery.NOT_SENT
+                            raise self._finish(
+                                self._past_deadline(
+                                    timer, request, url, "during an attempt", sent=sent
+                                ),
+                                request,
+                                failure.delivery,
+                            )
                     decision = decide(
                         retries,
                         None,
                         failure.delivery,
                         None,
                         retry_safe=request.retry_safe,
-                        max_retries=self.max_retries,
+                        max_retries=self._retries_allowed(retries, policy),
                         max_wait=self.max_retry_wait,
                         now=shared.clock(),
                         jitter=shared.jitter(),
+                        policy=policy,
                     )
                     if isinstance(decision, Retry):
                         log.info(
@@ -397,7 +433,7 @@ class Transport:
                             decision.after,
                         )
                         retries += 1
-                        await shared.sleep(decision.after)
+                        await self._back_off(decision.after, timer, request, url)
                         continue
                     unanswered = self._connection_error(request, url, failure)
                     del failure
@@ -422,16 +458,19 @@ class Transport:
                     del answer_headers, content
                     raise malformed
 
+                if timer is not None:
+                    timer.last_failure = f"HTTP {status}"
                 decision = decide(
                     retries,
                     status,
                     None,
                     rate_limit,
                     retry_safe=request.retry_safe,
-                    max_retries=self.max_retries,
+                    max_retries=self._retries_allowed(retries, policy),
                     max_wait=self.max_retry_wait,
                     now=shared.clock(),
                     jitter=shared.jitter(),
+                    policy=policy,
                 )
                 if decision.hold_until is not None:
                     # Every call of the client waits (the limiter makes them), this one too if
@@ -451,7 +490,7 @@ class Transport:
                     )
                     retries += 1
                     if decision.after > 0:
-                        await shared.sleep(decision.after)
+                        await self._back_off(decision.after, timer, request, url)
                     continue
                 error = make_status_error(
                     status,
@@ -490,8 +529,72 @@ class Transport:
         answer = await self.request(msgspec.structs.replace(request, raw=True))
         return cast(RawAnswer[T], answer)
 
-    async def _wait_for_limiter(self, request: Request[Any], url: str, wait: float) -> None:
-        """Wait until the rate limiter counts the request, for at most ``max_retry_wait``.
+    def _retries_allowed(self, retries: int, policy: RetryPolicy) -> int:
+        """``max_retries``, or ``retries`` (no more) when the client's retry budget is spent.
+
+        Asked before a retry is decided: the budget gives its token only to a retry.
+        """
+        if policy.budget is None or retries >= policy.max_retries:
+            return policy.max_retries
+        return policy.max_retries if self.shared.retry_budget.withdraw() else retries
+
+    def _past_deadline(
+        self,
+        timer: CallTimer | None,
+        request: Request[Any],
+        url: str,
+        stage: str,
+        *,
+        sent: bool = False,
+    ) -> DeadlineExceededError:
+        assert timer is not None
+        return DeadlineExceededError(
+            timer.describe(stage),
+            deadline=timer.seconds,
+            queued=timer.queued,
+            paced=timer.paced,
+            attempts=tuple(timer.attempts),
+            backoff=timer.backoff,
+            last_failure=timer.last_failure,
+            method=request.method,
+            url=url,
+            sent=sent,
+        )
+
+    async def _queue_within(
+        self, semaphore: asyncio.Semaphore, timer: CallTimer, request: Request[Any], url: str
+    ) -> None:
+        """Wait for a slot under ``max_concurrency``, no longer than the deadline allows."""
+        began = time.monotonic()
+        with anyio.move_on_after(max(timer.left(), 0.0)) as scope:
+            await semaphore.acquire()
+        timer.queued += time.monotonic() - began
+        if scope.cancelled_caught:
+            raise self._finish(
+                self._past_deadline(timer, request, url, "waiting for a slot"),
+                request,
+                Delivery.NOT_SENT,
+            )
+
+    async def _back_off(
+        self, seconds: float, timer: CallTimer | None, request: Request[Any], url: str
+    ) -> None:
+        """Sleep before a retry; with a deadline, raise at once if the sleep would pass it."""
+        if timer is not None:
+            if seconds >= timer.left():
+                raise self._finish(
+                    self._past_deadline(timer, request, url, "before a retry could be sent"),
+                    request,
+                    Delivery.NOT_SENT,
+                )
+            timer.backoff += seconds
+        await self.shared.sleep(seconds)
+
+    async def _wait_for_limiter(
+        self, request: Request[Any], url: str, wait: float, timer: CallTimer | None = None
+    ) -> None:
+        """Wait until the rate limiter counts the request, for at most ``max_retry_wait``
+        (and what is left of the call's deadline).
 
         ``wait`` is the limiter's first answer (> 0); the common case, 0, never gets here.
         """
@@ -499,6 +602,20 @@ class Transport:
         limiter = shared.rate_limiter
         waited = 0.0
         while wait > 0:
+            if timer is not None and wait >= timer.left():
+                if wait <= _POLL_WAIT:
+                    raise self._past_deadline(timer, request, url, "waiting for the rate limit")
+                error = RateLimitError(
+                    f"not sent: the rate limit asks to wait {wait:.1f} s, more than the"
+                    f" {max(timer.left(), 0.0):.2f} s left of the call's deadline"
+                    f" ({timer.seconds:g} s)",
+                    status=429,
+                    rate_limit=shared.rate_limit,
+                    method=request.method,
+                    url=url,
+                )
+                error.retry_after = wait
+                raise error
             # Short polls (for answers in flight) are not waits the API asked for; they are
             # bounded in all, by max_retry_wait or a couple of seconds, whichever is more.
             asked = wait > _POLL_WAIT and wait > self.max_retry_wait
@@ -515,6 +632,8 @@ class Transport:
                 raise error
             await shared.sleep(wait)
             waited += wait
+            if timer is not None:
+                timer.paced += wait
             wait = await limiter.reserve()
 
     def _finish(self, error: APIError, request: Request[Any], delivery: Delivery) -> APIError:
