@@ -1,7 +1,7 @@
 """aiohttp.web: one client per process, and the right answer when the API fails.
 
 Examples:
-    ```py
+    ```python
     from aiohttp import web
     from voucherify_async.contrib.aiohttp_web import CLIENT, setup
 

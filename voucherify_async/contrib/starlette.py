@@ -1,7 +1,7 @@
 """FastAPI and Starlette: one client per process, and the right answer when the API fails.
 
 Examples:
-    ```py
+    ```python
     from fastapi import Depends, FastAPI
     from voucherify_async import AsyncVoucherify, RetryPolicy
     from voucherify_async.contrib.starlette import add_error_handlers, client, lifespan
