@@ -14,6 +14,14 @@ from msgspec import UnsetType as NotGiven
 from . import models
 from ._client import CLUSTERS, AsyncVoucherify
 from ._core.csvio import CsvError, CsvHeaderError, CsvSizeError
+from ._core.events import (
+    ClientStats,
+    PageEvent,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    WaitEvent,
+)
 from ._core.ratelimit import RateLimit
 from ._core.retry import Delivery, RetryPolicy
 from ._core.scan import ListOrderError, PaginationError
@@ -40,6 +48,7 @@ from ._exceptions import (
     RedirectError,
     VoucherifyError,
 )
+from ._transport.hooks import Hooks
 from ._transport.http import HTTPTransport, SendError
 from ._transport.limiter import LocalRateLimiter, RateLimiter
 from ._transport.mock import MockRequest, MockResponse, MockTransport
@@ -86,6 +95,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ClientStats",
     "ConfigurationError",
     "ConflictError",
     "CsvError",
@@ -102,6 +112,7 @@ __all__ = [
     "Delivery",
     "EventLoopError",
     "HTTPTransport",
+    "Hooks",
     "InternalServerError",
     "JobProgress",
     "ListOrderError",
@@ -113,6 +124,7 @@ __all__ = [
     "MockTransport",
     "NotFoundError",
     "NotGiven",
+    "PageEvent",
     "Pager",
     "PaginationError",
     "ParallelPager",
@@ -124,10 +136,14 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RedirectError",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "ScanProgress",
     "SendError",
     "VoucherifyError",
+    "WaitEvent",
     "__version__",
     "fan_out",
     "models",

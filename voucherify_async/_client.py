@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
 from msgspec import UNSET, UnsetType
 
 from ._core.deadline import check_deadline
+from ._core.events import ClientStats
 from ._core.extras import check_extra_headers, check_extra_query, generic_request
 from ._core.query import Query
 from ._core.ratelimit import RateLimit
 from ._core.retry import DEFAULT_RETRY, MAX_SERVER_WAIT, RetryPolicy
 from ._exceptions import ConfigurationError
 from ._transport.aiohttp_transport import AiohttpTransport
+from ._transport.hooks import Hooks, check_hooks
 from ._transport.http import HTTPTransport
 from ._transport.limiter import LocalRateLimiter, RateLimiter
 from ._transport.network import (
@@ -42,6 +45,8 @@ CLUSTERS: Mapping[str, str] = {
     "us1": "https://us1.api.voucherify.io",
     "as1": "https://as1.api.voucherify.io",
 }
+
+_T = TypeVar("_T")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
@@ -78,11 +83,41 @@ def _check_count(value: object, name: str, low: int) -> int:
     return value
 
 
-def _check(check: Callable[[object], float | None], value: object) -> float | None:
-    """Run a check from ``_core`` that raises ``ValueError``, as a `ConfigurationError`."""
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_logging_set_up = False
+
+
+def _log_from_environment() -> None:
+    """``VOUCHERIFY_LOG=debug|info``: send the package's log to stderr at that level, once.
+
+    ``debug`` adds one line per attempt (method, path template, status, milliseconds,
+    attempt); ``info`` has the retries, waits and warnings. A logger the application
+    configured itself (it has handlers) is left alone.
+    """
+    global _logging_set_up
+    if _logging_set_up:
+        return
+    wanted = os.environ.get("VOUCHERIFY_LOG", "").strip().lower()
+    level = _LOG_LEVELS.get(wanted)
+    if wanted and level is None:
+        raise ConfigurationError(f"VOUCHERIFY_LOG must be 'debug' or 'info', got {wanted!r}")
+    _logging_set_up = True
+    if level is None:
+        return
+    logger = logging.getLogger("voucherify_async")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _check(check: Callable[[object], _T], value: object) -> _T:
+    """Run a check that raises ``ValueError`` or ``TypeError``, as a `ConfigurationError`."""
     try:
         return check(value)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigurationError(str(exc)) from None
 
 
@@ -173,6 +208,9 @@ class AsyncVoucherify:
             the default `LocalRateLimiter`; a limiter passed in keeps its own clock).
         sleep: awaited for every wait (backoff, rate limit); ``anyio.sleep`` by default.
         jitter: returns a random number in ``[0, 1)`` that spreads the backoff.
+        hooks: a `Hooks` object (or a list of them) told every step of every call: an
+            attempt sent, its answer, a retry, a wait, a page. Shared by ``with_options``
+            copies. An exception in a hook is logged and the call goes on.
 
     The clock, sleep and jitter are arguments of the client (not settings of its
     internals) so that a test runs retries and rate-limit waits at once and
@@ -217,9 +255,11 @@ class AsyncVoucherify:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[], float] = random.random,
+        hooks: Hooks | Sequence[Hooks] | None = None,
         _shared: SharedState | None = None,
         _extra_query: Query | None = None,
     ) -> None:
+        _log_from_environment()
         app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
         app_token = app_token if app_token is not None else os.environ.get("VOUCHERIFY_APP_TOKEN")
         missing = [
@@ -290,6 +330,7 @@ class AsyncVoucherify:
                 clock=clock,
                 sleep=sleep,
                 jitter=jitter,
+                hooks=_check(check_hooks, hooks),
             )
         self._transport = Transport(
             base_url=self._base_url,
@@ -373,6 +414,15 @@ class AsyncVoucherify:
         Shared by every client made with `with_options` from this one.
         """
         return self._transport.shared.rate_limit
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of every call of this client and its ``with_options`` copies.
+
+        Calls, attempts sent, retries, 429s, errors by type, and the seconds waited for the
+        rate limit and between retries; always kept, at the cost of a few additions a call.
+        """
+        return self._transport.shared.stats
 
     @property
     def is_closed(self) -> bool:

@@ -14,12 +14,20 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import anyio
 import msgspec
 
 from .._core.deadline import CallTimer
+from .._core.events import (
+    ClientStats,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    WaitEvent,
+    path_template,
+)
 from .._core.query import Query, encode_query
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit, parse_rate_limit
 from .._core.request import Request
@@ -38,6 +46,7 @@ from .._exceptions import (
 )
 from .._version import __version__
 from .aiohttp_transport import another_loop_error, user_agent
+from .hooks import emit
 from .http import Body, HTTPTransport, SendError
 from .limiter import LocalRateLimiter, RateLimiter
 
@@ -138,8 +147,13 @@ class SharedState:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[], float] = random.random,
+        hooks: tuple[Any, ...] = (),
     ) -> None:
         self.http = http
+        #: The hooks every call tells its steps (empty: nothing is built or called).
+        self.hooks = hooks
+        #: Counters of every call, always kept (a few integer additions per call).
+        self.stats = ClientStats()
         self.owns_http = owns_http
         self.rate_limiter = rate_limiter
         self.max_concurrency = max_concurrency
@@ -319,6 +333,9 @@ class Transport:
         task = asyncio.current_task()
         if task is not None:
             shared.calls.add(task)
+        stats = shared.stats
+        stats.calls += 1
+        hooks = shared.hooks
         try:
             url = self.base_url + request.path
             if request.query:
@@ -332,6 +349,8 @@ class Transport:
             send = shared.http.send
             semaphore = shared.semaphore()
             debug = log.isEnabledFor(logging.DEBUG)
+            # The path with its ids as placeholders, for the hooks and the log line.
+            template = path_template(request.path) if hooks or debug else request.path
             body: Body
             if request.json is not None:
                 headers, body = self._json_headers, request.json
@@ -356,14 +375,21 @@ class Transport:
                 try:
                     wait = local.reserve_nowait() if local is not None else await limiter.reserve()
                     if wait > 0:
-                        await self._wait_for_limiter(request, url, wait, timer)
+                        await self._wait_for_limiter(request, url, wait, timer, template)
                     # Counted by the limiter: settled exactly once below, whatever happens.
+                    stats.requests += 1
                     if timer is not None:
                         timeout = timer.attempt_timeout(self.timeout)
                         started = time.monotonic()
-                    elif debug:
+                    elif debug or hooks:
                         started = time.monotonic()
                     try:
+                        if hooks:
+                            await emit(
+                                hooks,
+                                "on_request",
+                                RequestEvent(request.method, url, template, retries + 1),
+                            )
                         if timeout is not None and timeout <= 0:
                             raise self._past_deadline(timer, request, url, "before an attempt")
                         status, answer_headers, content = await send(
@@ -394,6 +420,34 @@ class Transport:
                 finally:
                     if semaphore is not None:
                         semaphore.release()
+                if hooks:
+                    elapsed = time.monotonic() - started
+                    attempt = retries + 1
+                    await emit(
+                        hooks,
+                        "on_response",
+                        ResponseEvent(
+                            request.method,
+                            url,
+                            template,
+                            attempt,
+                            None,
+                            failure.cause_type,
+                            elapsed,
+                        )
+                        if failure is not None
+                        else ResponseEvent(
+                            request.method,
+                            url,
+                            template,
+                            attempt,
+                            status,
+                            None,
+                            elapsed,
+                            answer_headers.get("X-Request-Id"),
+                            rate_limit.remaining,
+                        ),
+                    )
 
                 if failure is not None:
                     if shared.closed:
@@ -426,26 +480,32 @@ class Transport:
                         log.info(
                             "%s %s failed (%s); retry %d of %d in %.2fs",
                             request.method,
-                            request.path,
+                            template,
                             failure.cause_type,
                             retries + 1,
                             self.max_retries,
                             decision.after,
                         )
+                        await self._retrying(
+                            request, template, retries + 1, decision.after, failure.cause_type
+                        )
                         retries += 1
-                        await self._back_off(decision.after, timer, request, url)
+                        await self._back_off(decision.after, timer, request, url, template)
                         continue
                     unanswered = self._connection_error(request, url, failure)
                     del failure
                     raise self._finish(unanswered, request, decision.delivery)
 
+                if status == 429:
+                    stats.rate_limited += 1
                 if debug:
                     log.debug(
-                        "%s %s -> %d in %.1f ms",
+                        "%s %s -> %d in %.1f ms (attempt %d)",
                         request.method,
-                        request.path,
+                        template,
                         status,
                         (time.monotonic() - started) * 1000,
+                        retries + 1,
                     )
                 if 200 <= status < 300:
                     if request.raw:
@@ -477,20 +537,24 @@ class Transport:
                     # it is retried; or, if that is longer than its max_retry_wait, fails at once.
                     await limiter.hold(decision.hold_until)
                 if isinstance(decision, Retry):
+                    delay = (
+                        decision.after
+                        if decision.hold_until is None
+                        else decision.hold_until - shared.clock()
+                    )
                     log.info(
                         "%s %s answered %d; retry %d of %d in %.2fs",
                         request.method,
-                        request.path,
+                        template,
                         status,
                         retries + 1,
                         self.max_retries,
-                        decision.after
-                        if decision.hold_until is None
-                        else decision.hold_until - shared.clock(),
+                        delay,
                     )
+                    await self._retrying(request, template, retries + 1, delay, f"HTTP {status}")
                     retries += 1
                     if decision.after > 0:
-                        await self._back_off(decision.after, timer, request, url)
+                        await self._back_off(decision.after, timer, request, url, template)
                     continue
                 error = make_status_error(
                     status,
@@ -509,6 +573,7 @@ class Transport:
             if not shared.cut_short(task):
                 raise
         except VoucherifyError as error:
+            stats.errors[type(error).__name__] += 1
             # Our errors are raised outside except blocks, but Python 3.10 can still chain
             # the exception the event loop last handled (aiohttp's, which holds the request
             # headers) as __context__ of one raised in a resumed task. Drop it; a bare
@@ -576,8 +641,40 @@ class Transport:
                 Delivery.NOT_SENT,
             )
 
+    async def _retrying(
+        self, request: Request[Any], template: str, attempt: int, delay: float, cause: str
+    ) -> None:
+        """Count a retry decided after ``attempt`` failed; tell the hooks."""
+        shared = self.shared
+        shared.stats.retries += 1
+        if shared.hooks:
+            event = RetryEvent(request.method, template, attempt, delay, cause)
+            await emit(shared.hooks, "on_retry", event)
+
+    async def _waiting(
+        self,
+        reason: Literal["rate_limit", "backoff"],
+        seconds: float,
+        request: Request[Any],
+        template: str,
+    ) -> None:
+        """Count a wait about to start; tell the hooks."""
+        shared = self.shared
+        if reason == "backoff":
+            shared.stats.backoff_wait += seconds
+        else:
+            shared.stats.rate_limit_wait += seconds
+        if shared.hooks:
+            event = WaitEvent(reason, seconds, request.method, template)
+            await emit(shared.hooks, "on_wait", event)
+
     async def _back_off(
-        self, seconds: float, timer: CallTimer | None, request: Request[Any], url: str
+        self,
+        seconds: float,
+        timer: CallTimer | None,
+        request: Request[Any],
+        url: str,
+        template: str,
     ) -> None:
         """Sleep before a retry; with a deadline, raise at once if the sleep would pass it."""
         if timer is not None:
@@ -588,10 +685,16 @@ class Transport:
                     Delivery.NOT_SENT,
                 )
             timer.backoff += seconds
+        await self._waiting("backoff", seconds, request, template)
         await self.shared.sleep(seconds)
 
     async def _wait_for_limiter(
-        self, request: Request[Any], url: str, wait: float, timer: CallTimer | None = None
+        self,
+        request: Request[Any],
+        url: str,
+        wait: float,
+        timer: CallTimer | None = None,
+        template: str = "",
     ) -> None:
         """Wait until the rate limiter counts the request, for at most ``max_retry_wait``
         (and what is left of the call's deadline).
@@ -630,6 +733,7 @@ class Transport:
                 )
                 error.retry_after = wait
                 raise error
+            await self._waiting("rate_limit", wait, request, template or request.path)
             await shared.sleep(wait)
             waited += wait
             if timer is not None:
