@@ -7,8 +7,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from .._core.events import PageEvent, path_template
 from .._core.query import Query
 from .._core.request import Request
+from .._transport.hooks import emit
 from .._transport.transport import RawAnswer, Transport
 
 __all__ = ["Resource", "build_body"]
@@ -42,6 +44,24 @@ class Resource:
             return await self._transport.request_raw(Request("GET", path, page_type, query=query))
 
         return fetch
+
+    def _page_hook(self, path: str) -> Callable[[int], Awaitable[None]] | None:
+        """What a pager calls with each page's item count: the hooks' ``on_page``.
+
+        ``None`` (nothing to call) when the client has no hooks.
+        """
+        hooks = self._transport.shared.hooks
+        if not hooks:
+            return None
+        template = path_template(path)
+        pages = 0
+
+        async def tell(items: int) -> None:
+            nonlocal pages
+            pages += 1
+            await emit(hooks, "on_page", PageEvent(template, items, pages))
+
+        return tell
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._transport.base_url}>"

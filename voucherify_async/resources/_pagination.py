@@ -339,8 +339,10 @@ class Pager(Generic[PageT, ItemT]):
         *,
         prefetch: bool = True,
         fetch_raw: Callable[[Query], Awaitable[RawAnswer[PageT]]] | None = None,
+        on_page: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._on_page = on_page
         self._fetch_raw = fetch_raw
         self._query = query
         self._make_walk = walk
@@ -416,6 +418,8 @@ class Pager(Generic[PageT, ItemT]):
                 if query is not None and pending is None and self._prefetch:
                     pending = asyncio.ensure_future(fetch(query))
                     await _let_it_send()
+                if self._on_page is not None:
+                    await self._on_page(len(walk.items(page)))
                 yield page
                 if stop is not None:
                     raise stop

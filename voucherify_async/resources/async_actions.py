@@ -105,6 +105,7 @@ class AsyncActions(Resource):
                 q, paging, item_id=lambda action: action.id, rebuild=_with_actions
             ),
             prefetch=prefetch,
+            on_page=self._page_hook("/v1/async-actions"),
         )
 
     async def wait(

@@ -420,7 +420,14 @@ class Customers(CustomerFanOut):
         )
         fetch = self._page_getter("/v1/customers", CustomerList)
         fetch_raw = self._raw_page_getter("/v1/customers", CustomerList)
-        return Pager(fetch, one_page, walk, prefetch=prefetch, fetch_raw=fetch_raw)
+        return Pager(
+            fetch,
+            one_page,
+            walk,
+            prefetch=prefetch,
+            fetch_raw=fetch_raw,
+            on_page=self._page_hook("/v1/customers"),
+        )
 
     def _parallel_list(
         self,
@@ -557,6 +564,7 @@ class Customers(CustomerFanOut):
             query,
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
+            on_page=self._page_hook(path),
         )
 
     def list_activities(
@@ -618,6 +626,7 @@ class Customers(CustomerFanOut):
             query,
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
+            on_page=self._page_hook(path),
         )
 
     def list_redeemables(
@@ -662,6 +671,7 @@ class Customers(CustomerFanOut):
             query,
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
+            on_page=self._page_hook(path),
         )
 
     async def list_segments(
