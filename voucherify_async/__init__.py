@@ -52,6 +52,7 @@ from ._transport.hooks import Hooks
 from ._transport.http import HTTPTransport, SendError
 from ._transport.limiter import LocalRateLimiter, RateLimiter
 from ._transport.mock import MockRequest, MockResponse, MockTransport
+from ._transport.transport import APIResponse
 from ._version import __version__
 from .models import (
     Address,
@@ -82,6 +83,7 @@ __all__ = [
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "Address",

@@ -160,3 +160,25 @@ def test_something_that_is_not_a_hook_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="hooks must be Hooks objects"):
         AsyncVoucherify(app_id="i", app_token="t", hooks=[print])  # type: ignore[list-item]
+
+
+async def test_raw_responses_say_status_headers_elapsed_and_attempts() -> None:
+    fake = FakeTime()
+    async with Emulator() as emu, emu.client(clock=fake.clock, sleep=fake.sleep) as vf:
+        await vf.customers.create(source_id="bob", name="Bob")
+        await emu.script_faults([{"kind": "error", "status": 503, "method": "GET"}])
+        response = await vf.customers.with_raw_response.get("bob")
+        assert (response.status, response.attempts) == (200, 2)
+        assert response.parse().name == "Bob"
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert response.rate_limit.limit is not None and response.elapsed > 0
+        assert "X-App-Token" not in response.headers and "***" not in repr(response)
+        deleted = await vf.customers.with_raw_response.delete("bob")
+        assert deleted.status == 204 and deleted.parse() is None
+        await emu.seed_customers(3)
+        pager = vf.customers.list(limit=2)
+        assert pager.last_response is None
+        assert len([c async for c in pager]) == 3
+        assert pager.last_response is not None and pager.last_response.status == 200
+        assert "starting_after=" in pager.last_response.url  # the last page, not the first
+        assert pager.last_response.parse().has_more is False

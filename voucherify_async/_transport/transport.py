@@ -50,7 +50,15 @@ from .hooks import emit
 from .http import Body, HTTPTransport, SendError
 from .limiter import LocalRateLimiter, RateLimiter
 
-__all__ = ["CHANNEL", "RawAnswer", "Secret", "SharedState", "Transport", "user_agent"]
+__all__ = [
+    "CHANNEL",
+    "APIResponse",
+    "RawAnswer",
+    "Secret",
+    "SharedState",
+    "Transport",
+    "user_agent",
+]
 
 #: The ``X-Voucherify-Channel`` header sent with every request, as the vendor's SDKs send one.
 CHANNEL = f"voucherify-async/{__version__}"
@@ -97,23 +105,75 @@ def _closed_during(request: Request[Any]) -> ClientClosedError:
     )
 
 
-class RawAnswer(Generic[T]):
-    """A 2xx answer read in full but not decoded yet: `decode` gives the model.
+class APIResponse(Generic[T]):
+    """A 2xx answer as it came, with what it took; `parse` gives the model.
+
+    ``vf.customers.with_raw_response.get(...)`` (and the other single-request methods)
+    return one, and so does ``pager.last_response`` for the last page a list read.
 
     Attributes:
+        status: the HTTP status.
+        headers: the answer's headers (case-insensitive lookup).
         body: the answer's body, as received.
+        method: the HTTP method of the request.
+        url: the URL of the request.
+        elapsed: seconds the whole call took, waits and retries included.
+        attempts: how many attempts the call made (1: no retry).
     """
 
-    __slots__ = ("_request", "_status", "_transport", "_url", "body")
+    __slots__ = (
+        "_request",
+        "_transport",
+        "attempts",
+        "body",
+        "elapsed",
+        "headers",
+        "method",
+        "status",
+        "url",
+    )
 
     def __init__(
-        self, transport: Transport, request: Request[T], url: str, status: int, body: bytes
+        self,
+        transport: Transport,
+        request: Request[T],
+        url: str,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        elapsed: float = 0.0,
+        attempts: int = 1,
     ) -> None:
         self._transport = transport
         self._request = request
-        self._url = url
-        self._status = status
+        self.method = request.method
+        self.url = url
+        self.status = status
         self.body = body
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.elapsed = elapsed
+        self.attempts = attempts
+
+    def __repr__(self) -> str:
+        return f"<APIResponse {self.status} {self.method} {self.url} attempts={self.attempts}>"
+
+    @property
+    def request_id(self) -> str | None:
+        """The API's id of this request (``X-Request-Id``), when the answer has one."""
+        return self.headers.get("X-Request-Id")
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """The answer's rate-limit headers."""
+        return parse_rate_limit(self.headers, self._transport.shared.clock())
+
+    def parse(self) -> T:
+        """The body as the model the method returns.
+
+        Raises:
+            MalformedResponseError: the body is not the documented JSON.
+        """
+        return self.decode()
 
     def decode(self) -> T:
         """The body as the request's ``response_type``.
@@ -121,12 +181,14 @@ class RawAnswer(Generic[T]):
         Raises:
             MalformedResponseError: the body is not the documented JSON.
         """
-        value, malformed = self._transport._decode(
-            self._request, self._url, self._status, self.body
-        )
+        value, malformed = self._transport._decode(self._request, self.url, self.status, self.body)
         if malformed is not None:
             raise malformed
         return cast(T, value)
+
+
+#: The name the pagers know it by: a page read undecoded, decoded once accepted.
+RawAnswer = APIResponse
 
 
 class SharedState:
@@ -296,6 +358,8 @@ class Transport:
         self.max_retries = retry.max_retries
         self.max_retry_wait = max_retry_wait
         self.deadline = deadline
+        #: Whether 2xx answers come back as `APIResponse` (``with_raw_response``).
+        self.raw_responses = False
         self.shared = shared
         self._secret = Secret(app_token)
         headers: dict[str, str] = {
@@ -336,6 +400,7 @@ class Transport:
         stats = shared.stats
         stats.calls += 1
         hooks = shared.hooks
+        begun = time.monotonic() if request.raw or self.raw_responses else 0.0
         try:
             url = self.base_url + request.path
             if request.query:
@@ -508,8 +573,18 @@ class Transport:
                         retries + 1,
                     )
                 if 200 <= status < 300:
-                    if request.raw:
-                        return RawAnswer(self, request, url, status, content)  # type: ignore[return-value]
+                    if request.raw or self.raw_responses:
+                        answer = APIResponse(
+                            self,
+                            request,
+                            url,
+                            status,
+                            content,
+                            answer_headers,
+                            time.monotonic() - begun,
+                            retries + 1,
+                        )
+                        return answer  # type: ignore[return-value]
                     value, malformed = self._decode(request, url, status, content)
                     if malformed is None:
                         return value  # type: ignore[no-any-return]
@@ -588,6 +663,13 @@ class Transport:
         except ClientClosedError as closed:
             closed.__context__ = None
             raise
+
+    def with_raw_responses(self) -> Transport:
+        """A copy whose calls return every 2xx answer as an `APIResponse`."""
+        copy = object.__new__(Transport)
+        copy.__dict__.update(self.__dict__)
+        copy.raw_responses = True
+        return copy
 
     async def request_raw(self, request: Request[T]) -> RawAnswer[T]:
         """`request`, giving the 2xx answer undecoded (see `RawAnswer`); the same errors."""

@@ -343,6 +343,9 @@ class Pager(Generic[PageT, ItemT]):
     ) -> None:
         self._fetch = fetch
         self._on_page = on_page
+        #: The `APIResponse` of the last page read (for lists read undecoded first, as
+        #: ``customers.list`` is; ``None`` before the first page and for the others).
+        self.last_response: RawAnswer[PageT] | None = None
         self._fetch_raw = fetch_raw
         self._query = query
         self._make_walk = walk
@@ -399,6 +402,8 @@ class Pager(Generic[PageT, ItemT]):
             while pending is not None:
                 answer = await pending
                 pending = None
+                if self._fetch_raw is not None:
+                    self.last_response = answer
                 guess = walk.guess(answer.body) if guessing else None
                 if guess is not None:
                     pending = asyncio.ensure_future(fetch(guess))

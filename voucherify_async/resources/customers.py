@@ -14,7 +14,7 @@ import operator
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, cast
 
 import msgspec
 from msgspec.structs import replace
@@ -35,6 +35,7 @@ from .._core.query import (
 )
 from .._core.request import FileUpload, Request
 from .._core.windows import check_parallel, is_parallel_token, loads_windows
+from .._transport.transport import APIResponse
 from ..models import (
     AsyncAction,
     AsyncActionCreated,
@@ -68,7 +69,14 @@ if TYPE_CHECKING:
 
     from ..models import CustomerFields, CustomerIdentityFields
 
-__all__ = ["BULK_BODY_LIMIT", "CsvInput", "CsvSource", "CustomerListFilters", "Customers"]
+__all__ = [
+    "BULK_BODY_LIMIT",
+    "CsvInput",
+    "CsvSource",
+    "CustomerListFilters",
+    "Customers",
+    "CustomersWithRawResponse",
+]
 
 
 class CustomerListFilters(TypedDict, total=False):
@@ -202,6 +210,19 @@ class Customers(CustomerFanOut):
     of the client: ``vf.with_options(extra_query={...}).customers.list()``.
     """
 
+    @property
+    def with_raw_response(self) -> CustomersWithRawResponse:
+        """The single-request methods, each returning the `APIResponse` (status, headers,
+        ``request_id``, elapsed, attempts; ``.parse()`` gives the model).
+
+        Examples:
+            ```python
+            response = await vf.customers.with_raw_response.get("bob")
+            print(response.status, response.attempts, response.parse().id)
+            ```
+        """
+        return CustomersWithRawResponse(Customers(self._transport.with_raw_responses()))
+
     def _path(self, customer_id: object, suffix: str = "") -> str:
         return f"/v1/customers/{path_segment(customer_id, 'customer_id')}{suffix}"
 
@@ -296,7 +317,7 @@ class Customers(CustomerFanOut):
             NotFoundError: no such customer.
         """
         request = Request("DELETE", self._path(customer_id), type(None))
-        await self._transport.request(
+        return await self._transport.request(
             with_extras(request, extra_headers=extra_headers, extra_query=extra_query)
         )
 
@@ -853,3 +874,42 @@ class Customers(CustomerFanOut):
         return await self._transport.request(
             Request("GET", f"/v1/async-actions/{segment}", AsyncAction)
         )
+
+
+class CustomersWithRawResponse:
+    """``vf.customers.with_raw_response``: each method as on `Customers`, answering with the
+    `APIResponse` instead of the model."""
+
+    def __init__(self, raw: Customers) -> None:
+        self._raw = raw
+
+    async def create(self, *args: Any, **kwargs: Any) -> APIResponse[Customer]:
+        """`Customers.create`, answering with the `APIResponse`."""
+        return cast("APIResponse[Customer]", await self._raw.create(*args, **kwargs))
+
+    async def get(self, customer_id: str, **kwargs: Any) -> APIResponse[Customer]:
+        """`Customers.get`, answering with the `APIResponse`."""
+        return cast("APIResponse[Customer]", await self._raw.get(customer_id, **kwargs))
+
+    async def update(self, *args: Any, **kwargs: Any) -> APIResponse[Customer]:
+        """`Customers.update`, answering with the `APIResponse`."""
+        return cast("APIResponse[Customer]", await self._raw.update(*args, **kwargs))
+
+    async def delete(self, customer_id: str, **kwargs: Any) -> APIResponse[None]:
+        """`Customers.delete`, answering with the `APIResponse` (``parse()`` gives ``None``)."""
+        answer: Any = await self._raw.delete(customer_id, **kwargs)  # type: ignore[func-returns-value]
+        return cast("APIResponse[None]", answer)
+
+    async def delete_permanently(
+        self, customer_id: str, **kwargs: Any
+    ) -> APIResponse[CustomerPermanentDeletion]:
+        """`Customers.delete_permanently`, answering with the `APIResponse`."""
+        answer = await self._raw.delete_permanently(customer_id, **kwargs)
+        return cast("APIResponse[CustomerPermanentDeletion]", answer)
+
+    async def list_segments(
+        self, customer_id: str, **kwargs: Any
+    ) -> APIResponse[CustomerSegmentList]:
+        """`Customers.list_segments`, answering with the `APIResponse`."""
+        answer = await self._raw.list_segments(customer_id, **kwargs)
+        return cast("APIResponse[CustomerSegmentList]", answer)
