@@ -113,6 +113,23 @@ def _log_from_environment() -> None:
     logger.setLevel(level)
 
 
+def _telemetry(setting: object, base_url: str, remaining: Callable[[], int | None]) -> Hooks | None:
+    """The client's OpenTelemetry hook, or ``None`` (off, or nothing to report to)."""
+    if setting not in (None, True, False):
+        raise ConfigurationError(f"telemetry must be True, False or None, got {setting!r}")
+    if setting is False:
+        return None
+    try:
+        from ._otel import telemetry_for
+    except ImportError:
+        if setting:
+            raise ConfigurationError(
+                "telemetry=True needs OpenTelemetry's API: pip install 'voucherify-async[otel]'"
+            ) from None
+        return None
+    return telemetry_for(setting is True or None, base_url, remaining)
+
+
 def _check(check: Callable[[object], _T], value: object) -> _T:
     """Run a check that raises ``ValueError`` or ``TypeError``, as a `ConfigurationError`."""
     try:
@@ -211,6 +228,10 @@ class AsyncVoucherify:
         hooks: a `Hooks` object (or a list of them) told every step of every call: an
             attempt sent, its answer, a retry, a wait, a page. Shared by ``with_options``
             copies. An exception in a hook is logged and the call goes on.
+        telemetry: OpenTelemetry spans and metrics (the ``otel`` extra). ``None`` (the
+            default): on when the application has configured a tracer or meter provider
+            by the time the client is made; ``True``: on (the extra must be installed);
+            ``False``: off. See the Observability page.
 
     The clock, sleep and jitter are arguments of the client (not settings of its
     internals) so that a test runs retries and rate-limit waits at once and
@@ -256,6 +277,7 @@ class AsyncVoucherify:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[], float] = random.random,
         hooks: Hooks | Sequence[Hooks] | None = None,
+        telemetry: bool | None = None,
         _shared: SharedState | None = None,
         _extra_query: Query | None = None,
     ) -> None:
@@ -332,6 +354,15 @@ class AsyncVoucherify:
                 jitter=jitter,
                 hooks=_check(check_hooks, hooks),
             )
+            shared = _shared
+            observed = _telemetry(
+                telemetry,
+                self._base_url,
+                lambda: None if shared.rate_limit is None else shared.rate_limit.remaining,
+            )
+            if observed is not None:
+                shared.telemetry = observed
+                shared.hooks = (*shared.hooks, observed)
         self._transport = Transport(
             base_url=self._base_url,
             app_id=self._app_id,

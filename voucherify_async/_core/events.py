@@ -18,6 +18,8 @@ __all__ = [
     "ResponseEvent",
     "RetryEvent",
     "WaitEvent",
+    "operation_name",
+    "path_template",
 ]
 
 
@@ -182,3 +184,27 @@ def path_template(path: str) -> str:
     if name is not None:
         return "/".join([*parts[:3], name, *parts[4:]])
     return "/".join([*parts[:3], *("{id}" for _ in parts[3:])])
+
+
+_OPERATIONS = {
+    ("GET", "/v1/customers/{customerId}"): "customers.get",
+    ("POST", "/v1/customers"): "customers.create",
+    ("PUT", "/v1/customers/{customerId}"): "customers.update",
+    ("DELETE", "/v1/customers/{customerId}"): "customers.delete",
+    ("POST", "/v1/customers/{customerId}/permanent-deletion"): "customers.delete_permanently",
+    ("GET", "/v1/customers"): "customers.list",
+    ("GET", "/v1/customers/{customerId}/activity"): "customers.list_activity",
+    ("GET", "/v1/customers/{customerId}/activities"): "customers.list_activities",
+    ("GET", "/v1/customers/{customerId}/redeemables"): "customers.list_redeemables",
+    ("GET", "/v1/customers/{customerId}/segments"): "customers.list_segments",
+    ("POST", "/v1/customers/importCSV"): "customers.import_csv",
+    ("POST", "/v1/customers/bulk/async"): "customers.update_in_bulk",
+    ("POST", "/v1/customers/metadata/async"): "customers.update_metadata_in_bulk",
+    ("GET", "/v1/async-actions/{asyncActionId}"): "async_actions.get",
+    ("GET", "/v1/async-actions"): "async_actions.list",
+}
+
+
+def operation_name(method: str, template: str) -> str:
+    """The operation a request belongs to: ``customers.get``, or ``GET /v1/vouchers/{id}``."""
+    return _OPERATIONS.get((method, template)) or f"{method} {template}"

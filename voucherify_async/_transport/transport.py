@@ -26,6 +26,7 @@ from .._core.events import (
     ResponseEvent,
     RetryEvent,
     WaitEvent,
+    operation_name,
     path_template,
 )
 from .._core.query import Query, encode_query
@@ -210,10 +211,13 @@ class SharedState:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[], float] = random.random,
         hooks: tuple[Any, ...] = (),
+        telemetry: Any = None,
     ) -> None:
         self.http = http
+        #: The client's OpenTelemetry spans and metrics (``None``: off, no cost).
+        self.telemetry = telemetry
         #: The hooks every call tells its steps (empty: nothing is built or called).
-        self.hooks = hooks
+        self.hooks = hooks if telemetry is None else (*hooks, telemetry)
         #: Counters of every call, always kept (a few integer additions per call).
         self.stats = ClientStats()
         self.owns_http = owns_http
@@ -379,6 +383,8 @@ class Transport:
     async def request(self, request: Request[T]) -> T:
         """Send ``request``, retrying what is safe to retry, and decode the answer.
 
+        With OpenTelemetry on, the call runs in its operation span (see `_otel`).
+
         Raises:
             APIConnectionError: no answer came back (after the allowed retries).
             APITimeoutError: no answer came back in time (after the allowed retries).
@@ -388,6 +394,15 @@ class Transport:
             MalformedResponseError: a 2xx answer whose body is not the documented JSON.
             ClientClosedError: the client is closed, or was closed while the call ran.
         """
+        telemetry = self.shared.telemetry
+        if telemetry is None:
+            return await self._call(request)
+        name = operation_name(request.method, path_template(request.path))
+        answer: T = await telemetry.call(name, lambda: self._call(request))
+        return answer
+
+    async def _call(self, request: Request[T]) -> T:
+        """`request`, without telemetry's operation span."""
         shared = self.shared
         # Count the call (aclose() cancels the calls it finds running); then the URL.
         if shared.closed:

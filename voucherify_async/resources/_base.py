@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 import msgspec
 
-from .._core.events import PageEvent, path_template
+from .._core.events import PageEvent, operation_name, path_template
 from .._core.query import Query
 from .._core.request import Request
 from .._transport.hooks import emit
@@ -62,6 +63,23 @@ class Resource:
             await emit(hooks, "on_page", PageEvent(template, items, pages))
 
         return tell
+
+    def _list_trace(self, path: str) -> Callable[[], Any] | None:
+        """What a pager calls to open its iteration's span; ``None`` without telemetry."""
+        telemetry = self._transport.shared.telemetry
+        if telemetry is None:
+            return None
+        name = operation_name("GET", path_template(path))
+        return lambda: telemetry.list_operation(name)
+
+    def _operation(self, name: str) -> AbstractContextManager[Any]:
+        """The OpenTelemetry span of a compound operation (partition, a job's wait, a CSV
+        import); a no-op without telemetry."""
+        telemetry = self._transport.shared.telemetry
+        if telemetry is None:
+            return nullcontext()
+        operation: AbstractContextManager[Any] = telemetry.operation(name)
+        return operation
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._transport.base_url}>"

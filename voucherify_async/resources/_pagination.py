@@ -340,9 +340,12 @@ class Pager(Generic[PageT, ItemT]):
         prefetch: bool = True,
         fetch_raw: Callable[[Query], Awaitable[RawAnswer[PageT]]] | None = None,
         on_page: Callable[[int], Awaitable[None]] | None = None,
+        traced: Callable[[], Any] | None = None,
     ) -> None:
         self._fetch = fetch
         self._on_page = on_page
+        # Makes the OpenTelemetry span of an iteration (a `ListTrace`); None when off.
+        self._traced = traced
         #: The `APIResponse` of the last page read (for lists read undecoded first, as
         #: ``customers.list`` is; ``None`` before the first page and for the others).
         self.last_response: RawAnswer[PageT] | None = None
@@ -393,6 +396,16 @@ class Pager(Generic[PageT, ItemT]):
         if self._fetch_raw is not None:
             fetch, decode = self._fetch_raw, RawAnswer.decode
         guessing = self._prefetch and self._fetch_raw is not None
+        listing = None if self._traced is None else self._traced()
+        if listing is not None:
+            # Each page is fetched with the iteration's span current, in its own task.
+            untraced = fetch
+
+            def fetch(query: Query) -> Awaitable[Any]:
+                traced: Awaitable[Any] = listing.run(untraced(query))
+                return traced
+
+        failure: BaseException | None = None
         # The prefetch is a plain asyncio task, on purpose: it lives across `yield`, and an
         # anyio task group cannot stay open across the yield of an async generator (its
         # cancel scope would be entered in one task step and left in another). The task is
@@ -425,14 +438,21 @@ class Pager(Generic[PageT, ItemT]):
                     await _let_it_send()
                 if self._on_page is not None:
                     await self._on_page(len(walk.items(page)))
+                if listing is not None:
+                    listing.page(len(walk.items(page)))
                 yield page
                 if stop is not None:
                     raise stop
                 if query is not None and pending is None:
                     pending = asyncio.ensure_future(fetch(query))
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             if pending is not None:
                 await _discard(pending)
+            if listing is not None:
+                listing.finish(failure)
 
     async def _items(self) -> AsyncGenerator[ItemT, None]:
         pages = self.pages()

@@ -106,6 +106,7 @@ class AsyncActions(Resource):
             ),
             prefetch=prefetch,
             on_page=self._page_hook("/v1/async-actions"),
+            traced=self._list_trace("/v1/async-actions"),
         )
 
     async def wait(
@@ -143,9 +144,10 @@ class AsyncActions(Resource):
         for index, async_action_id in enumerate(async_action_ids):
             path_segment(async_action_id, f"async_action_ids[{index}]")
         job = AsyncJob(self.get, [JobPart(async_action_id) for async_action_id in async_action_ids])
-        return await job.wait(
-            timeout=timeout,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            on_progress=on_progress,
-        )
+        with self._operation("job.wait"):
+            return await job.wait(
+                timeout=timeout,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                on_progress=on_progress,
+            )

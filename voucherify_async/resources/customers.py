@@ -448,6 +448,7 @@ class Customers(CustomerFanOut):
             prefetch=prefetch,
             fetch_raw=fetch_raw,
             on_page=self._page_hook("/v1/customers"),
+            traced=self._list_trace("/v1/customers"),
         )
 
     def _parallel_list(
@@ -520,7 +521,8 @@ class Customers(CustomerFanOut):
         async def first_page(**arguments: Any) -> CustomerList:
             return await self.list(limit=1, **arguments)
 
-        return await split_into_partitions(first_page, parts, dict(filters))
+        with self._operation("customers.partition"):
+            return await split_into_partitions(first_page, parts, dict(filters))
 
     def list_activity(
         self,
@@ -586,6 +588,7 @@ class Customers(CustomerFanOut):
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
             on_page=self._page_hook(path),
+            traced=self._list_trace(path),
         )
 
     def list_activities(
@@ -648,6 +651,7 @@ class Customers(CustomerFanOut):
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
             on_page=self._page_hook(path),
+            traced=self._list_trace(path),
         )
 
     def list_redeemables(
@@ -693,6 +697,7 @@ class Customers(CustomerFanOut):
             lambda q: PagingWalk(q, paging, item_id=_id, rebuild=_with_data),
             prefetch=prefetch,
             on_page=self._page_hook(path),
+            traced=self._list_trace(path),
         )
 
     async def list_segments(
@@ -775,15 +780,16 @@ class Customers(CustomerFanOut):
             )
             return created.async_action_id
 
-        return await upload_csv(
-            send,
-            self._get_action,
-            file,
-            filename=filename,
-            require_source_id=update_existing,
-            split=split,
-            part_limit=max_part_bytes,
-        )
+        with self._operation("customers.import_csv"):
+            return await upload_csv(
+                send,
+                self._get_action,
+                file,
+                filename=filename,
+                require_source_id=update_existing,
+                split=split,
+                part_limit=max_part_bytes,
+            )
 
     async def update_in_bulk(
         self,
