@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from voucherify_async import AsyncVoucherify
 from voucherify_async.contrib.celery import install
@@ -23,6 +24,25 @@ from voucherify_async.contrib.sqlite import SQLiteSink
 from voucherify_async.models import Customer
 
 REDIS = os.environ.get("VF_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _trace_to_a_file(**_: Any) -> None:
+    """With ``VF_TRACE_DIR``, each worker process writes its spans, one JSON a line."""
+    where = os.environ.get("VF_TRACE_DIR")
+    if not where:
+        return
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+    out = (Path(where) / f"spans-{os.getpid()}.jsonl").open("a", buffering=1)
+    exporter = ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n")
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+
 app = Celery("vf_scaleout_test", broker=REDIS, backend=REDIS)
 app.conf.update(
     worker_prefetch_multiplier=1,

@@ -40,6 +40,7 @@ def worker(
         "VF_REDIS_URL": redis_server.url,
         "VF_SINK_DIR": str(tmp_path),
         "VF_PAGE_DELAY": "0.05",
+        "VF_TRACE_DIR": str(tmp_path),
         "PYTHONPATH": str(ROOT),
     }
     command = [
@@ -153,3 +154,52 @@ async def test_four_processes_share_one_budget_without_a_429(
     assert after["too_many_requests"] - before["too_many_requests"] == 0
     # 120 requests at 30 a second: about 4 windows, whatever the number of processes.
     assert elapsed >= 3.0
+
+
+async def test_one_scan_is_one_trace_across_the_workers(
+    voucherify_client: AsyncVoucherify,
+    voucherify_emulator: Emulator,
+    redis_server: RedisServer,
+    worker: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    """The caller's span reaches the worker processes: every partition scan, and every
+    request it makes, is in the caller's trace."""
+    import json
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from benchmarks.scaleout_app import app, tasks
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+    await voucherify_emulator.seed_customers(60)
+    parts = await voucherify_client.customers.partition(3)
+    with trace.get_tracer("test").start_as_current_span("nightly scan") as root:
+        result = tasks.canvas(parts, scan_id="traced", limit=20).apply_async()
+    counts = await asyncio.to_thread(result.get, timeout=90)
+    assert counts["items"] == 60
+    wanted = f"0x{root.get_span_context().trace_id:032x}"
+    spans = await asyncio.to_thread(_read_spans, tmp_path)
+    in_trace = [s for s in spans if s["context"]["trace_id"] == wanted]
+    scans = [s for s in in_trace if s["name"] == "customers.scan_partition"]
+    assert sorted(s["attributes"]["voucherify.partition.index"] for s in scans) == [0, 1, 2]
+    assert all(s["parent_id"] == f"0x{root.get_span_context().span_id:016x}" for s in scans)
+    assert any(s["kind"] == "SpanKind.CLIENT" for s in in_trace)  # the requests, under them
+    assert all(
+        s["context"]["trace_id"] == wanted for s in spans if s["name"].startswith("customers.")
+    )
+    assert voucherify_emulator.app_token not in json.dumps(spans)
+
+
+def _read_spans(directory: Path) -> list[dict[str, Any]]:
+    import json
+
+    return [
+        json.loads(line)
+        for path in directory.glob("spans-*.jsonl")
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]

@@ -33,7 +33,8 @@ Examples:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,9 @@ class ScanTasks:
     """The tasks `install` registered.
 
     Attributes:
-        scan: ``scan(partition_json, scan_id, limit=100)`` scans one partition and returns
+        scan: ``scan(partition_json, scan_id, limit=100, trace=None)`` scans one partition
+            (in the trace of the caller of `canvas`, given as W3C headers, with
+            OpenTelemetry installed) and returns
             ``{"index", "pages", "items", "total_items", "resumed"}``.
         gather: adds up the results of ``scan`` over a whole scan.
     """
@@ -84,8 +87,10 @@ class ScanTasks:
         """
         if not isinstance(scan_id, str) or not scan_id or ":" in scan_id:
             raise ValueError(f"scan_id must be a non-empty string without ':', got {scan_id!r}")
+        carrier = _trace_carrier()
+        traced = {"trace": carrier} if carrier else {}
         header = celery.group(
-            self.scan.s(part.dumps().decode(), scan_id, limit) for part in partitions
+            self.scan.s(part.dumps().decode(), scan_id, limit, **traced) for part in partitions
         )
         return celery.chord(header, self.gather.s())
 
@@ -116,7 +121,13 @@ def install(
         The registered tasks.
     """
 
-    async def run(partition: CustomerPartition, scan_id: str, limit: int) -> dict[str, Any]:
+    async def run(
+        partition: CustomerPartition, scan_id: str, limit: int, trace: dict[str, str] | None
+    ) -> dict[str, Any]:
+        with _traced_partition(trace, partition.index, scan_id):
+            return await scan(partition, scan_id, limit)
+
+    async def scan(partition: CustomerPartition, scan_id: str, limit: int) -> dict[str, Any]:
         shared = limiter() if limiter is not None else None
         checkpoints = store() if store is not None else None
         try:
@@ -143,8 +154,10 @@ def install(
         }
 
     @app.task(name=name, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
-    def scan(partition: str, scan_id: str, limit: int = 100) -> dict[str, Any]:
-        return asyncio.run(run(CustomerPartition.loads(partition), scan_id, limit))
+    def scan_task(
+        partition: str, scan_id: str, limit: int = 100, trace: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return asyncio.run(run(CustomerPartition.loads(partition), scan_id, limit, trace))
 
     @app.task(name=f"{name}_gather")  # type: ignore[untyped-decorator]
     def gather(results: list[dict[str, Any]]) -> dict[str, int]:
@@ -155,4 +168,40 @@ def install(
             "resumed": sum(1 for r in results if r["resumed"]),
         }
 
-    return ScanTasks(scan=scan, gather=gather)
+    return ScanTasks(scan=scan_task, gather=gather)
+
+
+def _trace_carrier() -> dict[str, str] | None:
+    """The caller's trace context as W3C headers, when OpenTelemetry is installed."""
+    try:
+        from opentelemetry import propagate
+    except ImportError:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier or None
+
+
+@contextmanager
+def _traced_partition(carrier: dict[str, str] | None, index: int, scan_id: str) -> Iterator[None]:
+    """Run a partition's scan in the caller's trace: a ``customers.scan_partition`` span
+    whose parent is the span that built the canvas (no-op without OpenTelemetry or a
+    carrier)."""
+    if not carrier:
+        yield
+        return
+    try:
+        from opentelemetry import propagate, trace
+    except ImportError:
+        yield
+        return
+    parent = propagate.extract(carrier)
+    tracer = trace.get_tracer("voucherify_async")
+    attributes: dict[str, str | int] = {
+        "voucherify.partition.index": index,
+        "voucherify.scan_id": scan_id,
+    }
+    with tracer.start_as_current_span(
+        "customers.scan_partition", context=parent, attributes=attributes
+    ):
+        yield
