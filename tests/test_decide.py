@@ -187,7 +187,11 @@ def test_decide_properties(
         assert status == 429 and not quota  # only a 429 holds, never a spent quota
     if isinstance(decision, Retry):
         assert retries_done < max_retries  # never past max_retries
-        assert math.isfinite(decision.after) and 0 <= decision.after <= MAX_BACKOFF
+        asked_wait = server_wait(status, rate_limit, NOW) if status is not None else None
+        # The backoff never exceeds MAX_BACKOFF; a wait the server asked for (a Retry-After
+        # on a 503, say) is taken as asked, up to max_wait.
+        ceiling = MAX_BACKOFF if asked_wait is None else max(MAX_BACKOFF, max_wait)
+        assert math.isfinite(decision.after) and 0 <= decision.after <= ceiling
         assert not quota  # a spent quota is never retried
         assert status is None or status in RETRYABLE_STATUSES
         may_have_arrived = (status is None and delivery is not NOT_SENT) or (

@@ -54,6 +54,138 @@ def test_out_of_order_answers_keep_the_lowest_count() -> None:
     assert pacer.wait_time() > 0
 
 
+def sendable(pacer: Pacer, most: int = 100) -> int:
+    """How many requests may go now (each counted as sent); at most ``most``."""
+    count = 0
+    while count < most and pacer.try_send() == 0:
+        count += 1
+    return count
+
+
+def answered(pacer: Pacer, rate_limit: RateLimit, times: int = 1) -> None:
+    for _ in range(times):
+        pacer.observe(rate_limit)
+        pacer.answered()
+
+
+def test_a_lowered_limit_is_obeyed_from_the_next_request() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=1_000_000, remaining=999_990, retry_at=1_060.0))
+    assert sendable(pacer, 3) == 3
+    # The project's limit went down to 10 per 3 s: the API answers from a new period, whose
+    # end is earlier than the one known. Its count is the truth, less what is in flight.
+    answered(pacer, RateLimit(limit=10, remaining=9, retry_at=1_003.0))
+    assert sendable(pacer) == 9 - 2
+    assert pacer.wait_time() > 0
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=1_003.0), times=9)
+    assert pacer.wait_time() == pytest.approx(3.0)
+    clock.now = 1_003.0
+    assert sendable(pacer) == 10  # the new period: the new limit, not a million
+
+
+def test_a_lowered_limit_is_obeyed_whatever_its_end() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=1_000_000, remaining=999_990, retry_at=1_060.0))
+    answered(pacer, RateLimit(limit=10, remaining=9, retry_at=1_059.0))  # 10 per 59 s now
+    assert sendable(pacer) == 9
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=1_059.0), times=9)
+    assert pacer.wait_time() == pytest.approx(59.0)
+    # 1,000 per 2 s down to 10 a minute: the new end is later than the known one.
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=1_000, remaining=990, retry_at=1_002.0))
+    answered(pacer, RateLimit(limit=10, remaining=9, retry_at=1_060.0))
+    assert sendable(pacer) == 9
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=1_060.0), times=9)
+    clock.now = 1_002.0  # the old period's end frees nothing
+    assert pacer.wait_time() == pytest.approx(58.0)
+
+
+def test_an_earlier_reset_still_ahead_ends_the_period_there() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=10, remaining=8, retry_at=1_060.0))
+    # Same limit, a period of 3 s instead of a minute: the period ends at 1003.
+    answered(pacer, RateLimit(limit=10, remaining=2, retry_at=1_003.0))
+    assert sendable(pacer) == 2
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=1_003.0), times=2)
+    assert pacer.wait_time() == pytest.approx(3.0)  # not 60
+    clock.now = 1_003.0
+    assert sendable(pacer) == 10
+    # It never raises the count: the answer could come from a clock a little behind.
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=10, remaining=1, retry_at=1_060.0))
+    answered(pacer, RateLimit(limit=10, remaining=9, retry_at=1_006.0))
+    assert sendable(pacer) == 1
+    assert pacer.wait_time() > 0
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=1_006.0))
+    assert pacer.wait_time() == pytest.approx(3.0)
+
+
+def test_a_stale_answer_of_an_earlier_period_is_ignored() -> None:
+    clock = Clock()
+    clock.now = 1_000.2
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=20, remaining=2, retry_at=1_061.0))  # the period from 1000.2
+    assert sendable(pacer) == 2
+    answered(pacer, RateLimit(limit=20, remaining=0, retry_at=1_061.0), times=2)
+    # Late answers from the period that ended at 1000.2 (announced, rounded up, as 1001),
+    # when the limit was still 10: neither their count, nor their end, nor their limit count.
+    answered(pacer, RateLimit(limit=20, remaining=9, retry_at=1_001.0))
+    answered(pacer, RateLimit(limit=10, remaining=5, retry_at=1_001.0))
+    clock.now = 1_001.0
+    answered(pacer, RateLimit(limit=10, remaining=7, retry_at=1_001.0))
+    assert pacer.wait_time() == pytest.approx(60.0)  # 1001 was not this period's end
+    clock.now = 1_061.0
+    assert sendable(pacer) == 20
+
+
+def test_a_late_answer_from_before_a_lowering_does_not_restore_the_old_quota() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=1_000_000, remaining=999_990, retry_at=1_060.0))
+    answered(pacer, RateLimit(limit=10, remaining=3, retry_at=1_003.0))
+    # Sent before the limit was lowered, answered after: a later end, the old limit.
+    answered(pacer, RateLimit(limit=1_000_000, remaining=999_989, retry_at=1_060.0))
+    assert sendable(pacer) == 3
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=1_003.0), times=3)
+    assert pacer.wait_time() == pytest.approx(3.0)
+    clock.now = 1_003.0
+    assert sendable(pacer) == 10  # the fresh period is the new limit's
+
+
+def test_a_raised_limit_in_the_same_period_is_believed_from_the_next_one() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=10, remaining=2, retry_at=1_030.0))
+    # Raised to 20 in the same period, or a late answer from before a lowering to 10: the
+    # headers alone cannot tell, so until the period ends its count may only lower the known.
+    answered(pacer, RateLimit(limit=20, remaining=12, retry_at=1_030.0))
+    assert sendable(pacer) == 2
+    answered(pacer, RateLimit(limit=20, remaining=0, retry_at=1_030.0), times=2)
+    assert pacer.wait_time() == pytest.approx(30.0)
+    clock.now = 1_030.0
+    assert sendable(pacer) == 10  # the known limit, until an answer of this period says more
+    answered(pacer, RateLimit(limit=20, remaining=19, retry_at=1_090.0))
+    assert sendable(pacer) == 19 - 9
+
+
+def test_a_raised_limit_with_a_later_end_counts_down_until_the_known_period_ends() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    answered(pacer, RateLimit(limit=10, remaining=5, retry_at=1_003.0))
+    answered(pacer, RateLimit(limit=1_000, remaining=999, retry_at=1_060.0))
+    assert sendable(pacer) == 5  # not 999
+    answered(pacer, RateLimit(limit=1_000, remaining=998, retry_at=1_060.0))
+    assert sendable(pacer) == 1  # 5 known, 4 in flight
+    answered(pacer, RateLimit(limit=1_000, remaining=3, retry_at=1_060.0))
+    assert sendable(pacer) == 0  # 3 left there, 4 in flight: lower counts are believed
+    clock.now = 1_003.0  # the known period is over: the new limit's answers are believed
+    answered(pacer, RateLimit(limit=1_000, remaining=900, retry_at=1_060.0))
+    assert sendable(pacer, 1_000) == 900 - 3
+
+
 def test_block_holds_everything_back() -> None:
     clock = Clock()
     pacer = Pacer(clock)

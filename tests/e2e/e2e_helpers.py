@@ -6,11 +6,18 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import anyio
 from aiohttp import web
 
-from voucherify_async import AsyncAction, AsyncVoucherify
+from voucherify_async import (
+    AsyncAction,
+    AsyncVoucherify,
+    LocalRateLimiter,
+    RateLimit,
+    RateLimiter,
+)
 from voucherify_async.emulator import Emulator
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -76,3 +83,47 @@ async def serve(
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+class SentAfterAnnouncement:
+    """A `RateLimiter` that records, for every attempt, whether it left before or after the
+    first answer announcing a new limit, and how it ended.
+
+    It wraps a real limiter (the client's default `LocalRateLimiter`, or a shared one) and
+    only watches: every decision is the wrapped limiter's. An attempt is paired with its
+    answer by the task that runs it (the transport reserves and settles in the call's task).
+    """
+
+    def __init__(self, limit: int, inner: RateLimiter | None = None) -> None:
+        self.inner: RateLimiter = LocalRateLimiter() if inner is None else inner
+        self.limit = limit
+        self.announced = False
+        #: Requests in flight (beside the announcing one) when the first announcement came.
+        self.in_flight_at_announcement: int | None = None
+        #: (sent after the announcement, status or None) of every attempt settled.
+        self.attempts: list[tuple[bool, int | None]] = []
+        self._sent: dict[asyncio.Task[Any], bool] = {}
+
+    async def reserve(self) -> float:
+        wait = await self.inner.reserve()
+        if wait <= 0:
+            task = asyncio.current_task()
+            assert task is not None
+            self._sent[task] = self.announced
+        return wait
+
+    async def settle(self, status: int | None, rate_limit: RateLimit | None) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.attempts.append((self._sent.pop(task), status))
+        if not self.announced and rate_limit is not None and rate_limit.limit == self.limit:
+            self.announced = True
+            self.in_flight_at_announcement = len(self._sent)
+        await self.inner.settle(status, rate_limit)
+
+    async def hold(self, until: float) -> None:
+        await self.inner.hold(until)
+
+    def statuses(self, *, sent_after: bool) -> list[int | None]:
+        """The statuses of the attempts sent before (or after) the announcement."""
+        return [status for after, status in self.attempts if after is sent_after]

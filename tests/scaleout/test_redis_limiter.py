@@ -7,10 +7,12 @@ import gc
 import logging
 import time
 import warnings
+from typing import Any
 
+import anyio
 import pytest
 
-from voucherify_async import ConfigurationError, RateLimit
+from voucherify_async import ConfigurationError, LocalRateLimiter, RateLimit, RateLimiter
 from voucherify_async.contrib.redis import (
     RedisCheckpointStore,
     RedisRateLimiter,
@@ -248,3 +250,149 @@ def test_one_client_and_limiter_across_successive_event_loops(redis_server: Redi
             asyncio.run(close())
             gc.collect()
     assert not limiter.falling_back  # every call reached Redis, in every loop
+
+
+T = Clock().now
+
+
+def at(ahead: float, limit: int, remaining: int) -> RateLimit:
+    """An answer saying ``remaining`` of ``limit`` left, the period ending ``ahead`` s after T."""
+    return RateLimit(limit=limit, remaining=remaining, retry_at=T + ahead)
+
+
+# Answers around a change of limit, and what may be sent after them. Steps: ("answer", rl)
+# one request sent and answered; ("send", n) n requests sent (each must be let through);
+# ("settle", rl, n) n of those answered; ("sendable", n) exactly n may go now (they are
+# counted as sent); ("wait", s) the next must wait s; ("clock", s) the clock at T + s.
+Step = tuple[Any, ...]
+LIMIT_CHANGES: dict[str, list[Step]] = {
+    "lowered, earlier end": [
+        ("answer", at(60, 1_000_000, 999_990)),
+        ("send", 2),
+        ("settle", at(3, 10, 9), 1),
+        ("sendable", 9 - 1),
+        ("settle", at(3, 10, 0), 9),
+        ("wait", 3.0),
+        ("clock", 3),
+        ("sendable", 10),
+    ],
+    "lowered, later end": [
+        ("answer", at(2, 1_000, 990)),
+        ("answer", at(60, 10, 9)),
+        ("sendable", 9),
+        ("settle", at(60, 10, 0), 9),
+        ("clock", 2),
+        ("wait", 58.0),
+    ],
+    "earlier end ahead": [
+        ("answer", at(60, 10, 8)),
+        ("answer", at(3, 10, 2)),
+        ("sendable", 2),
+        ("settle", at(3, 10, 0), 2),
+        ("wait", 3.0),
+    ],
+    "late answers of an earlier period": [
+        ("clock", 0.2),
+        ("answer", at(61, 20, 5)),
+        ("sendable", 5),
+        ("settle", at(61, 20, 0), 3),
+        ("settle", at(1, 20, 9), 1),
+        ("settle", at(1, 10, 9), 1),
+        ("clock", 1),
+        ("wait", 60.0),
+        ("clock", 61),
+        ("sendable", 20),
+    ],
+    "late answer from before a lowering": [
+        ("answer", at(60, 1_000_000, 999_990)),
+        ("send", 1),
+        ("answer", at(3, 10, 3)),
+        ("settle", at(60, 1_000_000, 999_989), 1),
+        ("sendable", 3),
+        ("settle", at(3, 10, 0), 3),
+        ("clock", 3),
+        ("sendable", 10),
+    ],
+    "raised, same end": [
+        ("answer", at(30, 10, 2)),
+        ("answer", at(30, 20, 12)),
+        ("sendable", 2),
+        ("settle", at(30, 20, 0), 2),
+        ("wait", 30.0),
+        ("clock", 30),
+        ("sendable", 10),
+    ],
+    "raised, later end": [
+        ("answer", at(3, 10, 5)),
+        ("answer", at(60, 1_000, 999)),
+        ("sendable", 5),
+    ],
+}
+
+
+async def play(steps: list[Step], clock: Clock, limiter: RateLimiter) -> list[object]:
+    """Play ``steps`` against one limiter; what each "sendable" and "wait" step saw."""
+    seen: list[object] = []
+    for kind, *args in steps:
+        if kind == "clock":
+            clock.now = T + args[0]
+        elif kind in ("answer", "send"):
+            for _ in range(1 if kind == "answer" else args[0]):
+                assert await limiter.reserve() == 0.0
+            if kind == "answer":
+                await limiter.settle(200, args[0])
+        elif kind == "settle":
+            for _ in range(args[1]):
+                await limiter.settle(200, args[0])
+        elif kind == "sendable":
+            count = 0
+            while count < 50 and await limiter.reserve() == 0.0:
+                count += 1
+            seen.append(count)
+        else:
+            seen.append(round(await limiter.reserve(), 6))
+    return seen
+
+
+async def test_a_change_of_limit_is_followed_as_the_in_process_pacer_follows_it(
+    redis_server: RedisServer,
+) -> None:
+    for name, steps in LIMIT_CHANGES.items():
+        expected = [args[0] for kind, *args in steps if kind in ("sendable", "wait")]
+        clock = Clock()
+        assert await play(steps, clock, LocalRateLimiter(clock)) == expected, name
+        clock = Clock()
+        shared = RedisRateLimiter(redis_server.url, app_id=name, clock=clock)
+        assert await play(steps, clock, shared) == expected, name
+        await shared.aclose()
+
+
+async def test_workers_sharing_a_limit_follow_it_down_without_a_429(
+    redis_server: RedisServer,
+) -> None:
+    """Two workers, warm under 1,000,000 a minute; the limit goes down to 10 per 3 s."""
+    from voucherify_async.emulator import Emulator
+
+    async with Emulator(rate_limit=1_000_000, rate_limit_period=60) as emu:
+        await emu.seed_customers(10)
+        ids = (await emu.customer_state())["source_ids"]
+        limiters = [RedisRateLimiter(redis_server.url, app_id=emu.app_id) for _ in range(2)]
+        # At most 5 in flight each: no more than the new limit when its first answer comes.
+        workers = [emu.client(rate_limiter=limiter, max_concurrency=5) for limiter in limiters]
+        for worker in workers:
+            await worker.customers.get(ids[0])
+        await emu.configure(rate_limit=10, rate_limit_period=3)
+        with anyio.fail_after(20):  # 30 calls at 10 per 3 s: about 8 s
+            found = await asyncio.gather(
+                *(workers[i % 2].customers.get(ids[i % 10]) for i in range(30))
+            )
+        assert [getattr(worker.rate_limit, "limit", None) for worker in workers] == [10, 10]
+        for worker in workers:
+            await worker.aclose()
+        for limiter in limiters:
+            assert not limiter.falling_back
+            await limiter.aclose()
+        stats = await emu.stats()
+    assert len(found) == 30
+    assert stats["by_status"].get("429", 0) == 0, stats["by_status"]
+    assert stats["by_status"]["200"] == 2 + 30

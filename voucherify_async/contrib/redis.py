@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal
 
-from .._core.pacing import Pacer
+from .._core.pacing import EARLIER_RESET_MARGIN, Pacer
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit
 from .._core.retry import is_quota_spent
 from .._exceptions import ConfigurationError, RedisUnavailableError
@@ -75,6 +75,8 @@ _IN_FLIGHT_POLL = 0.05
 # One script for the three calls. KEYS: state hash, in-flight sorted set (member: one
 # reservation, score: when its lease ends). ARGV[1]: op, ARGV[2]: now (epoch s), ARGV[3]:
 # lease. Numbers go back as strings: Redis would truncate a Lua number to an integer.
+# settle: ARGV[4] the reservation, ARGV[5] '1' when an answer came, then its limit, remaining
+# and retry time ('' when not sent) and the pacer's EARLIER_RESET_MARGIN.
 _SCRIPT = """
 local state, flight = KEYS[1], KEYS[2]
 local op, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -118,20 +120,40 @@ if op == 'reserve' then
 elseif op == 'settle' then
   redis.call('ZREM', flight, ARGV[4])
   if ARGV[5] == '1' then
+    -- The rule of Pacer.observe (voucherify_async/_core/pacing.py), step for step.
     redis.call('HSET', state, 'informed', '1')
-    if ARGV[6] ~= '' then redis.call('HSET', state, 'limit', ARGV[6]) end
-    if ARGV[7] ~= '' then
-      local remaining, period_end = tonumber(ARGV[7]), num('period_end')
-      if ARGV[8] == '' then
-        redis.call('HDEL', state, 'period_end')
-        redis.call('HSET', state, 'remaining', ARGV[7])
-      elseif period_end == nil or tonumber(ARGV[8]) > period_end then
-        redis.call('HSET', state, 'period_end', ARGV[8], 'remaining', ARGV[7])
-      elseif tonumber(ARGV[8]) == period_end then
-        local known = num('remaining')
-        if known == nil or remaining < known then
+    if ARGV[7] == '' then
+      if ARGV[6] ~= '' then redis.call('HSET', state, 'limit', ARGV[6]) end
+    else
+      local limit, remaining, ends = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+      local known_end, known, known_limit = num('period_end'), num('remaining'), num('limit')
+      local function start_period()
+        if limit then redis.call('HSET', state, 'limit', ARGV[6]) end
+        if ends then
+          redis.call('HSET', state, 'period_end', ARGV[8], 'remaining', ARGV[7])
+        else
+          redis.call('HDEL', state, 'period_end')
           redis.call('HSET', state, 'remaining', ARGV[7])
         end
+      end
+      local function count_down()
+        if remaining < known then redis.call('HSET', state, 'remaining', ARGV[7]) end
+      end
+      local lowered = limit and known_limit and limit < known_limit
+      local raised = limit and known_limit and limit > known_limit
+      if ends == nil or known_end == nil or known == nil then
+        start_period()
+      elseif ends < known_end and ends <= now + tonumber(ARGV[9]) then
+        -- a late answer of an earlier period: ignored
+      elseif lowered then
+        start_period()
+      elseif ends > known_end then
+        if raised and now < known_end then count_down() else start_period() end
+      elseif ends == known_end then
+        count_down()
+      else
+        redis.call('HSET', state, 'period_end', ARGV[8])
+        count_down()
       end
     end
   end
@@ -346,6 +368,7 @@ class RedisRateLimiter:
             _format(rate_limit.limit),
             _format(rate_limit.remaining),
             _format(rate_limit.retry_at),
+            repr(EARLIER_RESET_MARGIN),
         )
 
     async def hold(self, until: float) -> None:
