@@ -91,6 +91,9 @@ class Telemetry(Hooks):
             description="Time a call waited for the rate limit before an attempt.",
         )
         self._remaining = remaining
+        # Metric attributes by (method, template, status, error): a handful of kinds, each
+        # built once. Templates never hold an id, so this stays small.
+        self._attributes: dict[tuple[str, str, int | None, str | None], dict[str, str | int]] = {}
 
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             left = self._remaining()
@@ -106,11 +109,25 @@ class Telemetry(Hooks):
     # -- operations -----------------------------------------------------------------
 
     async def call(self, name: str, run: Callable[[], Awaitable[T]]) -> T:
-        """Run one call in its operation span (unless a list or a job already opened one)."""
+        """Run one call in its operation span (unless a list or a job already opened one).
+
+        Written out rather than through ``start_as_current_span``: this runs on every call.
+        """
         if _IN_OPERATION.get():
             return await run()
-        with self.operation(name):
+        span = self._tracer.start_span(name, kind=SpanKind.INTERNAL)
+        token = otel_context.attach(trace.set_span_in_context(span))
+        flag = _IN_OPERATION.set(True)
+        try:
             return await run()
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            span.set_attribute("error.type", type(exc).__name__)
+            raise
+        finally:
+            _IN_OPERATION.reset(flag)
+            otel_context.detach(token)
+            span.end()
 
     @contextmanager
     def operation(self, name: str, **attributes: Any) -> Any:
@@ -147,19 +164,12 @@ class Telemetry(Hooks):
     def on_response(self, event: ResponseEvent) -> None:
         span = _ATTEMPT.get()
         _ATTEMPT.set(None)
-        metric: dict[str, str | int] = {
-            "http.request.method": event.method,
-            "url.template": event.template,
-            **self._server,
-        }
-        if event.status is not None:
-            metric["http.response.status_code"] = event.status
-            if event.status >= 400:
-                metric["error.type"] = str(event.status)
-            if event.status == 429:
-                self._rate_limited.add(1, self._server)
-        else:
-            metric["error.type"] = event.error or "unknown"
+        key = (event.method, event.template, event.status, event.error)
+        metric = self._attributes.get(key)
+        if metric is None:
+            metric = self._attributes[key] = self._metric_attributes(event)
+        if event.status == 429:
+            self._rate_limited.add(1, self._server)
         self._duration.record(event.elapsed, metric)
         if span is None:
             return
@@ -173,6 +183,21 @@ class Telemetry(Hooks):
         if event.rate_limit_remaining is not None:
             span.set_attribute("voucherify.rate_limit.remaining", event.rate_limit_remaining)
         span.end()
+
+    def _metric_attributes(self, event: ResponseEvent) -> dict[str, str | int]:
+        """The low-cardinality attributes of an attempt's duration (made once per kind)."""
+        metric: dict[str, str | int] = {
+            "http.request.method": event.method,
+            "url.template": event.template,
+            **self._server,
+        }
+        if event.status is not None:
+            metric["http.response.status_code"] = event.status
+            if event.status >= 400:
+                metric["error.type"] = str(event.status)
+        else:
+            metric["error.type"] = event.error or "unknown"
+        return metric
 
     def on_retry(self, event: RetryEvent) -> None:
         self._retries.add(1, {"url.template": event.template, **self._server})
