@@ -7,6 +7,9 @@ and an async hook; the rate-limit waits are taken on an injected clock.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -182,3 +185,37 @@ async def test_raw_responses_say_status_headers_elapsed_and_attempts() -> None:
         assert pager.last_response is not None and pager.last_response.status == 200
         assert "starting_after=" in pager.last_response.url  # the last page, not the first
         assert pager.last_response.parse().has_more is False
+
+
+def _run_with_log(emu: Emulator, level: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import asyncio\n"
+        "from voucherify_async import AsyncVoucherify\n"
+        "async def main():\n"
+        "    async with AsyncVoucherify() as vf:\n"
+        "        await vf.customers.create(source_id='bob')\n"
+        "        await vf.customers.get('bob')\n"
+        "asyncio.run(main())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **emu.env, "VOUCHERIFY_LOG": level},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_log_switch_gives_one_line_per_request_and_never_the_token() -> None:
+    with Emulator(mode="thread") as emu:
+        debug = _run_with_log(emu, "debug")
+        info = _run_with_log(emu, "info")
+        wrong = _run_with_log(emu, "loud")
+    assert debug.returncode == 0, debug.stderr
+    lines = [line for line in debug.stderr.splitlines() if "voucherify_async:" in line]
+    assert len(lines) == 2
+    assert "POST /v1/customers -> 200 in" in lines[0] and "(attempt 1)" in lines[0]
+    assert "GET /v1/customers/{customerId} -> 200" in lines[1]  # the template, not the id
+    assert emu.app_token not in debug.stderr
+    assert info.returncode == 0 and info.stderr == ""  # nothing went wrong: nothing to say
+    assert wrong.returncode == 1 and "VOUCHERIFY_LOG must be 'debug' or 'info'" in wrong.stderr
