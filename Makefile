@@ -61,6 +61,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
+	sh scripts/ensure-wrk.sh
 	$(BIN)/python -m benchmarks
 
 # Spec-driven property tests of the emulator, long: FUZZ_EXAMPLES requests per operation,

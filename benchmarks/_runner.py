@@ -21,6 +21,8 @@ BENCHMARKS = {
     "scaleout": "benchmarks.bench_scaleout",
     "dlt": "benchmarks.bench_dlt",
     "wan": "benchmarks.wan",
+    "web": "benchmarks.web",
+    "otel": "benchmarks.otel",
 }
 
 

@@ -47,7 +47,7 @@ def _hide_opentelemetry() -> None:
             if name == "opentelemetry" or name.startswith("opentelemetry."):
                 raise ModuleNotFoundError(f"No module named {name!r}")
 
-    sys.meta_path.insert(0, _Hidden())  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _Hidden())
 
 
 def _configure_sdk() -> Any:

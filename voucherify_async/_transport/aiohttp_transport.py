@@ -240,9 +240,13 @@ class AiohttpTransport:
     def _timeout(self, timeout: float | None) -> aiohttp.ClientTimeout:
         value = self._timeouts.get(timeout)
         if value is None:
-            value = self._timeouts[timeout] = aiohttp.ClientTimeout(
+            value = aiohttp.ClientTimeout(
                 total=timeout, sock_connect=None if timeout is None else min(timeout, 10.0)
             )
+            # The clients' own timeouts are few; a call's deadline gives a new one each time,
+            # which is not kept.
+            if len(self._timeouts) < 16:
+                self._timeouts[timeout] = value
         return value
 
     async def send(
