@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
     " pip install -e '.[bench]' to run the benchmark smoke tests",
 )
 
-NAMES = ("decode", "get_sequential", "get_concurrent", "stream", "emulator", "dlt")
+NAMES = ("decode", "get_sequential", "get_concurrent", "stream", "emulator", "dlt", "otel")
 
 
 @pytest.mark.parametrize("name", NAMES)
