@@ -219,3 +219,12 @@ def test_the_log_switch_gives_one_line_per_request_and_never_the_token() -> None
     assert emu.app_token not in debug.stderr
     assert info.returncode == 0 and info.stderr == ""  # nothing went wrong: nothing to say
     assert wrong.returncode == 1 and "VOUCHERIFY_LOG must be 'debug' or 'info'" in wrong.stderr
+
+
+async def test_an_async_action_as_a_raw_response() -> None:
+    async with Emulator() as emu, emu.client() as vf:
+        await vf.customers.create(source_id="bob")
+        job = await vf.customers.update_metadata_in_bulk(["bob"], {"tier": "gold"})
+        response = await vf.async_actions.with_raw_response.get(job.async_action_id)
+    assert response.status == 200 and response.attempts == 1
+    assert response.parse().id == job.async_action_id

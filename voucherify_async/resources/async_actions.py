@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from msgspec.structs import replace
 
@@ -12,6 +12,7 @@ from .._core.extras import with_extras
 from .._core.query import check_int_range, format_datetime, params, path_segment
 from .._core.request import Request
 from .._core.scan import PaginationError
+from .._transport.transport import APIResponse
 from ..models import AsyncAction, AsyncActionList
 from ._base import Resource
 from ._jobs import (
@@ -42,6 +43,11 @@ def _with_actions(page: AsyncActionList, kept: list[AsyncAction]) -> AsyncAction
 
 class AsyncActions(Resource):
     """The async actions API: ``GET /v1/async-actions`` and ``GET /v1/async-actions/{id}``."""
+
+    @property
+    def with_raw_response(self) -> AsyncActionsWithRawResponse:
+        """`get`, answering with the `APIResponse` (``.parse()`` gives the `AsyncAction`)."""
+        return AsyncActionsWithRawResponse(AsyncActions(self._transport.with_raw_responses()))
 
     async def get(
         self,
@@ -151,3 +157,15 @@ class AsyncActions(Resource):
                 max_poll_interval=max_poll_interval,
                 on_progress=on_progress,
             )
+
+
+class AsyncActionsWithRawResponse:
+    """``vf.async_actions.with_raw_response``: `AsyncActions.get`, answering with the
+    `APIResponse` instead of the model."""
+
+    def __init__(self, raw: AsyncActions) -> None:
+        self._raw = raw
+
+    async def get(self, async_action_id: str, **kwargs: Any) -> APIResponse[AsyncAction]:
+        """`AsyncActions.get`, answering with the `APIResponse`."""
+        return cast("APIResponse[AsyncAction]", await self._raw.get(async_action_id, **kwargs))
