@@ -127,3 +127,21 @@ class SentAfterAnnouncement:
     def statuses(self, *, sent_after: bool) -> list[int | None]:
         """The statuses of the attempts sent before (or after) the announcement."""
         return [status for after, status in self.attempts if after is sent_after]
+
+
+class FakeTime:
+    """A clock the client's sleep moves forward: rate-limit waits and backoffs take no real
+    time (pass ``clock=fake.clock, sleep=fake.sleep`` to the client)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -6,13 +6,12 @@ loopback answer; every check goes through the client's public surface.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
 import pytest
 from aiohttp import web
-from e2e_helpers import serve
+from e2e_helpers import FakeTime, serve
 
 from voucherify_async import (
     APIConnectionError,
@@ -44,21 +43,6 @@ async def test_an_unknown_route_is_a_typed_404() -> None:
             await vf.request("GET", "/v1/no-such-route")
     assert info.value.status == 404
     assert "/v1/no-such-route" in str(info.value.url)
-
-
-class FakeTime:
-    """A clock that the client's sleep moves forward: rate-limit waits take no real time."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 async def test_a_429_and_a_503_in_between_are_paced_and_retried() -> None:

@@ -10,10 +10,10 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
+from e2e_helpers import FakeTime
 
 from voucherify_async import (
     Hooks,
@@ -25,19 +25,6 @@ from voucherify_async import (
     WaitEvent,
 )
 from voucherify_async.emulator import Emulator
-
-
-class FakeTime:
-    """A clock the client's sleep moves forward: waits take no real time."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Recorder(Hooks):

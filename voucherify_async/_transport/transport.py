@@ -785,6 +785,20 @@ class Transport:
         await self._waiting("backoff", seconds, request, template)
         await self.shared.sleep(seconds)
 
+    def _not_sent(
+        self, message: str, wait: float, request: Request[Any], url: str
+    ) -> RateLimitError:
+        """The error of a call the rate limit would hold too long: raised before sending."""
+        error = RateLimitError(
+            message,
+            status=429,
+            rate_limit=self.shared.rate_limit,
+            method=request.method,
+            url=url,
+        )
+        error.retry_after = wait
+        return error
+
     async def _wait_for_limiter(
         self,
         request: Request[Any],
@@ -805,31 +819,25 @@ class Transport:
             if timer is not None and wait >= timer.left():
                 if wait <= _POLL_WAIT:
                     raise self._past_deadline(timer, request, url, "waiting for the rate limit")
-                error = RateLimitError(
+                raise self._not_sent(
                     f"not sent: the rate limit asks to wait {wait:.1f} s, more than the"
                     f" {max(timer.left(), 0.0):.2f} s left of the call's deadline"
                     f" ({timer.seconds:g} s)",
-                    status=429,
-                    rate_limit=shared.rate_limit,
-                    method=request.method,
-                    url=url,
+                    wait,
+                    request,
+                    url,
                 )
-                error.retry_after = wait
-                raise error
             # Short polls (for answers in flight) are not waits the API asked for; they are
             # bounded in all, by max_retry_wait or a couple of seconds, whichever is more.
             asked = wait > _POLL_WAIT and wait > self.max_retry_wait
             if asked or waited + wait > max(self.max_retry_wait, _POLL_BUDGET):
-                error = RateLimitError(
+                raise self._not_sent(
                     f"not sent: the rate limit asks to wait {waited + wait:.1f} s, longer"
                     f" than max_retry_wait ({self.max_retry_wait:g} s)",
-                    status=429,
-                    rate_limit=shared.rate_limit,
-                    method=request.method,
-                    url=url,
+                    wait,
+                    request,
+                    url,
                 )
-                error.retry_after = wait
-                raise error
             await self._waiting("rate_limit", wait, request, template or request.path)
             await shared.sleep(wait)
             waited += wait
