@@ -53,7 +53,13 @@ test: lint typecheck pytest pytest-uvloop docs
 test-all:
 	bash .ci/test-all
 
-demo: $(STAMP)
+# The demo installs only what it uses (the package, rich and dlt), not the test toolchain.
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m voucherify_async.tools.demo
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)

@@ -8,6 +8,9 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
+
+import pytest
 
 from voucherify_async.emulator import Emulator
 from voucherify_async.tools.demo import pacing_summary
@@ -61,6 +64,14 @@ def test_demo_runs_end_to_end_on_the_emulator_whatever_the_environment_says() ->
     requests, windows, allowed, share = (int(g.replace(",", "")) for g in paced.groups())
     assert allowed == windows * 300 and requests <= allowed and share == requests * 100 // allowed
     assert "after 3 retries" in out
+    # Every step is numbered and announced; the stream's figures agree with its table row.
+    numbered = [line.split(".")[0] for line in out.splitlines() if re.match(r"^\d\. ", line)]
+    assert numbered == ["1", "2", "3", "4", "5", "6", "7"]
+    streamed = re.search(r"3,000 customers in ([\d,]+) requests: 30 pages of 100", out)
+    assert streamed, out
+    row = re.search(r"stream all \(async for\)\s+3,000\s+[\d.]+\s+([\d,]+)", out)
+    assert row and row.group(1) == streamed.group(1)
+    assert "paced requests" in result.stderr  # the pacing step shows its progress
     assert "peak memory of this process" in out
     for step in ("CSV import (to DONE)", "stream all (async for)", "fan-out get_many"):
         assert step in out
@@ -110,3 +121,31 @@ def test_pacing_is_measured_against_the_same_windows() -> None:
     assert pacing_summary(120, 3.0, 300, 8.0, 2).startswith(
         "120 requests in 3.0 s, 1 rate-limit window of 8 s: 300 allowed"
     )
+
+
+@pytest.mark.parametrize(
+    ("customers", "requests", "says"),
+    [
+        (3000, 30, "3,000 customers in 30 requests: 30 pages of 100"),
+        (3000, 45, "30 pages of 100 and 15 re-reads where customers imported together share"),
+        (20_000, 398, "past the API's page 99"),
+    ],
+)
+def test_the_stream_summary_explains_every_request(
+    customers: int, requests: int, says: str
+) -> None:
+    from voucherify_async.tools.demo import stream_summary
+
+    assert says in stream_summary(customers, requests)
+
+
+def test_make_demo_installs_the_demo_extra_only() -> None:
+    root = Path(__file__).resolve().parents[1]
+    block = re.search(r"^demo = \[\n(.*?)^\]", (root / "pyproject.toml").read_text(), re.M | re.S)
+    assert block, "no demo extra in pyproject.toml"
+    specs = re.findall(r'^\s*"([^"]+)",', block.group(1), re.M)
+    names = {re.split(r"[\[<>=;]", spec)[0].strip() for spec in specs}
+    assert names == {"rich", "dlt"}  # no test toolchain
+    makefile = (root / "Makefile").read_text()
+    assert re.search(r"^demo: \$\(DEMO_STAMP\)$", makefile, re.M)
+    assert "pip install --quiet -e '.[demo]'" in makefile

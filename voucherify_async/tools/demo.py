@@ -195,8 +195,7 @@ async def _stream(
                 if cap is not None and len(ids) >= cap:
                     break
             bar.update(len(ids))
-    pages = -(-len(ids) // 100)
-    report.say(f"   {len(ids):,} customers in {pages:,} pages of 100 (the API stops at 99)")
+    report.say("   " + stream_summary(len(ids), None if emulator is None else served[0]))
     if expected is not None:
         unique = len(set(ids))
         status = "OK" if unique == len(ids) == expected else "MISMATCH"
@@ -205,6 +204,21 @@ async def _stream(
             raise SystemExit(f"streamed {len(ids)} ({unique} unique), expected {expected}")
     report.steps.append(Step("stream all (async for)", len(ids), timer.seconds, served[0]))
     return ids
+
+
+def stream_summary(customers: int, requests: int | None) -> str:
+    """What step 3 says: the customers, and the requests they took, explained."""
+    pages = -(-customers // 100)
+    if requests is None:
+        return f"{customers:,} customers in {pages:,} pages of 100 (the API stops at 99)"
+    again = max(requests - pages, 0)
+    text = f"{customers:,} customers in {requests:,} requests: {pages:,} pages of 100"
+    if again:
+        text += (
+            f" and {again:,} re-reads where customers imported together share a millisecond"
+            " at a page boundary (the cursor is a timestamp; see 'Ties' in the pagination docs)"
+        )
+    return text + ("; past the API's page 99" if pages > 99 else "")
 
 
 async def _fan_out(
@@ -221,7 +235,7 @@ async def _fan_out(
     report.steps.append(Step("fan-out get_many", len(found), timer.seconds, served[0]))
 
 
-async def _pacing(emulator: Emulator, report: Report) -> None:
+async def _pacing(emulator: Emulator, report: Report, count: int) -> None:
     limit, period = 300, 8.0
     report.say(
         f"5. pacing: the emulator now allows {limit} requests per {period:.0f} s; one client"
@@ -239,10 +253,25 @@ async def _pacing(emulator: Emulator, report: Report) -> None:
                 async for _ in paced.customers.list(limit=100):
                     pass
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(scan)
-                ids = [f"demo-{i:06d}" for i in range(0, CUSTOMERS, CUSTOMERS // limit)]
-                tg.start_soon(paced.customers.get_many, ids)
+            ids = [f"demo-{i:06d}" for i in range(0, count, max(count // limit, 1))]
+            expected = -(-count // 100) + len(ids)
+            with progress("paced requests", expected, sys.stderr, unit="requests") as bar:
+
+                async def show() -> None:
+                    shown = -1
+                    while True:  # cancelled when the work is done
+                        if paced.stats.requests != shown:
+                            shown = paced.stats.requests
+                            bar.update(shown)
+                        await anyio.sleep(0.5)
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(show)
+                    async with anyio.create_task_group() as work:
+                        work.start_soon(scan)
+                        work.start_soon(paced.customers.get_many, ids)
+                    tg.cancel_scope.cancel()
+                bar.update(paced.stats.requests)
             headers = paced.rate_limit
         stats = await emulator.stats()
     finally:
@@ -325,7 +354,7 @@ async def run_local(report: Report, count: int) -> None:
             await _import(vf, emulator, report, count)
             ids = await _stream(vf, emulator, report, expected=count)
             await _fan_out(vf, emulator, report, ids)
-            await _pacing(emulator, report)
+            await _pacing(emulator, report, count)
             await _faults(vf, emulator, report)
             await _warehouse(emulator, report)
 
@@ -335,9 +364,10 @@ async def _warehouse(emulator: Emulator, report: Report) -> None:
     try:
         from ..dlt._demo import load_and_count
     except ImportError:
-        report.say("dlt into DuckDB: skipped (pip install 'voucherify-async[dlt]')")
+        report.say("7. loading into a warehouse: skipped (pip install 'voucherify-async[dlt]')")
         return
-    report.say(await anyio.to_thread.run_sync(load_and_count, emulator.env))
+    report.say("7. loading every customer into a DuckDB file with dlt ...")
+    report.say("   " + await anyio.to_thread.run_sync(load_and_count, emulator.env))
 
 
 async def run_remote(report: Report, cap: int, base_url: str | None, flag: str) -> None:
