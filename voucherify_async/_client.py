@@ -258,6 +258,63 @@ class AsyncVoucherify:
         app_token: str | None = None,
         base_url: str | None = None,
         cluster: str | None = None,
+        timeout: float | None = 60.0,
+        deadline: float | None = None,
+        max_retries: int = 2,
+        retry: RetryPolicy | None = None,
+        max_retry_wait: float = 60.0,
+        max_connections: int = 100,
+        max_concurrency: int | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ssl: SSLOption = None,
+        client_cert: ClientCertOption = None,
+        session: aiohttp.ClientSession | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        rate_limiter: RateLimiter | None = None,
+        transport: HTTPTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        jitter: Callable[[], float] = random.random,
+        hooks: Hooks | Sequence[Hooks] | None = None,
+        telemetry: bool | None = None,
+    ) -> None:
+        self._build(
+            app_id=app_id,
+            app_token=app_token,
+            base_url=base_url,
+            cluster=cluster,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            retry=retry,
+            max_retry_wait=max_retry_wait,
+            max_connections=max_connections,
+            max_concurrency=max_concurrency,
+            proxy=proxy,
+            trust_env=trust_env,
+            ssl=ssl,
+            client_cert=client_cert,
+            session=session,
+            default_headers=default_headers,
+            rate_limiter=rate_limiter,
+            transport=transport,
+            clock=clock,
+            sleep=sleep,
+            jitter=jitter,
+            hooks=hooks,
+            telemetry=telemetry,
+            _shared=None,
+            _extra_query=None,
+        )
+
+    def _build(
+        self,
+        *,
+        app_id: str | None = None,
+        app_token: str | None = None,
+        base_url: str | None = None,
+        cluster: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         deadline: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -278,8 +335,8 @@ class AsyncVoucherify:
         jitter: Callable[[], float] = random.random,
         hooks: Hooks | Sequence[Hooks] | None = None,
         telemetry: bool | None = None,
-        _shared: SharedState | None = None,
-        _extra_query: Query | None = None,
+        _shared: SharedState | None,
+        _extra_query: Query | None,
     ) -> None:
         _log_from_environment()
         app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
@@ -501,7 +558,8 @@ class AsyncVoucherify:
         if max_retries is not UNSET:
             count = _check_count(max_retries, "max_retries", 0)
             policy = dataclasses.replace(policy, max_retries=count)
-        return AsyncVoucherify(
+        copy = object.__new__(AsyncVoucherify)
+        copy._build(
             app_id=self._app_id,
             app_token=self._app_token,
             base_url=self._base_url,
@@ -514,6 +572,7 @@ class AsyncVoucherify:
             max_retry_wait=self.max_retry_wait if max_retry_wait is UNSET else max_retry_wait,
             _shared=self._transport.shared,
         )
+        return copy
 
     async def request(
         self,
