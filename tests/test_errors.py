@@ -271,6 +271,17 @@ def test_every_exception_of_the_package_is_defined_in_one_module() -> None:
         and issubclass(value, BaseException)
     ]
     assert len(exported) >= 28
-    assert {cls.__module__ for cls in exported} == {"voucherify_async._exceptions"}
+    defined = vars(voucherify_async._exceptions)
+    assert all(defined.get(cls.__name__) is cls for cls in exported)
+    # Shown where users import them from, not as a private module's.
+    assert {cls.__module__ for cls in exported} == {"voucherify_async"}
     documented = voucherify_async._exceptions.__doc__ or ""
     assert all(cls.__name__ in documented for cls in exported)
+
+
+def test_an_exception_prints_under_the_package_name() -> None:
+    from voucherify_async import NotFoundError
+
+    error = NotFoundError("Resource not found", status=404)
+    line = traceback.format_exception_only(type(error), error)[-1]
+    assert line.startswith("voucherify_async.NotFoundError: ")

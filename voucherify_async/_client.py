@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import aiohttp
 import anyio
@@ -643,6 +643,16 @@ class AsyncVoucherify:
 
     async def __aenter__(self) -> AsyncVoucherify:
         return self
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            "AsyncVoucherify is an async client: use 'async with AsyncVoucherify(...) as vf'"
+            " inside a coroutine (from synchronous code, see 'From synchronous code' in the"
+            " docs)"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:  # pragma: no cover - __enter__ raises
+        return None
 
     async def __aexit__(
         self,

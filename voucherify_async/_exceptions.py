@@ -215,6 +215,7 @@ class APIConnectionError(APIError):
             the request's headers, credentials included).
         cause_message: that exception's message.
         sent: ``False`` when the request surely never left (refused, DNS, connect timeout).
+        attempts: how many attempts were made (1: it was not retried).
     """
 
     def __init__(
@@ -226,11 +227,13 @@ class APIConnectionError(APIError):
         cause_type: str = "",
         cause_message: str = "",
         sent: bool = True,
+        attempts: int = 1,
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.cause_type = cause_type
         self.cause_message = cause_message
         self.sent = sent
+        self.attempts = attempts
 
 
 class APITimeoutError(APIConnectionError):
@@ -251,8 +254,8 @@ class DeadlineExceededError(APITimeoutError):
         deadline: the bound, in seconds.
         queued: seconds spent waiting for a slot under ``max_concurrency``.
         paced: seconds spent waiting for the rate limit.
-        attempts: the seconds each attempt took (the last one cut short by the deadline, if
-            it was running).
+        attempt_times: the seconds each attempt took (the last one cut short by the
+            deadline, if it was running); ``attempts`` is how many there were.
         backoff: seconds spent between attempts.
         last_failure: what the last attempt got, when one failed (``"HTTP 503"``,
             ``"ServerDisconnectedError"``), else ``None``.
@@ -265,7 +268,7 @@ class DeadlineExceededError(APITimeoutError):
         deadline: float,
         queued: float = 0.0,
         paced: float = 0.0,
-        attempts: tuple[float, ...] = (),
+        attempt_times: tuple[float, ...] = (),
         backoff: float = 0.0,
         last_failure: str | None = None,
         method: str = "",
@@ -279,11 +282,12 @@ class DeadlineExceededError(APITimeoutError):
             cause_type="DeadlineExceeded",
             cause_message=message,
             sent=sent,
+            attempts=len(attempt_times),
         )
         self.deadline = deadline
         self.queued = queued
         self.paced = paced
-        self.attempts = attempts
+        self.attempt_times = attempt_times
         self.backoff = backoff
         self.last_failure = last_failure
 
@@ -830,3 +834,15 @@ def make_status_error(
         method=method,
         url=url,
     )
+
+
+def _public_names() -> None:
+    """Show every exception as ``voucherify_async.NotFoundError``, where users import it,
+    not as this private module's (tracebacks, reprs, logs)."""
+    for name in __all__:
+        value = globals()[name]
+        if isinstance(value, type) and issubclass(value, BaseException):
+            value.__module__ = "voucherify_async"
+
+
+_public_names()

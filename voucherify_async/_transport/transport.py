@@ -40,6 +40,7 @@ from .._exceptions import (
     ClientClosedError,
     DeadlineExceededError,
     MalformedResponseError,
+    QuotaExceededError,
     RateLimitError,
     VoucherifyError,
     make_status_error,
@@ -572,7 +573,7 @@ class Transport:
                         retries += 1
                         await self._back_off(decision.after, timer, request, url, template)
                         continue
-                    unanswered = self._connection_error(request, url, failure)
+                    unanswered = self._connection_error(request, url, failure, retries + 1)
                     del failure
                     raise self._finish(unanswered, request, decision.delivery)
 
@@ -656,6 +657,7 @@ class Transport:
                 )
                 if isinstance(error, RateLimitError):
                     error.retry_after = decision.retry_after
+                    error.note = self._why_not_retried(error, retries)
                 del answer_headers, content
                 raise self._finish(error, request, decision.delivery)
             raise _closed_during(request)
@@ -715,7 +717,7 @@ class Transport:
             deadline=timer.seconds,
             queued=timer.queued,
             paced=timer.paced,
-            attempts=tuple(timer.attempts),
+            attempt_times=tuple(timer.attempts),
             backoff=timer.backoff,
             last_failure=timer.last_failure,
             method=request.method,
@@ -856,8 +858,24 @@ class Transport:
         redact_error(error, self._secret)
         return error
 
+    def _why_not_retried(self, error: RateLimitError, retries: int) -> str | None:
+        """What a 429's error says about not being retried (``None`` for a spent quota,
+        whose own message says it)."""
+        if isinstance(error, QuotaExceededError):
+            return None
+        wait = error.retry_after
+        if wait is not None and wait > self.max_retry_wait:
+            return (
+                f"not retried: the API asks to wait {wait:.0f} s, longer than max_retry_wait"
+                f" ({self.max_retry_wait:g} s); retry after error.retry_after seconds, or raise"
+                " max_retry_wait to let the client wait"
+            )
+        if retries >= self.max_retries:
+            return f"not retried: the {retries} retries max_retries allows are spent"
+        return None
+
     def _connection_error(
-        self, request: Request[Any], url: str, failure: SendError
+        self, request: Request[Any], url: str, failure: SendError, attempts: int
     ) -> APIConnectionError:
         cause = f"{failure.cause_type}: {failure.cause_message or 'no message'}"
         sent = failure.delivery is not Delivery.NOT_SENT
@@ -867,13 +885,15 @@ class Transport:
             "cause_type": failure.cause_type,
             "cause_message": failure.cause_message,
             "sent": sent,
+            "attempts": attempts,
         }
+        tried = f"after {attempts} attempts, the last: " if attempts > 1 else ""
         if failure.timeout:
             what = "no answer" if sent else "could not connect"
             return APITimeoutError(
-                f"{what} within the timeout of {self.timeout} s ({cause})", **common
+                f"{what} within the timeout of {self.timeout} s ({tried}{cause})", **common
             )
-        return APIConnectionError(f"connection failed: {cause}", **common)
+        return APIConnectionError(f"connection failed ({tried}{cause})", **common)
 
     def _decode(
         self, request: Request[Any], url: str, status: int, body: bytes

@@ -16,7 +16,7 @@ from collections.abc import (
     Generator,
     Sequence,
 )
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 import msgspec
 
@@ -470,6 +470,12 @@ class Pager(Generic[PageT, ItemT]):
                 self._page_items, self._handed = None, 0
         finally:
             await pages.aclose()
+
+    def __iter__(self) -> NoReturn:
+        raise TypeError(
+            "a list is read with 'async for': 'async for item in vf.customers.list(...)'"
+            " (or 'await' it for one page)"
+        )
 
     def __aiter__(self) -> AsyncIterator[ItemT]:
         return self._items()
