@@ -13,6 +13,9 @@ __all__ = ["Progress", "progress"]
 class Progress:
     """A progress display: rich's bar when available and the stream is a terminal, else lines.
 
+    Both go to ``stream`` only (stderr in the command line), so stdout carries nothing but
+    the output.
+
     Every display counts the same way: ``done`` of ``total`` items (customers or rows, named
     by ``unit``) and the share of the total, e.g. ``exporting: 4,200/10,000 customers (42%)``.
     """
@@ -31,11 +34,13 @@ class Progress:
         self._task: Any = None
         if stream.isatty():
             try:
+                from rich.console import Console
                 from rich.progress import Progress as RichProgress
             except ImportError:
                 pass
             else:
-                self._rich = RichProgress(transient=False)
+                # On this stream (stderr), never rich's default stdout: the output's own.
+                self._rich = RichProgress(console=Console(file=stream), transient=False)
                 self._task = self._rich.add_task(description, total=total)
                 self._rich.start()
 
@@ -64,11 +69,11 @@ class Progress:
             self.stream.write(self.line() + "\n")
             self.stream.flush()
 
-    def close(self) -> None:
-        """Finish the display."""
+    def close(self, *, finished: bool = True) -> None:
+        """Finish the display; after a failure (``finished=False``) no closing ``done`` line."""
         if self._rich is not None:
             self._rich.stop()
-        else:
+        elif finished:
             self.stream.write(self.line() + ", done\n")
             self.stream.flush()
 
@@ -77,9 +82,11 @@ class Progress:
 def progress(
     description: str, total: int | None, stream: TextIO, *, unit: str = "customers"
 ) -> Iterator[Progress]:
-    """A `Progress` that is closed however the block ends."""
+    """A `Progress` that is closed however the block ends: ``done`` only if it ends well."""
     bar = Progress(description, total, stream=stream, unit=unit)
     try:
         yield bar
-    finally:
-        bar.close()
+    except BaseException:
+        bar.close(finished=False)
+        raise
+    bar.close()

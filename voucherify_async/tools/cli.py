@@ -3,9 +3,11 @@
 Credentials come from ``--app-id``/``--app-token``/``--base-url`` (before or after the
 command) or the environment (``VOUCHERIFY_APP_ID``, ``VOUCHERIFY_APP_TOKEN``,
 ``VOUCHERIFY_BASE_URL``). Every error prints one line: exit status 2 for a mistake on the
-command line (an option, a file), 1 for an error of the API or the connection. Progress
-bars use ``rich`` when it is installed (the ``cli`` extra) and plain lines on stderr
-otherwise; both count customers or rows.
+command line (an option, a file), 1 for an error of the API or the connection, or for a
+job that ended with failed rows. Progress bars use ``rich`` when it is installed (the ``cli``
+extra) and plain lines otherwise, always on stderr; both count customers or rows. Output
+goes to stdout: ``list`` prints a table on a terminal and JSON Lines into a pipe, and
+``export -`` streams to stdout. docs/cli.md has the table of exit statuses.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import csv
 import json
 import os
 import re
+import secrets
+import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, redirect_stderr, redirect_stdout
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,9 +43,15 @@ from ._progress import Progress, progress
 
 __all__ = ["Progress", "main", "progress"]
 
+#: Exit statuses (docs/cli.md has the table): done; an error of the API or the connection,
+#: or a job with failed rows; a mistake on the command line or in an input file.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 #: The exit status of a process whose output pipe was closed (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
+#: The exit status after Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: The file name that means stdout, as for curl -o and most tools.
+STDOUT = "-"
 
 #: Columns of ``--format csv`` (and of ``table``): the CSV import's standard columns where
 #: they exist, then the read-only fields; metadata travels as one JSON column.
@@ -237,6 +247,7 @@ async def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``customers get ID``."""
     async with _client(args) as vf:
         customer = await vf.customers.get(args.id)
+    # One customer: ``json`` is the object, ``jsonl`` the same object on one line.
     writer = Writer(out, "jsonl" if args.format == "json" else args.format)
     writer.write(customer)
     writer.close()
@@ -244,10 +255,13 @@ async def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 async def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``customers list [filters] --format ...``: up to ``--max`` customers."""
-    writer = Writer(out, args.format)
-    async with _client(args) as vf:
-        async for customer in vf.customers.list(**_filters(args)):
+    """``customers list [filters] --format ...``: up to ``--max`` customers.
+
+    Without ``--format``: a table on a terminal, JSON Lines into a pipe or a file.
+    """
+    writer = Writer(out, args.format or ("table" if _is_terminal(out) else "jsonl"))
+    async with _client(args) as vf, _items(vf.customers.list(**_filters(args))) as customers:
+        async for customer in customers:
             writer.write(customer)
             if args.max is not None and writer.count >= args.max:
                 break
@@ -255,37 +269,126 @@ async def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
+
+
+@asynccontextmanager
+async def _items(pager: Any) -> AsyncIterator[AsyncIterator[Customer]]:
+    """The pager's items, closed on leaving (a ``break`` stops a parallel scan's streams)."""
+    items = aiter(pager)
+    try:
+        yield items
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _output_file(value: str, force: bool) -> Path | None:
+    """The file ``export`` writes, checked before anything is sent; ``None`` for stdout.
+
+    Only an existing regular file needs ``--force``: a device or a pipe (``/dev/null``,
+    ``>(gzip > all.gz)``) is written to as it is.
+    """
+    if value == STDOUT:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise Usage(f"{value} is a directory, not a file")
+    if path.exists() and not path.is_file():
+        return path
+    target = Path(os.path.realpath(path))  # through a symlink: its target is replaced
+    if not target.parent.is_dir():
+        raise Usage(f"{path.parent}: no such directory")
+    if os.path.lexists(path) and not force:
+        raise Usage(f"{value} already exists; pass --force to overwrite it")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise Usage(f"{path.parent}: not allowed to write there")
+    return path
+
+
+@contextmanager
+def _open_output(path: Path | None, out: TextIO, force: bool) -> Iterator[TextIO]:
+    """Where ``export`` writes: stdout, a device or pipe as it is, or a regular file.
+
+    A regular file is written under a temporary name next to it and renamed at the end: a
+    failed or interrupted export leaves no partial file and keeps the one it would replace.
+    """
+    if path is None:
+        yield out
+        return
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+        return
+    target = Path(os.path.realpath(path))
+    for _ in range(10):  # a name nobody else uses; a clash is rare and not repeated often
+        part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        try:
+            descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - ten clashes of random names
+        raise OSError(f"cannot create a temporary file next to {path}")
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        if target.is_file():
+            if not force:  # it appeared while the export ran
+                raise Usage(f"{path} already exists; pass --force to overwrite it")
+            shutil.copymode(target, part)
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
 async def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``customers export FILE``: every match, streamed to a file with a progress bar."""
-    path = Path(args.file)
-    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    """``customers export FILE|-``: every match (or ``--max``), streamed with a progress bar."""
+    path = _output_file(args.file, args.force)
+    name = "stdout" if path is None else path.name
+    suffix = "" if path is None else path.suffix.lower()
+    fmt = args.format or ("csv" if suffix == ".csv" else "jsonl")
     async with _client(args) as vf:
         filters = _filters(args)
         total = (await vf.customers.list(limit=1, **filters)).total
+        if args.max is not None and total is not None:
+            total = min(total, args.max)
         # Buffered local writes: a thread hop per customer would cost more than the write.
         parallel = None if args.parallel == 1 else args.parallel
         if filters.get("order") not in CREATED_AT_ORDERS:
             parallel = None  # other orders page by number, one stream
         pager = vf.customers.list(parallel=parallel, **filters)
         with (
-            path.open("w", encoding="utf-8", newline="") as handle,  # noqa: ASYNC230
-            progress(f"exporting to {path.name}", total, err, unit="customers") as bar,
+            _open_output(path, out, args.force) as handle,
+            progress(f"exporting to {name}", total, err, unit="customers") as bar,
         ):
             writer = Writer(handle, fmt)
-            async for customer in pager:
-                writer.write(customer)
-                if writer.count % 100 == 0:
-                    scan = pager.progress
-                    left = None if scan is None else scan.seconds_left
-                    bar.update(writer.count, seconds_left=left)
+            async with _items(pager) as customers:
+                async for customer in customers:
+                    writer.write(customer)
+                    if args.max is not None and writer.count >= args.max:
+                        break
+                    if writer.count % 100 == 0:
+                        scan = pager.progress
+                        left = None if scan is None else scan.seconds_left
+                        bar.update(writer.count, seconds_left=left)
             bar.update(writer.count)
             writer.close()
-    err.write(f"exported {writer.count} customers to {path}\n")
+    err.write(f"exported {writer.count:,} customers to {'stdout' if path is None else path}\n")
     return EXIT_OK
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The objects of a JSON Lines file, read lazily; a bad line names its number."""
+def _read_jsonl(path: Path, numbers: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON Lines file, read lazily; a bad line names its number.
+
+    ``numbers`` collects the line number of each object yielded.
+    """
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -296,6 +399,8 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise Usage(f"{path.name} line {number} is not JSON: {exc}") from None
             if not isinstance(item, dict):
                 raise Usage(f"{path.name} line {number} is not a JSON object")
+            if numbers is not None:
+                numbers.append(number)
             yield item
 
 
@@ -309,14 +414,15 @@ async def _finish(job: Any, args: argparse.Namespace, err: TextIO, what: str, un
         unit = "% points"  # the API reports how far, not how many
     with progress(what, None, err, unit=unit) as bar:
         result = await job.wait(on_progress=lambda p: bar.update(p.done, p.total))
-    err.write(f"{what}: {result.done_count} done, {result.failed_count} failed\n")
+    err.write(f"{what}: {result.done_count:,} done, {result.failed_count:,} failed\n")
     for failure in result.failed[:20]:
         err.write(f"  row {failure.row} ({failure.source_id or '-'}): {failure.reason}\n")
     for error in result.errors[:20]:
         err.write(f"  {error.source_id}: {error.key}: {error.message} {error.details or ''}\n")
     shown = len(result.failed[:20]) + len(result.errors[:20])
     if result.failed_count > shown:
-        err.write(f"  ... and {result.failed_count - shown} more\n")
+        err.write(f"  ... and {result.failed_count - shown:,} more\n")
+    # Some rows failed: the job ran, but not all of it went in (docs/cli.md, exit statuses).
     return EXIT_OK if result.failed_count == 0 else EXIT_ERROR
 
 
@@ -335,9 +441,32 @@ async def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 async def cmd_bulk_update(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``customers bulk-update FILE.jsonl [--wait]``."""
     path = _input_file(args.file)
+    numbers: list[int] = []
     async with _client(args) as vf:
-        job = await vf.customers.update_in_bulk(_read_jsonl(path))
+        try:
+            job = await vf.customers.update_in_bulk(_read_jsonl(path, numbers))
+        except (TypeError, ValueError) as error:
+            if isinstance(error, VoucherifyError):
+                raise
+            # Every line is checked before anything is sent: the file's mistake, by line.
+            raise Usage(_bulk_mistake(path, numbers, error)) from None
         return await _finish(job, args, err, "bulk update", "customers")
+
+
+_ITEM = re.compile(r"customers\[(\d+)\]\.?")
+
+
+def _bulk_mistake(path: Path, numbers: list[int], error: Exception) -> str:
+    """A customer update the client refused, said of the file's line."""
+    message = _CALL_PREFIX.sub("", str(error))
+    if not numbers:
+        return f"{path.name} has no customer updates (one JSON object per line)"
+    found = _ITEM.search(message)
+    if found is None or int(found.group(1)) >= len(numbers):
+        return f"{path.name}: {message}"
+    rest = (message[: found.start()] + message[found.end() :]).strip()
+    joint = " " if rest.startswith(("alone ", "has ", "must ")) else ": "
+    return f"{path.name} line {numbers[int(found.group(1))]}{joint}{rest}"
 
 
 def cmd_load(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -433,23 +562,51 @@ def build_parser() -> argparse.ArgumentParser:
     customers = commands.add_parser("customers", help="customer commands", parents=[connection])
     verbs = customers.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    def verb(name: str, help: str) -> argparse.ArgumentParser:
-        return verbs.add_parser(name, help=help, parents=[connection])
+    def verb(name: str, help: str, **options: Any) -> argparse.ArgumentParser:
+        return verbs.add_parser(name, help=help, parents=[connection], **options)
 
     get = verb("get", help="print one customer")
     get.add_argument("id", help="Voucherify id (cust_...) or source id")
-    get.add_argument("--format", choices=("json", "csv", "table"), default="json")
+    get.add_argument(
+        "--format",
+        choices=("json", "jsonl", "csv", "table"),
+        default="json",
+        help="json (the default) and jsonl print the customer as one JSON object on one line",
+    )
 
-    listing = verb("list", help="print customers")
+    listing = verb(
+        "list",
+        help="print customers",
+        description="Print customers: a table on a terminal, JSON Lines when piped.",
+    )
     _add_filters(listing)
-    listing.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+    listing.add_argument(
+        "--format",
+        choices=("table", "json", "jsonl", "csv"),
+        default=None,
+        help="default: table when stdout is a terminal, else jsonl",
+    )
     listing.add_argument(
         "--max", type=at_least(1), default=None, metavar="N", help="stop after N customers"
     )
 
-    export = verb("export", help="stream every matching customer to a file")
-    export.add_argument("file")
-    export.add_argument("--format", choices=("jsonl", "csv"), default=None)
+    export = verb(
+        "export",
+        help="stream every matching customer to a file, or stdout",
+        description="Stream every matching customer to FILE (- for stdout); progress goes to"
+        " stderr. An existing file is replaced only with --force, once the export is done.",
+    )
+    export.add_argument("file", metavar="FILE", help="the file to write, or - for stdout")
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "csv"),
+        default=None,
+        help="default: csv for a FILE ending in .csv, else jsonl",
+    )
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    export.add_argument(
+        "--max", type=at_least(1), default=None, metavar="N", help="stop after N customers"
+    )
     export.add_argument(
         "--parallel",
         type=_parallel,
@@ -509,7 +666,7 @@ def main(
     if arguments[:1] == ["demo"]:
         from .demo import main as demo_main
 
-        return demo_main(arguments[1:])
+        return demo_main(arguments[1:], prog="voucherify-async demo")
     parser = build_parser()
     try:
         with redirect_stdout(out), redirect_stderr(err):  # argparse writes to sys.std*
@@ -536,7 +693,7 @@ def main(
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

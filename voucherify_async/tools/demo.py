@@ -383,10 +383,10 @@ async def run_remote(report: Report, cap: int, base_url: str | None, flag: str) 
         report.say(f"   rate-limit headers of the last answer: {vf.rate_limit}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; returns the exit status."""
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the demo; returns the exit status. ``prog``: its name in ``--help``."""
     parser = OneLineParser(
-        prog="python -m voucherify_async.tools.demo",
+        prog=prog or "python -m voucherify_async.tools.demo",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
