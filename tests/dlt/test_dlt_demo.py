@@ -29,5 +29,8 @@ def test_demo_step_without_the_extra_says_so(
     out = io.StringIO()
     report = demo.Report(out)
     anyio.run(demo._warehouse, voucherify_emulator, report)
-    assert "dlt into DuckDB: skipped (pip install 'voucherify-async[dlt]')" in out.getvalue()
+    assert (
+        "7. loading into a warehouse: skipped (pip install 'voucherify-async[dlt]')"
+        in out.getvalue()
+    )
     assert run(voucherify_emulator.stats())["requests_total"] == 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -91,3 +93,30 @@ async def create(http: Http, **fields: Any) -> dict[str, Any]:
     reply = await http.post("/v1/customers", json=fields)
     assert reply.status == 200, reply.text
     return reply.json  # type: ignore[no-any-return]
+
+
+def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:
+    """The next ``count`` lines of a child's pipe, stripped; fails after ``timeout`` s.
+
+    A daemon thread reads the pipe to its end, so a child that prints less never hangs
+    the test: the wait for each line is bounded.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, name="test-pipe-reader", daemon=True).start()
+    found: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < count:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"only {found} within {timeout} s") from None
+        if line is None:
+            raise AssertionError(f"the pipe closed after {found}")
+        found.append(line.strip())
+    return found

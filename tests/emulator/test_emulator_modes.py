@@ -132,9 +132,12 @@ def test_cli_prints_the_url_and_stops_on_sigterm() -> None:
     assert process.stdout is not None
     try:
         lines = [process.stdout.readline().strip() for _ in range(3)]
-        assert lines[0].startswith("VOUCHERIFY_BASE_URL=http://127.0.0.1:")
+        assert lines[0].startswith("export VOUCHERIFY_BASE_URL=http://127.0.0.1:")
         assert not lines[0].endswith(":0")
-        assert lines[1:] == ["VOUCHERIFY_APP_ID=cli-id", "VOUCHERIFY_APP_TOKEN=cli-token"]
+        assert lines[1:] == [
+            "export VOUCHERIFY_APP_ID=cli-id",
+            "export VOUCHERIFY_APP_TOKEN=cli-token",
+        ]
         url = lines[0].partition("=")[2]
 
         async def check() -> int:

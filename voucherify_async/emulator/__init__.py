@@ -15,9 +15,15 @@ Start it from Python::
         await emu.seed_customers(1_000)
         print(emu.url, emu.app_id, emu.app_token)
 
-or from a shell: ``python -m voucherify_async.emulator --port 8080 --seed 10000``.
-Embed it with ``create_app()``. Test controls live under ``/_emulator/`` (reset, seed,
-config, faults/script, state/customers, stats).
+or from a shell: ``python -m voucherify_async.emulator --port 8080 --seed 10000``, and
+attach to that one with ``Emulator.connect(url)`` (or ``Emulator.connect()``, reading
+``VOUCHERIFY_BASE_URL``). Embed it with ``create_app()``. Test controls live under
+``/_emulator/`` (reset, seed, config, faults/script, state/customers, stats, quota, health;
+docs/emulator.md lists their bodies).
+
+A bad setting raises ``SettingsError`` with one line naming it and what is allowed, from
+the constructor and from ``configure()`` alike (there ``EmulatorSettingsError``, also an
+``EmulatorControlError``, the error of any refused control call).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from ._config import (
     DEFAULT_BULK_RATE_LIMIT,
     DEFAULT_RATE_LIMIT,
     Settings,
+    SettingsError,
 )
-from ._server import Emulator, EmulatorControlError
+from ._server import Emulator, EmulatorControlError, EmulatorSettingsError
 from ._store import Store
 
 __all__ = [
@@ -40,7 +47,9 @@ __all__ = [
     "DEFAULT_RATE_LIMIT",
     "Emulator",
     "EmulatorControlError",
+    "EmulatorSettingsError",
     "Settings",
+    "SettingsError",
     "Store",
     "create_app",
     "get_state",

@@ -1,12 +1,15 @@
 """``python -m voucherify_async.emulator``: serve the emulator until SIGINT/SIGTERM.
 
-Prints the three settings a client needs, one per line, then serves::
+Prints the three settings a client needs as shell ``export`` lines on stdout (pasted
+into a shell, they reach the programs it starts), then a line on stderr, and serves::
 
-    VOUCHERIFY_BASE_URL=http://127.0.0.1:8080
-    VOUCHERIFY_APP_ID=emulator-app-id
-    VOUCHERIFY_APP_TOKEN=emulator-app-token
+    export VOUCHERIFY_BASE_URL=http://127.0.0.1:8080
+    export VOUCHERIFY_APP_ID=emulator-app-id
+    export VOUCHERIFY_APP_TOKEN=emulator-app-token
+    serving on http://127.0.0.1:8080 (Ctrl-C to stop)
 
-``--port 0`` picks a free port; the printed URL has the real one.
+``--port 0`` picks a free port; the printed URL has the real one. Only the ``export``
+lines are on stdout, so ``> emulator.env`` then ``. emulator.env`` works too.
 
 ``--background`` starts the server in its own process, waits until it answers, prints
 ``export`` lines for a shell (the three settings and ``VOUCHERIFY_EMULATOR_PID``) and
@@ -112,9 +115,15 @@ async def _serve(args: argparse.Namespace) -> None:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         scheme = "http" if ssl_context is None else "https"
-        print(f"VOUCHERIFY_BASE_URL={scheme}://{host}:{port}")
-        print(f"VOUCHERIFY_APP_ID={settings.app_id}")
-        print(f"VOUCHERIFY_APP_TOKEN={settings.app_token}", flush=True)
+        url = f"{scheme}://{host}:{port}"
+        for name, value in (
+            ("VOUCHERIFY_BASE_URL", url),
+            ("VOUCHERIFY_APP_ID", settings.app_id),
+            ("VOUCHERIFY_APP_TOKEN", settings.app_token),
+        ):
+            print(f"export {name}={shlex.quote(value)}")
+        sys.stdout.flush()
+        print(f"serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -124,17 +133,16 @@ class OptionError(Exception):
     """An option's value cannot be used; the message names the option and what is allowed."""
 
 
-def _settings_message(error: SettingsError, args: argparse.Namespace) -> str:
-    """The message of a settings error with each setting's name as its command-line flag."""
-    names, _, rest = str(error).partition(": ")
-    if not rest:
-        return str(error)
-    keys = [name.strip() for name in names.split("+")]
-    flags = " + ".join(flag_of(key) for key in keys)
-    rest = rest.removesuffix(" or null")
-    if len(keys) == 1 and getattr(args, keys[0], None) is not None:
-        rest += f", got {getattr(args, keys[0])}"
-    return f"{flags}: {rest}"
+def _settings_message(error: SettingsError) -> str:
+    """The message of a settings error, worded as ``Emulator(...)`` words it, with each
+    setting's name as its command-line flag: ``--error-rate: must be ..., got 2.0``."""
+    flags = " + ".join(flag_of(name) for name in error.names)
+    rule = error.rule.removesuffix(" or null")  # the command line cannot say null
+    if not error.has_value:
+        return f"{flags}: {rule}"
+    value = error.value
+    shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return f"{flags}: {rule}, got {shown}"
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -143,6 +151,7 @@ def _check(args: argparse.Namespace) -> None:
         raise OptionError(f"--port: must be from 0 to 65535 (0 picks a free port), got {args.port}")
     if args.seed < 0:
         raise OptionError(f"--seed: must be 0 or more customers, got {args.seed}")
+    settings_from_args(args)  # raises SettingsError
     _ssl_context(args)
 
 
@@ -199,9 +208,8 @@ def _background(argv: Sequence[str]) -> int:
         process.terminate()
         print("error: the emulator did not start within 60 s", file=sys.stderr)
         return 1
-    for line in lines:
-        name, _, value = line.partition("=")
-        print(f"export {name}={shlex.quote(value)}")
+    for line in lines:  # export NAME=value, quoted for the shell already
+        print(line)
     print(f"export VOUCHERIFY_EMULATOR_PID={process.pid}")
     print(f"# stop it with: kill {process.pid}; its log: {log.name}", flush=True)
     return 0
@@ -227,7 +235,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except SettingsError as error:
-        print(f"error: {_settings_message(error, args)}", file=sys.stderr)
+        print(f"error: {_settings_message(error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -22,6 +22,7 @@ __all__ = [
     "add_arguments",
     "flag_of",
     "settings_from_args",
+    "shown",
 ]
 
 #: Credentials the emulator accepts unless told otherwise.
@@ -39,8 +40,40 @@ DEFAULT_BULK_RATE_LIMIT = 100_000
 _RATES = ("error_rate", "drop_rate", "truncate_rate", "html_rate")
 
 
+_NO_VALUE: Any = object()
+
+
 class SettingsError(ValueError):
-    """A settings value is invalid; the message names the key."""
+    """A setting is unknown or its value is not allowed: one line naming it.
+
+    The message is ``name: what is allowed, got value`` (``error_rate: must be a number
+    between 0 and 1, got 5``), the same from ``Emulator(...)``, ``create_app(...)``,
+    ``emu.configure(...)`` (whose refusal, ``EmulatorSettingsError``, is one too) and, with
+    flags for names, the command line.
+
+    Attributes:
+        names: the settings at fault (several when only their sum is wrong).
+        rule: what is allowed.
+        value: the value refused (``None`` when there is none to show, see ``has_value``).
+    """
+
+    def __init__(self, names: str | tuple[str, ...], rule: str, value: Any = _NO_VALUE) -> None:
+        self.names = (names,) if isinstance(names, str) else tuple(names)
+        self.rule = rule
+        self.has_value = value is not _NO_VALUE
+        self.value = value if self.has_value else None
+        text = f"{' + '.join(self.names)}: {rule}"
+        super().__init__(f"{text}, got {shown(value)}" if self.has_value else text)
+
+    def __reduce__(self) -> Any:
+        value = self.value if self.has_value else _NO_VALUE
+        return (SettingsError, (self.names, self.rule, value))
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a refused value is shown, not dumped)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +106,7 @@ def _option(default: Any, help: str, check: Callable[[str, Any], Any], **more: A
 
 def _text(key: str, value: Any) -> Any:
     if not isinstance(value, str) or not value:
-        raise SettingsError(f"{key}: must be a non-empty string")
+        raise SettingsError(key, "must be a non-empty string", value)
     return value
 
 
@@ -82,7 +115,9 @@ def _limit(default: int) -> Callable[[str, Any], Any]:
         if value is None:
             return default
         if not _is_int(value) or value < 1:
-            raise SettingsError(f"{key}: must be a positive integer (leave it out for the default)")
+            raise SettingsError(
+                key, "must be a positive integer (leave it out for the default)", value
+            )
         return value
 
     return check
@@ -90,31 +125,31 @@ def _limit(default: int) -> Callable[[str, Any], Any]:
 
 def _quota(key: str, value: Any) -> Any:
     if value is not None and (not _is_int(value) or value < 0):
-        raise SettingsError(f"{key}: must be a non-negative integer or null (no quota)")
+        raise SettingsError(key, "must be a non-negative integer or null (no quota)", value)
     return value
 
 
 def _period(key: str, value: Any) -> Any:
     if not _is_number(value) or value <= 0:
-        raise SettingsError(f"{key}: must be a positive number of seconds")
+        raise SettingsError(key, "must be a positive number of seconds", value)
     return float(value)
 
 
 def _cursor_mode(key: str, value: Any) -> Any:
     if value not in ("exclusive", "inclusive"):
-        raise SettingsError(f"{key}: must be 'exclusive' or 'inclusive'")
+        raise SettingsError(key, "must be 'exclusive' or 'inclusive'", value)
     return value
 
 
 def _non_negative(key: str, value: Any) -> Any:
     if not _is_number(value) or value < 0:
-        raise SettingsError(f"{key}: must be a non-negative number")
+        raise SettingsError(key, "must be a non-negative number", value)
     return float(value)
 
 
 def _rate(key: str, value: Any) -> Any:
     if not _is_number(value) or not 0.0 <= value <= 1.0:
-        raise SettingsError(f"{key}: must be a number between 0 and 1")
+        raise SettingsError(key, "must be a number between 0 and 1", value)
     return float(value)
 
 
@@ -124,13 +159,13 @@ def _statuses(key: str, value: Any) -> Any:
         or not value
         or not all(_is_int(s) and 400 <= s <= 599 for s in value)
     ):
-        raise SettingsError(f"{key}: must be a non-empty list of HTTP statuses (400-599)")
+        raise SettingsError(key, "must be a non-empty list of HTTP statuses (400-599)", value)
     return list(value)
 
 
 def _seed(key: str, value: Any) -> Any:
     if value is not None and not _is_int(value):
-        raise SettingsError(f"{key}: must be an integer or null")
+        raise SettingsError(key, "must be an integer or null", value)
     return value
 
 
@@ -228,10 +263,12 @@ class Settings:
         trial = self.copy()
         for key, value in patch.items():
             if key not in options:
-                raise SettingsError(f"{key}: unknown setting")
+                allowed = ", ".join(options)
+                raise SettingsError(key, f"unknown setting; the settings are {allowed}")
             setattr(trial, key, options[key].check(key, value))
-        if sum(getattr(trial, name) for name in _RATES) > 1.0 + 1e-9:
-            raise SettingsError("error_rate + drop_rate + truncate_rate + html_rate: must be <= 1")
+        total = sum(getattr(trial, name) for name in _RATES)
+        if total > 1.0 + 1e-9:
+            raise SettingsError(_RATES, "must add up to at most 1", round(total, 9))
         for f in dataclasses.fields(self):
             setattr(self, f.name, getattr(trial, f.name))
 

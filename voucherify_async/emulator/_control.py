@@ -1,11 +1,16 @@
 """Test controls under ``/_emulator/``: no authentication, no faults, no rate limit.
 
-All bodies are JSON objects (an empty body counts as ``{}``); errors are the usual JSON
-error objects with status 400 (``invalid_payload``) or 404.
+Every route is declared once, in ``CONTROL_ROUTES``, with the body fields it takes; a body
+is a JSON object (an empty body counts as ``{}``; ``POST faults/script`` also takes a bare
+list of faults). A key the route does not take is refused, naming it and listing the ones
+it takes; so is a value of the wrong type, naming its key. Refusals are the usual JSON
+error objects, status 400 (``invalid_payload``, the reason in ``details``) or 404.
+docs/emulator.md has the table of routes, bodies and answers (a test holds it to this).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,38 +18,78 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from ._config import SettingsError
+from ._config import SettingsError, shown
 from ._errors import EmulatorHTTPError, invalid_payload, not_found
 from ._faults import parse_script
 from ._http import error_response, json_response, read_body
-from ._redeemables import build_redeemable
+from ._redeemables import REDEEMABLE_FIELDS, build_redeemable
 from ._segments import Segment
 from ._state import STATE_KEY, EmulatorState
 from ._store import DuplicateSourceId
 from ._time import format_ms, now_ms, parse_datetime_ms
 
-__all__ = ["add_control_routes"]
+__all__ = ["CONTROL_ROUTES", "SETTINGS", "ControlRoute", "add_control_routes"]
 
 ControlHandler = Callable[[web.Request, EmulatorState, dict[str, Any]], Awaitable[Any]]
 
-
-def _control(handler: ControlHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        state = request.app[STATE_KEY]
-        try:
-            payload = await _payload(request)
-            result = await handler(request, state, payload)
-        except EmulatorHTTPError as exc:
-            return error_response(exc, None)
-        except (ValueError, SettingsError, DuplicateSourceId) as exc:
-            return error_response(invalid_payload(str(exc)), None)
-        return json_response(result)
-
-    return wrapper
+#: ``ControlRoute.fields`` of the routes whose body is settings (``Settings``' names).
+SETTINGS = ("<settings>",)
 
 
-async def _payload(request: web.Request) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class ControlRoute:
+    """One ``/_emulator/`` route: its method, path and the body fields it takes.
+
+    ``fields`` is ``()`` for a route without a body and ``SETTINGS`` for one whose body is
+    settings (checked, and an unknown one named, by ``Settings.apply``); ``example`` is a
+    body shown when the one sent is not a JSON object; ``list_field`` names the field a
+    bare JSON list stands for (``faults``), if any.
+    """
+
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    fields: tuple[str, ...] = ()
+    example: str = ""
+    list_field: str | None = None
+
+
+CONTROL_ROUTES: list[ControlRoute] = []
+
+
+def _route(
+    method: str,
+    path: str,
+    *,
+    fields: tuple[str, ...] = (),
+    example: str = "",
+    list_field: str | None = None,
+) -> Callable[[ControlHandler], ControlHandler]:
+    """Declare ``handler`` as the control route ``method /_emulator/path``."""
+
+    def declare(handler: ControlHandler) -> ControlHandler:
+        route: ControlRoute
+
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            state = request.app[STATE_KEY]
+            try:
+                payload = await _payload(request, route)
+                result = await handler(request, state, payload)
+            except EmulatorHTTPError as exc:
+                return error_response(exc, None)
+            except (ValueError, SettingsError, DuplicateSourceId) as exc:
+                return error_response(invalid_payload(str(exc)), None)
+            return json_response(result)
+
+        route = ControlRoute(method, f"/_emulator/{path}", wrapper, fields, example, list_field)
+        CONTROL_ROUTES.append(route)
+        return handler
+
+    return declare
+
+
+async def _payload(request: web.Request, route: ControlRoute) -> dict[str, Any]:
     if request.method == "GET":
         return {}
     raw = await read_body(request, limit=64 * 1024 * 1024)
@@ -54,36 +99,88 @@ async def _payload(request: web.Request) -> dict[str, Any]:
         payload = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise invalid_payload(f"The body is not valid JSON: {exc}") from None
+    if route.list_field is not None and isinstance(payload, list):
+        payload = {route.list_field: payload}
+    where = f"{route.method} {route.path}"
     if not isinstance(payload, dict):
-        raise invalid_payload("The body must be a JSON object")
+        if not route.fields:
+            raise invalid_payload(f"{where} takes no body, got a JSON {_json_type(payload)}")
+        raise invalid_payload(
+            f"The body of {where} must be a JSON object such as {route.example},"
+            f" got a JSON {_json_type(payload)}"
+        )
+    if route.fields != SETTINGS:
+        unknown = [key for key in payload if key not in route.fields]
+        if unknown and not route.fields:
+            raise invalid_payload(f"{', '.join(unknown)}: {where} takes no body")
+        if unknown:
+            noun = "unknown field" if len(unknown) == 1 else "unknown fields"
+            raise invalid_payload(
+                f"{', '.join(unknown)}: {noun}; {where} takes {', '.join(route.fields)}"
+            )
     return payload
 
 
-@_control
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null" if value is None else type(value).__name__
+
+
+@_route("POST", "reset", fields=SETTINGS, example='{"rate_limit": 600}')
 async def reset(_request: web.Request, state: EmulatorState, payload: dict[str, Any]) -> Any:
-    """``POST /_emulator/reset``: clear all state; the body may carry config keys."""
+    """``POST /_emulator/reset``: clear all state; the body may carry settings."""
     await state.reset(payload)
     return {"reset": True, "config": state.settings.to_json()}
 
 
-@_control
+_PATTERNS = {
+    "source_id": "seed-{i}",
+    "name": "Customer {i}",
+    "email": "customer{i}@example.com",
+    "city": None,
+    "phone": None,
+}
+
+
+_SEED_FIELDS = (
+    "count",
+    "same_created_at",
+    "start",
+    "step_ms",
+    "order",
+    *_PATTERNS,
+    "metadata",
+    "activity",
+)
+
+
+@_route("POST", "seed/customers", fields=_SEED_FIELDS, example='{"count": 100}')
 async def seed_customers(
     _request: web.Request, state: EmulatorState, payload: dict[str, Any]
 ) -> Any:
     """``POST /_emulator/seed/customers`` -> ``{created, first_created_at, last_created_at}``."""
+    if "count" not in payload:
+        raise ValueError('count: required, the number of customers to create ({"count": 100})')
     count = _int(payload, "count", 0, minimum=0)
     start = payload.get("start")
     if start is not None and not isinstance(start, str):
-        raise ValueError("start: must be an ISO 8601 date-time")
+        raise ValueError(f"start: must be an ISO 8601 date-time, got {shown(start)}")
     order = payload.get("order", "ascending")
     if order not in ("ascending", "descending"):
-        raise ValueError("order: must be 'ascending' or 'descending'")
+        raise ValueError(f"order: must be 'ascending' or 'descending', got {shown(order)}")
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
-        raise ValueError("metadata: must be an object")
+        raise ValueError(f"metadata: must be an object, got {shown(metadata)}")
     activity = payload.get("activity", False)
     if not isinstance(activity, bool):
-        raise ValueError("activity: must be true or false")
+        raise ValueError(f"activity: must be true or false, got {shown(activity)}")
     cities = payload.get("city")
     if isinstance(cities, list):
         if not cities or not all(isinstance(c, str) and c for c in cities):
@@ -92,17 +189,12 @@ async def seed_customers(
     else:
         cities = None
     patterns: dict[str, str | None] = {}
-    defaults = {
-        "source_id": "seed-{i}",
-        "name": "Customer {i}",
-        "email": "customer{i}@example.com",
-        "city": None,
-        "phone": None,
-    }
-    for key, default in defaults.items():
+    for key, default in _PATTERNS.items():
         value = payload.get(key, default)
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"{key}: must be a string pattern (with {{i}}) or null")
+            raise ValueError(
+                f"{key}: must be a string pattern (with {{i}}) or null, got {shown(value)}"
+            )
         patterns[key] = value
     city_pattern = patterns.pop("city")
     result = state.store.seed(
@@ -110,7 +202,7 @@ async def seed_customers(
         city=cities if cities is not None else city_pattern,
         activity=activity,
         same_created_at=_int(payload, "same_created_at", 1, minimum=1),
-        start_ms=parse_datetime_ms(start) if start else None,
+        start_ms=_datetime("start", start) if start else None,
         step_ms=_int(payload, "step_ms", 1, minimum=0),
         descending=order == "descending",
         metadata=metadata,
@@ -124,19 +216,26 @@ async def seed_customers(
     }
 
 
-@_control
+@_route(
+    "POST",
+    "seed/segments",
+    fields=("id", "name", "customer_ids"),
+    example='{"name": "VIP", "customer_ids": ["seed-1"]}',
+)
 async def seed_segment(_request: web.Request, state: EmulatorState, payload: dict[str, Any]) -> Any:
     """``POST /_emulator/seed/segments`` {id?, name, customer_ids} -> the segment."""
     store = state.store
     name = payload.get("name")
     if not isinstance(name, str) or not name:
-        raise ValueError("name: must be a non-empty string")
+        raise ValueError(f"name: must be a non-empty string, got {shown(name)}")
     segment_id = payload.get("id") or store.ids.alnum("seg_")
     if not isinstance(segment_id, str):
-        raise ValueError("id: must be a string")
+        raise ValueError(f"id: must be a string, got {shown(segment_id)}")
     refs = payload.get("customer_ids", [])
     if not isinstance(refs, list) or not all(isinstance(ref, str) for ref in refs):
-        raise ValueError("customer_ids: must be a list of customer ids or source ids")
+        raise ValueError(
+            f"customer_ids: must be a list of customer ids or source ids, got {shown(refs)}"
+        )
     segment = Segment(id=segment_id, name=name)
     for ref in refs:
         customer = store.find(ref)
@@ -147,54 +246,67 @@ async def seed_segment(_request: web.Request, state: EmulatorState, payload: dic
     return {**segment.to_json(), "customer_ids": [c.id for c in segment.members]}
 
 
-@_control
+@_route(
+    "POST",
+    "seed/redeemables",
+    fields=("customer_id", *REDEEMABLE_FIELDS),
+    example='{"customer_id": "seed-1", "holder_role": "OWNER"}',
+)
 async def seed_redeemable(
     _request: web.Request, state: EmulatorState, payload: dict[str, Any]
 ) -> Any:
     """``POST /_emulator/seed/redeemables`` {customer_id, ...} -> the redeemable."""
     ref = payload.get("customer_id")
     if not isinstance(ref, str):
-        raise ValueError("customer_id: must be a customer id or source id")
+        raise ValueError(f"customer_id: required, a customer id or source id, got {shown(ref)}")
     customer = state.store.find(ref)
     if customer is None:
         raise not_found("customer", ref)
-    redeemable = build_redeemable(
-        payload, customer_id=customer.id, ids=state.store.ids, now=now_ms()
-    )
+    spec = {key: value for key, value in payload.items() if key != "customer_id"}
+    redeemable = build_redeemable(spec, customer_id=customer.id, ids=state.store.ids, now=now_ms())
     state.store.redeemables.add(customer.id, redeemable)
     return redeemable.data
 
 
-@_control
+@_route("GET", "config")
 async def get_config(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
     """``GET /_emulator/config``: the current settings."""
     return state.settings.to_json()
 
 
-@_control
+@_route("POST", "config", fields=SETTINGS, example='{"error_rate": 0.1}')
 async def set_config(_request: web.Request, state: EmulatorState, payload: dict[str, Any]) -> Any:
     """``POST /_emulator/config``: change settings (all or nothing); returns them."""
     state.configure(payload)
     return state.settings.to_json()
 
 
-@_control
+@_route(
+    "POST",
+    "faults/script",
+    fields=("faults", "replace"),
+    example='{"faults": [{"kind": "error", "status": 503}], "replace": false}',
+    list_field="faults",
+)
 async def add_faults(_request: web.Request, state: EmulatorState, payload: dict[str, Any]) -> Any:
-    """``POST /_emulator/faults/script`` {faults: [...], replace?}: queue scripted faults."""
+    """``POST /_emulator/faults/script`` {faults: [...], replace?} (or a bare list)."""
     entries = parse_script(payload)
-    if payload.get("replace"):
+    replace = payload.get("replace", False)
+    if not isinstance(replace, bool):
+        raise ValueError(f"replace: must be true or false, got {shown(replace)}")
+    if replace:
         state.faults.script.clear()
     state.faults.add_script(entries)
     return {"faults": [entry.to_json() for entry in state.faults.script]}
 
 
-@_control
+@_route("GET", "faults/script")
 async def get_faults(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
     """``GET /_emulator/faults/script``: the entries still queued."""
     return {"faults": [entry.to_json() for entry in state.faults.script]}
 
 
-@_control
+@_route("DELETE", "faults/script")
 async def clear_faults(
     _request: web.Request, state: EmulatorState, _payload: dict[str, Any]
 ) -> Any:
@@ -203,7 +315,7 @@ async def clear_faults(
     return {"faults": []}
 
 
-@_control
+@_route("GET", "state/customers")
 async def customer_state(
     _request: web.Request, state: EmulatorState, _payload: dict[str, Any]
 ) -> Any:
@@ -215,13 +327,13 @@ async def customer_state(
     }
 
 
-@_control
+@_route("GET", "stats")
 async def stats(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
     """``GET /_emulator/stats``: request counters."""
     return {**state.stats.to_json(), "customers": len(state.store)}
 
 
-@_control
+@_route("GET", "quota")
 async def quota(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
     """``GET /_emulator/quota``: the billing-cycle quota, how much is used and left.
 
@@ -238,35 +350,33 @@ async def quota(_request: web.Request, state: EmulatorState, _payload: dict[str,
     }
 
 
-@_control
+@_route("GET", "health")
 async def health(_request: web.Request, state: EmulatorState, _payload: dict[str, Any]) -> Any:
     """``GET /_emulator/health``: liveness."""
     return {"status": "ok", "customers": len(state.store)}
 
 
 def add_control_routes(app: web.Application) -> None:
-    """Register every ``/_emulator/`` route on ``app``."""
-    router = app.router
-    router.add_post("/_emulator/reset", reset)
-    router.add_post("/_emulator/seed/customers", seed_customers)
-    router.add_post("/_emulator/seed/segments", seed_segment)
-    router.add_post("/_emulator/seed/redeemables", seed_redeemable)
-    router.add_get("/_emulator/config", get_config, allow_head=False)
-    router.add_post("/_emulator/config", set_config)
-    router.add_post("/_emulator/faults/script", add_faults)
-    router.add_get("/_emulator/faults/script", get_faults, allow_head=False)
-    router.add_delete("/_emulator/faults/script", clear_faults)
-    router.add_get("/_emulator/state/customers", customer_state, allow_head=False)
-    router.add_get("/_emulator/stats", stats, allow_head=False)
-    router.add_get("/_emulator/quota", quota, allow_head=False)
-    router.add_get("/_emulator/health", health, allow_head=False)
+    """Register every ``/_emulator/`` route of ``CONTROL_ROUTES`` on ``app``."""
+    for route in CONTROL_ROUTES:
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler, allow_head=False)
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
 
 
 def _int(payload: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
     value = payload.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{key}: must be an integer >= {minimum}")
+        raise ValueError(f"{key}: must be an integer >= {minimum}, got {shown(value)}")
     return value
+
+
+def _datetime(key: str, text: str) -> int:
+    try:
+        return parse_datetime_ms(text)
+    except ValueError:
+        raise ValueError(f"{key}: must be an ISO 8601 date-time, got {shown(text)}") from None
 
 
 def _stamp(ms: int | None) -> str | None:

@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._config import Settings
+from ._config import Settings, shown
 
 __all__ = [
+    "FAULT_FIELDS",
     "FAULT_KINDS",
     "FaultDecision",
     "FaultInjector",
@@ -37,6 +38,8 @@ __all__ = [
 
 #: The kinds a scripted fault may name.
 FAULT_KINDS = ("error", "drop", "truncate", "html", "rate_limit", "latency")
+#: The fields of a scripted fault (only ``kind`` is required).
+FAULT_FIELDS = ("kind", "status", "method", "path", "count", "latency_ms", "retry_after")
 
 _DEFAULT_STATUS = {"error": 500, "html": 502, "rate_limit": 429}
 
@@ -85,41 +88,45 @@ class ScriptedFault:
 
     @classmethod
     def from_json(cls, data: Any) -> ScriptedFault:
-        """Validate one entry of ``POST /_emulator/faults/script``. Raises ``ValueError``."""
+        """Validate one entry of ``POST /_emulator/faults/script``.
+
+        Raises ``ValueError`` naming the field at fault (``kind: must be one of ...``), or
+        saying ``must be an object ...`` when the entry is not one.
+        """
         if not isinstance(data, dict):
-            raise ValueError("each fault must be an object")
-        unknown = set(data) - {
-            "kind",
-            "status",
-            "method",
-            "path",
-            "count",
-            "latency_ms",
-            "retry_after",
-        }
+            raise ValueError(
+                f'must be an object such as {{"kind": "error", "status": 503}}, got {shown(data)}'
+            )
+        unknown = [key for key in data if key not in FAULT_FIELDS]
         if unknown:
-            raise ValueError(f"{sorted(unknown)[0]}: unknown fault field")
+            raise ValueError(
+                f"{unknown[0]}: unknown fault field; the fields are {', '.join(FAULT_FIELDS)}"
+            )
         kind = data.get("kind")
         if kind not in FAULT_KINDS:
-            raise ValueError(f"kind: must be one of {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"kind: must be one of {', '.join(FAULT_KINDS)}, got {shown(kind)}")
         status = data.get("status")
         if status is not None and (not _is_int(status) or not 100 <= status <= 599):
-            raise ValueError("status: must be an HTTP status code")
+            raise ValueError(f"status: must be an HTTP status code, got {shown(status)}")
         method = data.get("method")
         if method is not None and not isinstance(method, str):
-            raise ValueError("method: must be a string")
+            raise ValueError(f"method: must be a string, got {shown(method)}")
         path = data.get("path")
         if path is not None and not isinstance(path, str):
-            raise ValueError("path: must be a string (a path prefix such as /v1/customers)")
+            raise ValueError(
+                f"path: must be a string (a path prefix such as /v1/customers), got {shown(path)}"
+            )
         count = data.get("count", 1)
         if not _is_int(count) or count < 1:
-            raise ValueError("count: must be a positive integer")
+            raise ValueError(f"count: must be a positive integer, got {shown(count)}")
         latency = data.get("latency_ms", 1000.0)
         if not isinstance(latency, (int, float)) or isinstance(latency, bool) or latency < 0:
-            raise ValueError("latency_ms: must be a non-negative number")
+            raise ValueError(f"latency_ms: must be a non-negative number, got {shown(latency)}")
         retry_after = data.get("retry_after", 1)
         if not _is_int(retry_after) or retry_after < 0:
-            raise ValueError("retry_after: must be a non-negative integer")
+            raise ValueError(
+                f"retry_after: must be a non-negative integer, got {shown(retry_after)}"
+            )
         return cls(
             kind=kind,
             status=status,
@@ -228,16 +235,24 @@ class FaultInjector:
 
 
 def parse_script(payload: Mapping[str, Any]) -> list[ScriptedFault]:
-    """Validate the body of ``POST /_emulator/faults/script`` (``{"faults": [...]}``)."""
-    faults = payload.get("faults")
+    """Validate the body of ``POST /_emulator/faults/script`` (``{"faults": [...]}``).
+
+    Raises ``ValueError`` naming the entry and field at fault (``faults[1].kind: ...``).
+    """
+    if "faults" not in payload:
+        raise ValueError(
+            'faults: required, a list of fault objects such as [{"kind": "error", "status": 503}]'
+        )
+    faults = payload["faults"]
     if not isinstance(faults, list):
-        raise ValueError("faults: must be a list of fault objects")
+        raise ValueError(f"faults: must be a list of fault objects, got {shown(faults)}")
     entries = []
     for position, item in enumerate(faults):
         try:
             entries.append(ScriptedFault.from_json(item))
         except ValueError as exc:
-            raise ValueError(f"faults[{position}].{exc}") from None
+            where = f"faults[{position}]" + (": " if str(exc).startswith("must ") else ".")
+            raise ValueError(f"{where}{exc}") from None
     return entries
 
 

@@ -14,10 +14,34 @@ from typing import Any
 
 import msgspec
 
+from ._config import shown
 from ._ids import IdFactory, alnum_ids
 from ._time import format_ms, now_ms, parse_datetime_ms
 
-__all__ = ["FilterError", "Redeemable", "RedeemableFilter", "Redeemables", "build_redeemable"]
+__all__ = [
+    "REDEEMABLE_FIELDS",
+    "FilterError",
+    "Redeemable",
+    "RedeemableFilter",
+    "Redeemables",
+    "build_redeemable",
+]
+
+#: The keys of a seed spec (``build_redeemable``, ``POST /_emulator/seed/redeemables``).
+REDEEMABLE_FIELDS = (
+    "id",
+    "created_at",
+    "redeemable_id",
+    "holder_role",
+    "campaign_id",
+    "campaign_type",
+    "campaign",
+    "voucher_type",
+    "code",
+    "status",
+    "metadata",
+    "voucher",
+)
 
 STRING_FIELDS = (
     "id",
@@ -176,12 +200,26 @@ def build_redeemable(
     Accepted keys: ``id``, ``created_at``, ``redeemable_id``, ``holder_role``,
     ``campaign_id``, ``campaign_type``, ``campaign`` (name), ``voucher_type``, ``code``,
     ``status``, ``metadata``, and ``voucher`` (keys merged over the generated voucher).
-    Raises ``ValueError`` on a malformed value.
+    Raises ``ValueError`` on an unknown key or a malformed value (naming the key).
 
     Example: ``build_redeemable({"holder_role": "REFERRER"}, customer_id=c, ids=ids, now=t)``.
     """
+    unknown = [key for key in spec if key not in REDEEMABLE_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"{unknown[0]}: unknown field; the fields are {', '.join(REDEEMABLE_FIELDS)}"
+        )
     created_raw = spec.get("created_at")
-    created_at = parse_datetime_ms(created_raw) if isinstance(created_raw, str) else now
+    created_at = now
+    if created_raw is not None:
+        try:
+            if not isinstance(created_raw, str):
+                raise ValueError
+            created_at = parse_datetime_ms(created_raw)
+        except ValueError:
+            raise ValueError(
+                f"created_at: must be an ISO 8601 date-time, got {shown(created_raw)}"
+            ) from None
     rid = _text(spec, "id") or ids.hex("rh_")
     voucher_type = _text(spec, "voucher_type") or "DISCOUNT_VOUCHER"
     campaign_type = _text(spec, "campaign_type") or (
@@ -195,7 +233,7 @@ def build_redeemable(
     voucher_id = _text(spec, "redeemable_id") or ids.alnum("v_", 32)
     metadata = spec.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise ValueError("metadata must be an object")
+        raise ValueError(f"metadata: must be an object, got {shown(metadata)}")
     stamp = format_ms(created_at)
     voucher: dict[str, Any] = {
         "id": voucher_id,
@@ -234,7 +272,7 @@ def build_redeemable(
     extra = spec.get("voucher")
     if extra is not None:
         if not isinstance(extra, dict):
-            raise ValueError("voucher must be an object")
+            raise ValueError(f"voucher: must be an object, got {shown(extra)}")
         voucher.update(extra)
     data: dict[str, Any] = {
         "id": rid,
@@ -260,7 +298,7 @@ def _text(spec: Mapping[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string")
+        raise ValueError(f"{key}: must be a non-empty string, got {shown(value)}")
     return value
 
 

@@ -4,7 +4,9 @@
 - ``ThreadRunner``: on its own event loop in a daemon thread; start and stop are
   synchronous and the server outlives the loops of the tests that call it;
 - ``ProcessRunner``: ``python -m voucherify_async.emulator --port 0`` in a subprocess,
-  so a benchmark's client and the server do not share a core.
+  so a benchmark's client and the server do not share a core;
+- ``AttachedRunner``: an emulator already running elsewhere (``Emulator.connect``); it
+  only knows the URL, and refuses to start or stop what it did not start.
 
 The in-process runners take an optional ``ssl.SSLContext`` and then serve HTTPS (``url``
 starts ``https://``); the process runner's command line carries the TLS files itself.
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import queue
+import shlex
 import ssl
 import subprocess
 import threading
@@ -28,7 +31,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["HOST", "LoopRunner", "ProcessRunner", "Runner", "ThreadRunner"]
+__all__ = ["HOST", "AttachedRunner", "LoopRunner", "ProcessRunner", "Runner", "ThreadRunner"]
 
 HOST = "127.0.0.1"
 # In-flight requests (say, ones sleeping on injected latency) get this long on shutdown.
@@ -196,7 +199,10 @@ class ThreadRunner(Runner):
 
 
 class ProcessRunner(Runner):
-    """Serves from a subprocess started with ``command()``; reads its URL from its stdout."""
+    """Serves from a subprocess started with ``command()``; reads its URL from its stdout.
+
+    The child prints ``export VOUCHERIFY_BASE_URL=...`` (and the credentials) first.
+    """
 
     def __init__(self, command: Callable[[], list[str]], startup_timeout: float) -> None:
         self._command = command
@@ -245,9 +251,9 @@ class ProcessRunner(Runner):
                 code = process.wait()
                 self.stop_sync()
                 raise RuntimeError(f"the emulator process exited with code {code} before serving")
-            key, _, value = line.strip().partition("=")
+            key, _, value = line.strip().removeprefix("export ").partition("=")
             if key in ("VOUCHERIFY_BASE_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"):
-                found[key] = value
+                found[key] = _unquote(value)
         self.url = found["VOUCHERIFY_BASE_URL"]
 
     def stop_sync(self) -> None:
@@ -268,6 +274,42 @@ class ProcessRunner(Runner):
             reader.join(timeout=15)
         if process.stdout is not None:
             process.stdout.close()
+
+
+class AttachedRunner(Runner):
+    """An emulator someone else started and stops: only its URL is known here."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _refuse(self) -> RuntimeError:
+        return RuntimeError(
+            f"this Emulator is connected to the emulator at {self.url}, which it did not"
+            " start: it cannot start or stop it; stop it where it runs (Ctrl-C in its"
+            " terminal, or kill $VOUCHERIFY_EMULATOR_PID after --background)"
+        )
+
+    async def start(self) -> None:
+        """Refused: the emulator runs already, started elsewhere."""
+        raise self._refuse()
+
+    async def stop(self) -> None:
+        """Refused: the emulator belongs to whoever started it."""
+        raise self._refuse()
+
+    def start_sync(self) -> None:
+        """Refused: the emulator runs already, started elsewhere."""
+        raise self._refuse()
+
+    def stop_sync(self) -> None:
+        """Refused: the emulator belongs to whoever started it."""
+        raise self._refuse()
+
+
+def _unquote(value: str) -> str:
+    """A value as the shell reads it from an ``export NAME=value`` line."""
+    words = shlex.split(value) if value else [""]
+    return words[0] if words else ""
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -14,6 +14,7 @@ the certificate it serves (see ``_tls``), or use the ``control_ssl`` context giv
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -23,28 +24,103 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from ._app import create_app, get_state
-from ._config import Settings
-from ._runners import HOST, LoopRunner, ProcessRunner, Runner, ThreadRunner
+from ._config import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, Settings, SettingsError
+from ._runners import HOST, AttachedRunner, LoopRunner, ProcessRunner, Runner, ThreadRunner
 from ._store import Store
 from ._tls import check_tls_files, pinned_context, server_context
 
 if TYPE_CHECKING:  # the emulator does not import the client at run time
     from .. import AsyncVoucherify
 
-__all__ = ["Emulator", "EmulatorControlError"]
+__all__ = ["Emulator", "EmulatorControlError", "EmulatorSettingsError"]
 
 Mode = Literal["loop", "thread", "process"]
+#: ``"connected"``: made by ``Emulator.connect``, attached to an emulator running elsewhere.
+EmulatorMode = Literal["loop", "thread", "process", "connected"]
 
 
 class EmulatorControlError(RuntimeError):
-    """A ``/_emulator/`` control call was refused; ``status`` and ``body`` say why."""
+    """A ``/_emulator/`` control call was refused: one line saying why.
 
-    def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"emulator control call failed with {status}: {body}")
+    The message is the emulator's reason and the call, e.g. ``count: must be an integer
+    >= 0, got -1 (POST /_emulator/seed/customers answered 400)``.
+
+    Attributes:
+        status: the HTTP status of the answer.
+        body: the answer's JSON (an error object: ``details`` holds the reason), or its
+            text when it is not JSON.
+        reason: the emulator's reason, one line.
+        method, path: the call (``"POST"``, ``"/_emulator/seed/customers"``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        body: Any,
+        *,
+        method: str = "",
+        path: str = "",
+        reason: str | None = None,
+    ) -> None:
         self.status = status
         self.body = body
+        self.method = method
+        self.path = path
+        self.reason = _reason(body) if reason is None else reason
+        call = f"{method} {path} answered {status}" if path else f"answered {status}"
+        super().__init__(f"{self.reason} ({call})")
+
+    def __reduce__(self) -> Any:
+        return (
+            _rebuild,
+            (type(self), self.status, self.body, self.method, self.path, self.reason),
+        )
+
+
+class EmulatorSettingsError(EmulatorControlError, SettingsError):
+    """``configure(...)`` or ``reset(...)`` was refused a setting.
+
+    Both an ``EmulatorControlError`` and a ``SettingsError``, so ``except SettingsError``
+    catches a bad setting wherever it was given; its message is the one
+    ``Emulator(...)`` gives for the same value (``error_rate: must be a number between 0
+    and 1, got 5``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        body: Any,
+        *,
+        method: str = "",
+        path: str = "",
+        reason: str | None = None,
+    ) -> None:
+        EmulatorControlError.__init__(self, status, body, method=method, path=path, reason=reason)
+        names, _, rule = self.reason.partition(": ")
+        self.names = tuple(name.strip() for name in names.split(" + "))
+        self.rule = rule.rpartition(", got ")[0] or rule
+        self.has_value = False
+        self.value = None
+        self.args = (self.reason,)
+
+
+def _rebuild(
+    cls: type[EmulatorControlError], status: int, body: Any, method: str, path: str, reason: str
+) -> EmulatorControlError:
+    return cls(status, body, method=method, path=path, reason=reason)
+
+
+def _reason(body: Any) -> str:
+    """The one-line reason in an error answer's body."""
+    if isinstance(body, dict):
+        text = body.get("details") or body.get("message") or body.get("key") or body
+    else:
+        text = body
+    line = " ".join(str(text).split())
+    return line if len(line) <= 500 else line[:497] + "..."
 
 
 class Emulator:
@@ -79,6 +155,9 @@ class Emulator:
             does not load (the message starts with the parameter's name).
         SettingsError: an option is unknown or its value is not allowed.
 
+    ``Emulator.connect(url)`` attaches to an emulator started elsewhere (the command line,
+    another process) instead: the same control methods, no start or stop.
+
     Examples:
         ```python
         async with Emulator(rate_limit=600) as emu:
@@ -108,7 +187,7 @@ class Emulator:
     ) -> None:
         if mode not in ("loop", "thread", "process"):
             raise ValueError(f"mode must be 'loop', 'thread' or 'process', not {mode!r}")
-        self.mode: Mode = mode
+        self.mode: EmulatorMode = mode
         # Checked here, before anything starts: a bad option fails at the call that gave it.
         self.settings = Settings() if settings is None else settings.copy()
         self.settings.apply(options)
@@ -134,6 +213,79 @@ class Emulator:
             self._runner = ThreadRunner(self._make_app, port, startup_timeout, ssl_context)
         else:
             self._runner = ProcessRunner(lambda: self._command(port), startup_timeout)
+
+    @classmethod
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        app_id: str | None = None,
+        app_token: str | None = None,
+        control_ssl: ssl.SSLContext | None = None,
+    ) -> Emulator:
+        """Attach to an emulator that is already running, started elsewhere.
+
+        The result has every control method (``configure``, ``script_faults``,
+        ``seed_customers``, ``stats``, ``reset`` ...) and ``url``, ``env``, ``headers`` and
+        ``client()``, but does not own the emulator: ``start``/``stop`` (and ``with``)
+        raise ``RuntimeError``, and ``store`` is not available. Nothing is sent until the
+        first call (``await emu.health()`` checks that it answers).
+
+        Args:
+            url: the emulator's base URL (``http://127.0.0.1:8080``), by default
+                ``$VOUCHERIFY_BASE_URL``, which ``voucherify-async emulator`` prints.
+            app_id: the credentials the emulator accepts, for ``headers``, ``env`` and
+                ``client()`` (the control routes need none); by default
+                ``$VOUCHERIFY_APP_ID``, else the emulator's default.
+            app_token: likewise, ``$VOUCHERIFY_APP_TOKEN``, else the default.
+            control_ssl: the TLS context of the control calls to an ``https://``
+                emulator (one trusting its certificate; holding a client certificate
+                under mutual TLS). Left out, the system's trusted CAs.
+
+        Raises:
+            ValueError: no URL given nor in ``$VOUCHERIFY_BASE_URL``, or not an
+                ``http://`` or ``https://`` URL; ``control_ssl`` not an ``ssl.SSLContext``.
+
+        Examples:
+            ```python
+            remote = Emulator.connect("http://127.0.0.1:8080")
+            await remote.script_faults([{"kind": "drop", "method": "POST"}])
+            ```
+        """
+        url = url if url is not None else os.environ.get("VOUCHERIFY_BASE_URL")
+        if not url:
+            raise ValueError(
+                "url: give the running emulator's URL (http://127.0.0.1:PORT) or set"
+                " VOUCHERIFY_BASE_URL, as `voucherify-async emulator` prints"
+            )
+        url = url.strip().rstrip("/")
+        try:
+            parsed = URL(url)
+        except ValueError:
+            parsed = URL()
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(
+                f"url: must be an http:// or https:// URL (http://127.0.0.1:8080), got {url!r}"
+            )
+        if control_ssl is not None and not isinstance(control_ssl, ssl.SSLContext):
+            raise ValueError(f"control_ssl: must be an ssl.SSLContext, got {control_ssl!r}")
+        credentials = {
+            "app_id": app_id or os.environ.get("VOUCHERIFY_APP_ID") or DEFAULT_APP_ID,
+            "app_token": app_token or os.environ.get("VOUCHERIFY_APP_TOKEN") or DEFAULT_APP_TOKEN,
+        }
+        emulator = cls.__new__(cls)
+        emulator.mode = "connected"
+        # Only the credentials are known; the emulator's settings are what config() says.
+        emulator.settings = Settings.from_options(credentials)
+        emulator.app_id = emulator.settings.app_id
+        emulator.app_token = emulator.settings.app_token
+        emulator._tls = check_tls_files(None, None, None)
+        emulator._control_ssl = control_ssl
+        emulator._control_cert = control_ssl is not None
+        emulator._seed = 0
+        emulator._seed_activity = False
+        emulator._runner = AttachedRunner(url)
+        return emulator
 
     def __repr__(self) -> str:
         where = self._runner.url or "not running"
@@ -211,6 +363,8 @@ class Emulator:
         await self.stop()
 
     def __enter__(self) -> Emulator:
+        if self.mode == "connected":
+            self._runner.start_sync()  # refused, saying why
         if self.mode == "loop":
             raise RuntimeError("mode='loop' needs 'async with'; use mode='thread' or 'process'")
         self.start_sync()
@@ -225,17 +379,25 @@ class Emulator:
         self.stop_sync()
 
     async def start(self) -> None:
-        """Start serving (loop mode on the running loop; other modes off it)."""
-        self._refuse_if_running()
+        """Start serving (loop mode on the running loop; other modes off it).
+
+        Refused (``RuntimeError``) by an emulator made by ``connect``.
+        """
+        if self.mode != "connected":
+            self._refuse_if_running()
         await self._runner.start()
 
     async def stop(self) -> None:
-        """Stop serving and release every socket, task, thread or process."""
+        """Stop serving and release every socket, task, thread or process.
+
+        Refused (``RuntimeError``) by an emulator made by ``connect``.
+        """
         await self._runner.stop()
 
     def start_sync(self) -> None:
         """Start a ``thread`` or ``process`` mode emulator and wait until it serves."""
-        self._refuse_if_running()
+        if self.mode != "connected":
+            self._refuse_if_running()
         self._runner.start_sync()
 
     def stop_sync(self) -> None:
@@ -273,7 +435,13 @@ class Emulator:
 
     # -- control calls ---------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, payload: Any = None) -> Any:
+    async def _call(
+        self, method: str, path: str, payload: Any = None, *, settings: bool = False
+    ) -> Any:
+        """Call ``method /_emulator/path``; a refusal raises ``EmulatorControlError``.
+
+        With ``settings`` (the body is settings) a 400 raises ``EmulatorSettingsError``.
+        """
         if self._tls.client_ca is not None and not self._control_cert:
             raise RuntimeError(
                 "this emulator requires a client certificate (client_ca): pass"
@@ -282,24 +450,44 @@ class Emulator:
             )
         # No total timeout: seeding a million customers legitimately takes seconds.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
-        url = f"{self.url}/_emulator/{path}"
+        route = f"/_emulator/{path}"
         # ssl=True is aiohttp's default verification, for plain HTTP never used.
         tls: ssl.SSLContext | bool = True if self._control_ssl is None else self._control_ssl
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.request(method, url, json=payload, ssl=tls) as response,
+            session.request(method, self.url + route, json=payload, ssl=tls) as response,
         ):
-            body = await response.json(content_type=None)
+            text = await response.text()
+            try:
+                body = json.loads(text)
+            except ValueError:
+                raise EmulatorControlError(
+                    response.status,
+                    text,
+                    method=method,
+                    path=route,
+                    reason=f"the answer is not JSON: is {self.url} an emulator?",
+                ) from None
             if response.status >= 400:
-                raise EmulatorControlError(response.status, body)
+                error = EmulatorControlError
+                if settings and response.status == 400:
+                    error = EmulatorSettingsError
+                refused = error(response.status, body, method=method, path=route)
+                if isinstance(refused, EmulatorSettingsError) and ", got " in refused.reason:
+                    # The value refused, as sent (the message shows its repr).
+                    name = refused.names[0]
+                    if len(refused.names) == 1 and isinstance(payload, dict) and name in payload:
+                        refused.has_value, refused.value = True, payload[name]
+                raise refused
             return body
 
     async def reset(self, **config: Any) -> dict[str, Any]:
         """Clear all data, jobs, faults and counters; ``config`` keys are applied after.
 
-        Credentials and the rate limit are kept unless ``config`` changes them.
+        Credentials and the rate limit are kept unless ``config`` changes them. A bad
+        setting raises ``EmulatorSettingsError`` (a ``SettingsError``) and resets nothing.
         """
-        result: dict[str, Any] = await self._call("POST", "reset", config)
+        result: dict[str, Any] = await self._call("POST", "reset", config, settings=True)
         self._remember_credentials(config)
         return result
 
@@ -365,9 +553,14 @@ class Emulator:
     async def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings at run time (rate limit, faults ...); returns all settings.
 
+        All or nothing: an unknown setting or a value not allowed raises
+        ``EmulatorSettingsError`` (a ``SettingsError`` and an ``EmulatorControlError``)
+        worded as ``Emulator(...)`` words it: ``error_rate: must be a number between 0 and
+        1, got 5``.
+
         Example: ``await emu.configure(drop_rate=0.1, fault_seed=42)``.
         """
-        result: dict[str, Any] = await self._call("POST", "config", settings)
+        result: dict[str, Any] = await self._call("POST", "config", settings, settings=True)
         self._remember_credentials(settings)
         return result
 
@@ -406,4 +599,23 @@ class Emulator:
     async def stats(self) -> dict[str, Any]:
         """Request counters: total, by status, 429s, faults by kind."""
         result: dict[str, Any] = await self._call("GET", "stats")
+        return result
+
+    async def scripted_faults(self) -> list[dict[str, Any]]:
+        """The scripted faults still queued (``GET /_emulator/faults/script``)."""
+        queued: list[dict[str, Any]] = (await self._call("GET", "faults/script"))["faults"]
+        return queued
+
+    async def clear_faults(self) -> None:
+        """Drop every scripted fault still queued (``DELETE /_emulator/faults/script``)."""
+        await self._call("DELETE", "faults/script")
+
+    async def quota(self) -> dict[str, Any]:
+        """The billing-cycle quota: ``{quota, used, remaining, cycle_ends_at}``."""
+        result: dict[str, Any] = await self._call("GET", "quota")
+        return result
+
+    async def health(self) -> dict[str, Any]:
+        """``{"status": "ok", "customers": N}``: whether the emulator answers."""
+        result: dict[str, Any] = await self._call("GET", "health")
         return result
