@@ -9,7 +9,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_WORKERS ?= auto
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test test-all demo lint typecheck pytest pytest-uvloop docs bench fuzz clean
+.PHONY: test test-all demo lint typecheck pytest pytest-uvloop docs dist bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
 test: lint typecheck pytest pytest-uvloop docs
+
+# The sdist and the wheel, alone in a fresh dist/, built with the venv's build and setuptools
+# (no download); install the wheel into any project: pip install dist/voucherify_async-*.whl
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 # `make test` on every Python from 3.10 to 3.13 the machine has, each in .venv-3.X.
 test-all:

@@ -141,3 +141,82 @@ def test_grouped_parameters_are_split_with_types(site: Path) -> None:
     text = " ".join(text.split())
     assert "email, city" not in text
     assert "segment_id str | None" in text
+
+
+SIGNATURE = re.compile(r'<div class="doc-signature\b[^"]*"[^>]*>(.*?)</div>', re.S)
+#: Named defaults a signature may show: what they stand for is not a literal.
+NAMED_DEFAULTS = {
+    "UNSET",  # msgspec's "not given" sentinel (exported as NOT_GIVEN)
+    "RETRYABLE_STATUSES",  # a frozenset of statuses, listed in RetryPolicy's docstring
+}
+
+
+def signatures(page_html: str) -> list[str]:
+    return [" ".join(html.unescape(TAG.sub("", s)).split()) for s in SIGNATURE.findall(page_html)]
+
+
+def page_text(page_html: str) -> str:
+    return " ".join(html.unescape(TAG.sub(" ", page_html)).split())
+
+
+@pytest.mark.parametrize("page", reference_pages())
+def test_reference_signatures_show_what_a_caller_can_pass(site: Path, page: str) -> None:
+    """One signature per function, with values for defaults and no private parameters."""
+    shown = signatures(built_page(site, page))
+    if page != "reference/index.md":
+        assert shown, f"{page}: no signature found (has the markup changed?)"
+    for signature in shown:
+        # The @overload stubs of the fan-out methods, whose defaults all read `= ...`.
+        assert "= ..." not in signature, f"{page}: an overload stub: {signature}"
+        private = re.findall(r"[(,] ?\*{0,2}(_\w+) ?[:=]", signature)
+        assert not private, f"{page}: private parameters {private}: {signature}"
+        named = set(re.findall(r"= ([A-Z][A-Z0-9_]+)\b", signature)) - NAMED_DEFAULTS
+        assert not named, f"{page}: defaults named, not shown: {sorted(named)}: {signature}"
+
+
+def test_the_client_reference_shows_default_values_not_names(site: Path) -> None:
+    page = built_page(site, "reference/client.md")
+    (client, *_) = signatures(page)
+    assert client.startswith("AsyncVoucherify(")
+    for parameter in (
+        "timeout: float | None = 60.0",
+        "max_retries: int = 2",
+        "max_retry_wait: float = 60.0",
+        "max_connections: int = 100",
+        "clock: Callable[[], float] = time.time",  # not `= time`
+        "sleep: Callable[[float], Awaitable[None]] = anyio.sleep",
+    ):
+        assert parameter in client, f"{parameter!r} not in {client}"
+    text = page_text(page)  # the parameter tables too
+    for hidden in ("_shared", "_extra_query", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"):
+        assert hidden not in text, f"the client's reference shows {hidden}"
+
+
+def test_the_fan_out_reference_has_one_signature_per_method(site: Path) -> None:
+    shown = signatures(built_page(site, "reference/customers.md"))
+    get_many = [s for s in shown if s.startswith("get_many(")]
+    assert len(get_many) == 1, get_many
+    assert "concurrency: int = 10" in get_many[0]
+    assert "return_exceptions: bool = False" in get_many[0]
+
+
+def test_code_keeps_its_lines_and_names_stay_whole(site: Path) -> None:
+    """The site's stylesheet widens the page, scrolls code and never splits a name."""
+    css_link = 'href="../../css/reference.css"'
+    for page in reference_pages():
+        if page != "reference/index.md":
+            assert css_link in built_page(site, page), f"{page} does not load reference.css"
+    css = re.sub(r"/\*.*?\*/", "", (site / "css" / "reference.css").read_text(), flags=re.S)
+    rules = {
+        " ".join(selectors.split()): dict(
+            (name.strip(), value.strip())
+            for name, _, value in (d.partition(":") for d in body.split(";") if d.strip())
+        )
+        for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)
+    }
+    grid = rules[".md-grid"]["max-width"]
+    assert grid.endswith("rem") and float(grid[:-3]) >= 72, grid  # Material's is 61rem
+    code_blocks = rules[".md-typeset pre > code"]
+    assert code_blocks["white-space"] == "pre" and code_blocks["overflow-x"] == "auto"
+    names = next(v for k, v in rules.items() if ".md-typeset td code" in k)
+    assert names == {"word-break": "normal", "overflow-wrap": "normal"}

@@ -77,6 +77,7 @@ from .resources._jobs import (
 from .resources._pagination import Pager
 from .resources._parallel import ParallelPager, ScanProgress
 from .resources._partition import CustomerPartition
+from .resources.customers import CustomerListFilters
 
 __all__ = [
     "CLUSTERS",
@@ -107,6 +108,7 @@ __all__ = [
     "CustomerActivity",
     "CustomerBulkUpdate",
     "CustomerCreate",
+    "CustomerListFilters",
     "CustomerPartition",
     "CustomerRedeemable",
     "CustomerUpdate",
