@@ -385,6 +385,9 @@ class AsyncVoucherify:
         self._app_id = app_id
         self._app_token = Secret(app_token)
         self._base_url = _resolve_base_url(base_url, cluster)
+        bind = getattr(rate_limiter, "bind", None)
+        if callable(bind):  # optional: a shared limiter keys its budget by the client's host
+            bind(self._base_url)
         self._default_headers = dict(default_headers or {})
         # A client made by with_options shares its parent's state and does not close it.
         self._owner = _shared is None

@@ -15,6 +15,15 @@ worker that died. The state here is the same as the in-process pacer's (remainin
 period end, in flight, held until), moved into Redis and updated by one Lua script per
 call so that concurrent workers cannot both take the last request.
 
+Each request in flight is a short lease (``lease``, 3 s by default) that a small task of the
+limiter renews once a second while the process has requests in flight: a process that dies
+stops counting within ``lease`` seconds. The key's host is learnt from the client the
+limiter is given to (`RedisRateLimiter.bind`).
+
+A wrong password, an unknown user, a user without the rights it needs (ACL), a malformed
+URL: each is a `ConfigurationError`, at construction or at the first call, never taken for
+an outage.
+
 When Redis cannot be reached (``on_unavailable``):
 
 * ``"local"`` (the default): the call falls back to pacing in this process from the
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import urllib.parse
 import uuid
@@ -48,12 +58,19 @@ from typing import Any, Literal
 from .._core.pacing import EARLIER_RESET_MARGIN, Pacer
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit
 from .._core.retry import is_quota_spent
-from .._exceptions import ConfigurationError, RedisUnavailableError
+from .._exceptions import ConfigurationError, RedisUnavailableError, VoucherifyError
 from .._transport.loops import close_at_loop_end
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
+    from redis.exceptions import (
+        AuthenticationError,
+        AuthenticationWrongNumberOfArgsError,
+        AuthorizationError,
+        NoPermissionError,
+        RedisError,
+        ResponseError,
+    )
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "voucherify_async.contrib.redis needs the redis package: pip install"
@@ -65,18 +82,22 @@ __all__ = ["RedisCheckpointStore", "RedisRateLimiter", "RedisUnavailableError", 
 log = logging.getLogger("voucherify_async")
 
 DEFAULT_HOST = "api.voucherify.io"
-# A request counted in flight is forgotten after this many seconds if no answer is settled
-# for it (its worker died): the API's shortest documented period, one minute.
-DEFAULT_LEASE = 60.0
+# A request counted in flight is forgotten after this many seconds unless its process renews
+# the lease (every third of it, while the process has requests in flight): a process that
+# dies stops counting within this time.
+DEFAULT_LEASE = 3.0
 _FIRST_ANSWER_POLL = 0.01
 _FIRST_ANSWER_MAX_WAIT = 2.0
 _IN_FLIGHT_POLL = 0.05
 
-# One script for the three calls. KEYS: state hash, in-flight sorted set (member: one
+# One script for the four calls. KEYS: state hash, in-flight sorted set (member: one
 # reservation, score: when its lease ends). ARGV[1]: op, ARGV[2]: now (epoch s), ARGV[3]:
 # lease. Numbers go back as strings: Redis would truncate a Lua number to an integer.
 # settle: ARGV[4] the reservation, ARGV[5] '1' when an answer came, then its limit, remaining
 # and retry time ('' when not sent) and the pacer's EARLIER_RESET_MARGIN.
+# renew: ARGV[4...] reservations of one live process, whose leases start again from now
+# (XX: one settled meanwhile, or already expired, is not brought back).
+# The keys outlive the last call by two minutes (more while a hold lasts), whatever the lease.
 _SCRIPT = """
 local state, flight = KEYS[1], KEYS[2]
 local op, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -86,7 +107,7 @@ local function num(field)
   return nil
 end
 local function touch(ahead)
-  local ttl = math.ceil(2 * lease + math.max(ahead or 0, 0))
+  local ttl = math.ceil(120 + 2 * lease + math.max(ahead or 0, 0))
   redis.call('EXPIRE', state, ttl)
   redis.call('EXPIRE', flight, ttl)
 end
@@ -159,6 +180,13 @@ elseif op == 'settle' then
   end
   touch(blocked - now)
   return '0'
+elseif op == 'renew' then
+  local renewed = 0
+  for i = 4, #ARGV do
+    renewed = renewed + redis.call('ZADD', flight, 'XX', 'CH', now + lease, ARGV[i])
+  end
+  touch(blocked - now)
+  return tostring(renewed)
 elseif op == 'hold' then
   local held = tonumber(ARGV[4])
   if held > blocked then
@@ -175,21 +203,79 @@ return redis.error_reply('unknown op ' .. op)
 def redact_url(url: str) -> str:
     """A Redis URL with its password (if any) replaced by ``***``, safe for logs and errors.
 
+    Works on malformed URLs too: whatever stands between ``user:`` and the last ``@`` is
+    hidden, as is a ``password=`` query parameter.
+
     Args:
         url: a ``redis://``, ``rediss://`` or ``unix://`` URL.
 
     Returns:
         The same URL without the secret.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    url = _PASSWORD_QUERY.sub(r"\1***", url)
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        at = url.rfind("@")
+        return url if at < 0 else f"***@{url[at + 1 :]}"
+    at = rest.rfind("@")
+    if at < 0:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    userinfo = rest[:at]
+    user, colon, _ = userinfo.partition(":")
+    if not colon and not any(c in userinfo for c in "/?#"):
+        return url  # a user name alone: nothing secret
+    if any(c in user for c in "/?#"):
+        user = "***"
+    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
+
+
+_PASSWORD_QUERY = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def _host_of(base_url: str) -> str:
+    """The host (and port, if not the scheme's default) of an API base URL, lower case."""
+    parts = urllib.parse.urlsplit(base_url if "://" in base_url else f"https://{base_url}")
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and (parts.scheme, port) not in (("https", 443), ("http", 80)):
+        host = f"{host}:{port}"
+    return host
+
+
+def _is_misconfiguration(exc: BaseException) -> bool:
+    """Whether a Redis error means wrong credentials or rights (not an unreachable Redis)."""
+    if isinstance(
+        exc,
+        (
+            AuthenticationError,
+            AuthenticationWrongNumberOfArgsError,
+            AuthorizationError,
+            NoPermissionError,
+        ),
+    ):
+        return True
+    if isinstance(exc, ResponseError):
+        message = str(exc).upper()
+        # Also a script's command the ACL does not allow ("The user executing the script
+        # can't run this command..."), which redis-py leaves a plain ResponseError.
+        return message.startswith(("NOAUTH", "WRONGPASS", "NOPERM")) or any(
+            words in message for words in ("AUTH", "CAN'T RUN THIS COMMAND", "NO PERMISSIONS")
+        )
+    return False
+
+
+def _misconfigured(what: str, url: str, exc: BaseException) -> ConfigurationError:
+    """The error for a Redis that refuses these credentials (raise it outside ``except``)."""
+    kind = type(exc).__name__
+    reason = str(exc).split("\n", 1)[0][:200]
+    return ConfigurationError(
+        f"{what} is refused by Redis at {url}: {kind}: {reason} (check the user name,"
+        " the password and the user's ACL rights in the Redis URL; this is not an outage,"
+        " so it is not retried)"
+    )
 
 
 def _format(value: float | int | None) -> str:
@@ -204,24 +290,35 @@ class RedisRateLimiter:
     headers) and `hold` (after a 429, hold everyone back). Each of them is one atomic Lua
     script. The state is the quota the latest answers reported (from any worker, any
     application on the key), the end of the current period, the time until which a 429
-    holds every request, and the requests in flight; each request in flight is a lease that
-    ends after ``lease`` seconds, so a worker that dies holds nothing for longer than that.
+    holds every request, and the requests in flight. Each request in flight is a lease of
+    ``lease`` seconds; while this process has requests in flight, a background task renews
+    all of them in one script call every ``lease / 3`` seconds. A process that dies (or
+    whose event loop ends) stops renewing, and its requests stop counting within ``lease``
+    seconds.
+
+    The key is the app id and the API host. Given to `AsyncVoucherify` as ``rate_limiter``,
+    the limiter learns the host from the client's ``base_url`` (see `bind`).
 
     Args:
         url: the Redis URL (``redis://host:6379/0``); or pass ``client``.
         app_id: the application id: the key's state is shared by everyone using it.
-        host: the API host (``api.voucherify.io``, ``us1.api.voucherify.io``, ...).
+        host: the API host (``api.voucherify.io``, ``us1.api.voucherify.io``, ...). Leave it
+            out: the client the limiter is given to tells it (`bind`); until then it is
+            ``api.voucherify.io``. Given, it must be the client's host.
         client: an existing ``redis.asyncio.Redis`` (not closed by `aclose`).
         prefix: the first part of the Redis key names.
-        lease: seconds after which a request in flight that was never settled is forgotten
-            (the API's period; keep it above the client's request timeout).
+        lease: seconds after which a request in flight stops counting when its process no
+            longer renews it (the process died). Renewed every ``lease / 3`` seconds while
+            the process lives; raise it if your event loop is often blocked for longer.
         on_unavailable: ``"local"`` (fall back to pacing in this process, with a warning) or
             ``"error"`` (raise `RedisUnavailableError`).
         retry_redis_after: while falling back, seconds before Redis is tried again.
         clock: Unix epoch seconds (injectable for tests).
 
     Raises:
-        ConfigurationError: a missing or bad argument.
+        ConfigurationError: a missing or bad argument, a malformed Redis URL or an unknown
+            scheme. (Wrong credentials or rights are found at the first call, which raises
+            `ConfigurationError`.)
 
     Examples:
         ```python
@@ -235,7 +332,7 @@ class RedisRateLimiter:
         url: str | None = None,
         *,
         app_id: str,
-        host: str = DEFAULT_HOST,
+        host: str | None = None,
         client: aioredis.Redis | None = None,
         prefix: str = "voucherify-async:rate",
         lease: float = DEFAULT_LEASE,
@@ -247,7 +344,7 @@ class RedisRateLimiter:
             raise ConfigurationError("RedisRateLimiter needs exactly one of url= or client=")
         if not isinstance(app_id, str) or not app_id:
             raise ConfigurationError("app_id must be a non-empty string (the application id)")
-        if not isinstance(host, str) or not host or "/" in host:
+        if host is not None and (not isinstance(host, str) or not host or "/" in host):
             raise ConfigurationError(
                 f"host must be the API's host name, like {DEFAULT_HOST!r}, got {host!r}"
             )
@@ -257,9 +354,15 @@ class RedisRateLimiter:
             raise ConfigurationError(
                 f"on_unavailable must be 'local' or 'error', got {on_unavailable!r}"
             )
-        self._redis, self._url, self._owns = _connect(url, client, socket_timeout=2.0)
-        base = f"{prefix}:{{{app_id}@{host}}}"  # one hash slot for both keys
-        self.keys = (f"{base}:state", f"{base}:flight")
+        self._redis, self._url, self._owns = _connect(
+            "RedisRateLimiter", url, client, socket_timeout=2.0
+        )
+        self._app_id = app_id
+        self._prefix = prefix
+        self._host_given = host is not None
+        self._bound_to: str | None = None
+        self.keys: tuple[str, str] = ("", "")
+        self._key(DEFAULT_HOST if host is None else host.lower())
         self._lease = float(lease)
         self._policy = on_unavailable
         self._retry_after = float(retry_redis_after)
@@ -271,6 +374,49 @@ class RedisRateLimiter:
         self._local = Pacer(clock)
         self._down_until = 0.0
         self._warned = False
+        self._renewer: asyncio.Task[None] | None = None
+
+    def _key(self, host: str) -> None:
+        self._host = host
+        base = f"{self._prefix}:{{{self._app_id}@{host}}}"  # one hash slot for both keys
+        self.keys = (f"{base}:state", f"{base}:flight")
+
+    @property
+    def host(self) -> str:
+        """The API host the key is for (given, learnt from the client, or the default)."""
+        return self._host
+
+    def bind(self, base_url: str) -> None:
+        """Learn the API host of the client this limiter paces (called by `AsyncVoucherify`).
+
+        The client calls it with its ``base_url`` when it is given the limiter, so the key
+        is the client's host: two clients of different clusters or projects never share a
+        budget by mistake. Call it yourself, before the first request, if you use the
+        limiter outside `AsyncVoucherify`.
+
+        Args:
+            base_url: the client's API base URL (``https://us1.api.voucherify.io``).
+
+        Raises:
+            ConfigurationError: ``host`` was given and is not the client's, or the limiter
+                was already bound to a client of another host.
+        """
+        host = _host_of(base_url)
+        if not host:
+            raise ConfigurationError(f"cannot tell the API host of base_url {base_url!r}")
+        if self._host_given and host != self._host:
+            raise ConfigurationError(
+                f"the RedisRateLimiter was made with host={self._host!r} but is given to a"
+                f" client of {host!r} ({base_url}): its budget would be counted under"
+                " another key; leave host out (the client sets it) or make them match"
+            )
+        if self._bound_to is not None and host != self._bound_to:
+            raise ConfigurationError(
+                f"the RedisRateLimiter is already used by a client of {self._bound_to!r} and"
+                f" cannot also pace one of {host!r}: give each API host its own limiter"
+            )
+        self._bound_to = host
+        self._key(host)
 
     def __repr__(self) -> str:
         return f"RedisRateLimiter(url={self._url!r}, key={self.keys[0]!r})"
@@ -285,16 +431,22 @@ class RedisRateLimiter:
         now = self._clock()
         if self._down_until > now:
             return None
+        failure: BaseException | None = None
         try:
             arguments = [args[0], repr(now), repr(self._lease), *args[1:]]
             redis = await self._redis.get()
             answer = await self._script(keys=list(self.keys), args=arguments, client=redis)
         except (RedisError, OSError) as exc:
+            failure = exc
+        # Raised outside the except block: no Redis error is chained to ours.
+        if failure is not None:
+            if _is_misconfiguration(failure):
+                raise _misconfigured("the rate limiter", self._url, failure)
             if self._policy == "error":
                 raise RedisUnavailableError(
-                    f"the rate limiter cannot reach Redis at {self._url}: {type(exc).__name__}",
+                    f"the rate limiter cannot reach Redis at {self._url}: {type(failure).__name__}",
                     self._url,
-                ) from None
+                )
             self._down_until = self._clock() + self._retry_after
             if not self._warned:
                 self._warned = True
@@ -302,7 +454,7 @@ class RedisRateLimiter:
                     "the rate limiter cannot reach Redis at %s (%s): pacing in this process"
                     " only until it is back",
                     self._url,
-                    type(exc).__name__,
+                    type(failure).__name__,
                 )
             return None
         if self._warned:
@@ -318,6 +470,8 @@ class RedisRateLimiter:
             seconds to wait before asking again (nothing was counted).
 
         Raises:
+            ConfigurationError: Redis refuses the URL's credentials (wrong password or user,
+                or a user without the ACL rights needed), whatever ``on_unavailable``.
             RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
         """
         member = uuid.uuid4().hex
@@ -336,8 +490,31 @@ class RedisRateLimiter:
         wait = float(answer)
         if wait <= 0:
             self._mine.append(member)
+            self._keep_renewing()
             return 0.0
         return wait
+
+    def _keep_renewing(self) -> None:
+        """Make sure this loop has a task renewing this process's leases."""
+        task = self._renewer
+        loop = asyncio.get_running_loop()
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        self._renewer = loop.create_task(self._renew(), name="RedisRateLimiter lease renewal")
+
+    async def _renew(self) -> None:
+        """Renew the leases of this process's requests in flight until none is left."""
+        every = self._lease / 3
+        while True:
+            await asyncio.sleep(every)
+            members = [member for member in self._mine if member is not None]
+            if not members:
+                return
+            try:
+                await self._call("renew", *members)
+            except VoucherifyError as exc:
+                # Raised again by the next reserve(); the leases run out meanwhile.
+                log.debug("the rate limiter could not renew its leases: %s", exc)
 
     async def settle(self, status: int | None, rate_limit: RateLimit | None) -> None:
         """The request a `reserve` counted has ended; learn from its rate-limit headers.
@@ -347,6 +524,7 @@ class RedisRateLimiter:
             rate_limit: the answer's parsed rate-limit headers, or ``None``.
 
         Raises:
+            ConfigurationError: Redis refuses the URL's credentials or rights.
             RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
         """
         member = self._mine.popleft() if self._mine else None
@@ -375,23 +553,48 @@ class RedisRateLimiter:
         """Hold every worker's requests back until ``until`` (Unix epoch seconds).
 
         Raises:
+            ConfigurationError: Redis refuses the URL's credentials or rights.
             RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
         """
         self._local.block(max(until - self._clock(), 0.0))
         await self._call("hold", repr(float(until)))
 
     async def aclose(self) -> None:
-        """Close the Redis connection this limiter opened (not a ``client`` passed in)."""
+        """Stop renewing leases; close the Redis connection this limiter opened (not a
+        ``client`` passed in)."""
+        task, self._renewer = self._renewer, None
+        if task is not None and not task.done():
+            task.cancel()
+            if task.get_loop() is asyncio.get_running_loop():
+                await asyncio.wait([task])
         if self._owns:
             await self._redis.aclose()
 
 
 def _connect(
-    url: str | None, client: aioredis.Redis | None, *, socket_timeout: float
+    what: str, url: str | None, client: aioredis.Redis | None, *, socket_timeout: float
 ) -> tuple[_PerLoop, str, bool]:
-    """The Redis client to use, its URL without the password, and whether it is ours to close."""
+    """The Redis client to use, its URL without the password, and whether it is ours to close.
+
+    Raises:
+        ConfigurationError: a malformed URL or an unknown scheme.
+    """
     if url is not None:
-        return _PerLoop(url, socket_timeout), redact_url(url), True
+        if not isinstance(url, str):
+            raise ConfigurationError(f"{what}: url must be a string, got {type(url).__name__}")
+        safe = redact_url(url)
+        problem = None
+        try:
+            opened = _PerLoop(url, socket_timeout)
+        except (ValueError, TypeError) as exc:
+            problem = str(exc).split("\n", 1)[0][:200]
+        if problem is not None:
+            # Raised outside the except block: redis-py's error is not chained to it.
+            raise ConfigurationError(
+                f"{what}: the Redis URL {safe} is malformed: {problem} (expected"
+                " redis://[[user]:password@]host[:port][/db], rediss://... or unix://path)"
+            )
+        return opened, safe, True
     assert client is not None
     return _PerLoop(client, socket_timeout), redact_url(_client_url(client)), False
 
@@ -489,7 +692,9 @@ class RedisCheckpointStore:
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("RedisCheckpointStore needs exactly one of url= or client=")
-        self._redis, self._url, self._owns = _connect(url, client, socket_timeout=5.0)
+        self._redis, self._url, self._owns = _connect(
+            "RedisCheckpointStore", url, client, socket_timeout=5.0
+        )
         self._prefix = prefix
         self._ttl = None if ttl is None else max(int(ttl), 1)
 
@@ -500,15 +705,16 @@ class RedisCheckpointStore:
         """The checkpoint saved under ``key``, or ``None``.
 
         Raises:
+            ConfigurationError: Redis refuses the URL's credentials or rights.
             RedisUnavailableError: Redis cannot be reached.
         """
+        failure: BaseException | None = None
         try:
             value = await (await self._redis.get()).get(f"{self._prefix}:{key}")
         except (RedisError, OSError) as exc:
-            raise RedisUnavailableError(
-                f"the checkpoint store cannot reach Redis at {self._url}: {type(exc).__name__}",
-                self._url,
-            ) from None
+            failure = exc
+        if failure is not None:
+            raise self._error(failure)
         if value is None:
             return None
         return value.encode() if isinstance(value, str) else bytes(value)
@@ -517,16 +723,26 @@ class RedisCheckpointStore:
         """Save ``checkpoint`` under ``key``.
 
         Raises:
+            ConfigurationError: Redis refuses the URL's credentials or rights.
             RedisUnavailableError: Redis cannot be reached.
         """
+        failure: BaseException | None = None
         try:
             redis = await self._redis.get()
             await redis.set(f"{self._prefix}:{key}", checkpoint, ex=self._ttl)
         except (RedisError, OSError) as exc:
-            raise RedisUnavailableError(
-                f"the checkpoint store cannot reach Redis at {self._url}: {type(exc).__name__}",
-                self._url,
-            ) from None
+            failure = exc
+        if failure is not None:
+            raise self._error(failure)
+
+    def _error(self, failure: BaseException) -> VoucherifyError:
+        """What to raise for ``failure`` (outside the except block: nothing is chained)."""
+        if _is_misconfiguration(failure):
+            return _misconfigured("the checkpoint store", self._url, failure)
+        return RedisUnavailableError(
+            f"the checkpoint store cannot reach Redis at {self._url}: {type(failure).__name__}",
+            self._url,
+        )
 
     async def aclose(self) -> None:
         """Close the Redis connection this store opened (not a ``client`` passed in)."""
