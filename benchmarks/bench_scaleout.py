@@ -92,7 +92,7 @@ async def _worker(
     if redis_url is not None:
         from voucherify_async.contrib.redis import RedisRateLimiter
 
-        limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"], host="emulator")
+        limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"])
         options["rate_limiter"] = limiter
     items = 0
     # Every worker has started and imported everything: the clock starts for all at once.

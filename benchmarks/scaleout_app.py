@@ -3,7 +3,9 @@
 Run as ``celery -A benchmarks.scaleout_app worker``.
 Configured from the environment: ``VF_REDIS_URL`` (broker, results, rate limiter),
 ``VOUCHERIFY_*`` (the emulator), ``VF_SINK_DIR`` (where the SQLite sinks and the progress
-files go) and ``VF_PAGE_DELAY`` (seconds each page takes in the sink).
+files go), ``VF_PAGE_DELAY`` (seconds each page takes in the sink), ``VF_MAX_TASK_SECONDS``
+(how long one scan task runs before it continues as a new one; 20 by default) and
+``VF_VISIBILITY_TIMEOUT`` (the broker's; by default the one `install` derives from the bound).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def client(limiter: Any) -> AsyncVoucherify:
 
 
 def limiter() -> RedisRateLimiter:
-    return RedisRateLimiter(REDIS, app_id=os.environ["VOUCHERIFY_APP_ID"], host="emulator")
+    return RedisRateLimiter(REDIS, app_id=os.environ["VOUCHERIFY_APP_ID"])
 
 
 tasks = install(
@@ -82,4 +84,10 @@ tasks = install(
     client=client,
     limiter=limiter,
     sink=lambda scan_id: ProgressSink(Path(os.environ["VF_SINK_DIR"]) / f"{scan_id}.db"),
+    max_task_seconds=float(os.environ.get("VF_MAX_TASK_SECONDS", "20")),
+    visibility_timeout=(
+        float(os.environ["VF_VISIBILITY_TIMEOUT"])
+        if os.environ.get("VF_VISIBILITY_TIMEOUT")
+        else None
+    ),
 )

@@ -30,8 +30,9 @@ Examples:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
@@ -160,6 +161,9 @@ class PartitionResult:
         items: customers handed to the sink by this run.
         total_items: customers handed to the sink by every run of this partition.
         resumed: whether this run started from a saved checkpoint.
+        done: whether the partition is scanned to its end (``False``: this run stopped at
+            ``max_seconds``; run it again with the same key to go on from its checkpoint).
+        total_pages: pages handed to the sink by every run of this partition.
     """
 
     key: str
@@ -167,6 +171,8 @@ class PartitionResult:
     items: int
     total_items: int
     resumed: bool
+    done: bool = True
+    total_pages: int = 0
 
 
 def partition_fingerprint(partition: CustomerPartition) -> str:
@@ -191,6 +197,7 @@ async def scan_partition(
     store: CheckpointStore | None = None,
     key: str | None = None,
     limit: int = 100,
+    max_seconds: float | None = None,
 ) -> PartitionResult:
     """Scan one partition into ``sink`` page by page, saving a checkpoint after each page.
 
@@ -204,6 +211,11 @@ async def scan_partition(
         key: the checkpoint key; by default the partition's fingerprint and index. Use one
             key per partition of one scan (a new scan of the same partition needs a new key).
         limit: customers per page (1 to 100).
+        max_seconds: stop after this many seconds, at a page boundary, with the partition
+            not done (``PartitionResult.done`` is ``False``): a page not fetched by then is
+            abandoned (nothing of it was written) and the run returns once the last page it
+            fetched is written and checkpointed. Run it again with the same key to go on.
+            ``None``: scan to the end.
 
     Returns:
         What this run did.
@@ -212,7 +224,10 @@ async def scan_partition(
         CheckpointError: the stored checkpoint does not belong to this partition or cannot
             be read; nothing was fetched.
         TypeError: ``store`` is ``None`` and the sink is not a `CheckpointStore`.
+        ValueError: ``max_seconds`` is not positive.
     """
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
     if not isinstance(sink, PageSink):
         raise TypeError(f"sink must have an async write(key, customers, checkpoint), got {sink!r}")
     if store is None:
@@ -233,7 +248,9 @@ async def scan_partition(
     )
     resumed = raw is not None
     if checkpoint.done:
-        return PartitionResult(key, 0, 0, checkpoint.items, resumed)
+        return PartitionResult(
+            key, 0, 0, checkpoint.items, resumed, done=True, total_pages=checkpoint.pages
+        )
     position = ScanPosition()
     if checkpoint.position is not None:
         try:
@@ -253,27 +270,46 @@ async def scan_partition(
     pager = client.customers.list(
         **partition.list_arguments(), limit=limit, resume_from=checkpoint.position
     )
-    async for page in pager.pages():
-        batch = []
-        for customer in page.customers:
-            if customer.created_at is not None:
-                position.advance(customer.created_at, customer.id)
-            if partition.contains(customer.created_at):
-                batch.append(customer)
-        pages += 1
-        items += len(batch)
-        total_items += len(batch)
-        after = Checkpoint(
-            partition=fingerprint,
-            position=position.dumps() if position.boundary is not None else None,
-            pages=checkpoint.pages + pages,
-            items=total_items,
-        )
-        encoded = after.encode()
-        await sink.write(key, batch, encoded)
-        if not transactional:
-            await store.save(key, encoded)
-        last_position = after.position
+    loop = asyncio.get_running_loop()
+    deadline = None if max_seconds is None else loop.time() + max_seconds
+    pages_left = pager.pages()
+    try:
+        while True:
+            page = await _next_page(pages_left, deadline, loop)
+            if page is None:
+                break
+            if page is _STOPPED:
+                return PartitionResult(
+                    key,
+                    pages,
+                    items,
+                    total_items,
+                    resumed,
+                    done=False,
+                    total_pages=checkpoint.pages + pages,
+                )
+            batch = []
+            for customer in page.customers:
+                if customer.created_at is not None:
+                    position.advance(customer.created_at, customer.id)
+                if partition.contains(customer.created_at):
+                    batch.append(customer)
+            pages += 1
+            items += len(batch)
+            total_items += len(batch)
+            after = Checkpoint(
+                partition=fingerprint,
+                position=position.dumps() if position.boundary is not None else None,
+                pages=checkpoint.pages + pages,
+                items=total_items,
+            )
+            encoded = after.encode()
+            await sink.write(key, batch, encoded)
+            if not transactional:
+                await store.save(key, encoded)
+            last_position = after.position
+    finally:
+        await pages_left.aclose()
     final = Checkpoint(
         partition=fingerprint,
         position=last_position,
@@ -282,4 +318,25 @@ async def scan_partition(
         done=True,
     )
     await store.save(key, final.encode())
-    return PartitionResult(key, pages, items, total_items, resumed)
+    return PartitionResult(
+        key, pages, items, total_items, resumed, done=True, total_pages=checkpoint.pages + pages
+    )
+
+
+_STOPPED: Any = object()
+
+
+async def _next_page(pages: AsyncGenerator[Any, None], deadline: float | None, loop: Any) -> Any:
+    """The next page; ``None`` at the end; `_STOPPED` when ``deadline`` (loop time) came
+    first (the fetch under way is cancelled: nothing of that page reached the sink)."""
+    if deadline is None:
+        return await anext(pages, None)
+    remaining = deadline - loop.time()
+    if remaining <= 0:
+        return _STOPPED
+    try:
+        return await asyncio.wait_for(anext(pages, None), remaining)
+    except TimeoutError:
+        if loop.time() >= deadline:
+            return _STOPPED
+        raise

@@ -2,7 +2,10 @@
 
 A worker process is killed with SIGKILL in the middle of a partition: the partition is
 redelivered, resumes from its checkpoint, and the SQLite sink ends with every customer
-exactly once. Then four processes doing `get_many` on one key share the Redis limiter.
+exactly once. Partitions longer than the task bound go on as new tasks in the chord; a whole
+worker killed (its process group) is taken over by a new worker within the visibility
+timeout `install` set. Then four processes doing `get_many` on one key share the Redis
+limiter.
 """
 
 from __future__ import annotations
@@ -30,44 +33,60 @@ ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = 300
 
 
-@pytest.fixture
-def worker(
-    redis_server: RedisServer, voucherify_emulator: Emulator, tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+def start_worker(
+    redis_server: RedisServer, emulator: Emulator, tmp_path: Path, **env_extra: str
+) -> subprocess.Popen[bytes]:
+    """A prefork worker (two processes) of ``benchmarks.scaleout_app``, in its own process
+    group, logging to ``worker.log``."""
     env = {
         **os.environ,
-        **voucherify_emulator.env,
+        **emulator.env,
         "VF_REDIS_URL": redis_server.url,
         "VF_SINK_DIR": str(tmp_path),
         "VF_PAGE_DELAY": "0.05",
         "VF_TRACE_DIR": str(tmp_path),
         "PYTHONPATH": str(ROOT),
+        **env_extra,
     }
     command = [
         sys.executable, "-m", "celery", "-A", "benchmarks.scaleout_app", "worker",
         "--pool", "prefork", "--concurrency", "2", "--loglevel", "WARNING",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "-n", f"vf{redis_server.port}@127.0.0.1",
+        "-n", f"vf{redis_server.port}-{time.monotonic_ns()}@127.0.0.1",
     ]  # fmt: skip
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (tmp_path / "worker.log").open("ab") as log:
+        return subprocess.Popen(
+            command,
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def worker(
+    redis_server: RedisServer, voucherify_emulator: Emulator, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_worker(redis_server, voucherify_emulator, tmp_path)
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-        log.close()
+        stop_worker(process)
 
 
 def progress(directory: Path) -> dict[str, tuple[int, int]]:
@@ -118,11 +137,91 @@ async def test_a_killed_worker_process_loses_nothing_and_duplicates_nothing(
     assert after["too_many_requests"] - before["too_many_requests"] == 0
 
 
+async def test_a_partition_longer_than_the_task_bound_goes_on_as_new_tasks(
+    voucherify_client: AsyncVoucherify,
+    voucherify_emulator: Emulator,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    from benchmarks.scaleout_app import app, tasks
+
+    app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+    await voucherify_emulator.seed_customers(CUSTOMERS, same_created_at=2)
+    expected = set(await voucherify_emulator.customer_ids())
+    parts = await voucherify_client.customers.partition(3)
+    # About 10 pages of 0.2 s a partition, tasks of at most 1 s: three or four tasks each.
+    process = start_worker(
+        redis_server, voucherify_emulator, tmp_path, VF_PAGE_DELAY="0.2", VF_MAX_TASK_SECONDS="1"
+    )
+    try:
+        result = tasks.canvas(parts, scan_id="bounded", limit=10).apply_async()
+        counts = await asyncio.to_thread(result.get, timeout=50)
+    finally:
+        stop_worker(process)
+    sink = SQLiteSink(tmp_path / "bounded.db")
+    assert sink.ids() == expected  # nothing lost
+    assert sink.rewritten() == 0  # nothing written twice
+    assert counts["partitions"] == 3 and counts["items"] == CUSTOMERS
+    assert counts["runs"] >= 3 * 2  # every partition went on as new tasks
+    assert counts["resumed"] == 0  # a continuation is not a takeover
+    assert counts["pages"] >= CUSTOMERS // 10
+    # The chord waited for the last continuation of every partition, not the first task.
+    assert set(progress(tmp_path)) == {f"progress-bounded-{i}" for i in range(3)}
+    assert sum(pages for _, pages in progress(tmp_path).values()) == counts["pages"]
+
+
+async def test_a_whole_worker_killed_is_taken_over_within_the_visibility_timeout(
+    voucherify_client: AsyncVoucherify,
+    voucherify_emulator: Emulator,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL to the worker's whole process group (main process and children): nothing
+    puts its messages back; they come back after the visibility timeout `install` set from
+    the 3 s task bound (26 s), and a new worker finishes the scan, exactly once."""
+    from benchmarks.scaleout_app import app, tasks
+
+    app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+    await voucherify_emulator.seed_customers(CUSTOMERS, same_created_at=2)
+    expected = set(await voucherify_emulator.customer_ids())
+    parts = await voucherify_client.customers.partition(3)
+    bound = {"VF_PAGE_DELAY": "0.3", "VF_MAX_TASK_SECONDS": "3"}
+    first = start_worker(redis_server, voucherify_emulator, tmp_path, **bound)
+    second = None
+    try:
+        result = tasks.canvas(parts, scan_id="takeover", limit=10).apply_async()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            seen = progress(tmp_path)
+            if sum(1 for _, pages in seen.values() if pages >= 2) >= 2:
+                break  # both processes are mid-partition
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail((tmp_path / "worker.log").read_text()[-2000:])
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=15)
+        killed = time.monotonic()
+        second = start_worker(redis_server, voucherify_emulator, tmp_path, **bound)
+        counts = await asyncio.to_thread(result.get, timeout=60)
+        recovered = time.monotonic() - killed
+    finally:
+        stop_worker(first)
+        if second is not None:
+            stop_worker(second)
+    print(f"whole worker killed: scan finished {recovered:.1f} s after the kill")
+    assert recovered < 45, recovered
+    sink = SQLiteSink(tmp_path / "takeover.db")
+    assert sink.ids() == expected  # nothing lost
+    assert sink.rewritten() == 0  # nothing written twice
+    assert counts["partitions"] == 3 and counts["items"] == CUSTOMERS
+    assert counts["resumed"] >= 1  # taken over from the dead worker's checkpoints
+
+
 def _lookups(env: dict[str, str], redis_url: str, ids: list[str]) -> int:
     async def main() -> int:
         from voucherify_async.contrib.redis import RedisRateLimiter
 
-        limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"], host="emulator")
+        limiter = RedisRateLimiter(redis_url, app_id=env["VOUCHERIFY_APP_ID"])
         async with AsyncVoucherify(
             app_id=env["VOUCHERIFY_APP_ID"], app_token=env["VOUCHERIFY_APP_TOKEN"],
             base_url=env["VOUCHERIFY_BASE_URL"], rate_limiter=limiter,
