@@ -336,7 +336,7 @@ async def _next_page(pages: AsyncGenerator[Any, None], deadline: float | None, l
         return _STOPPED
     try:
         return await asyncio.wait_for(anext(pages, None), remaining)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
         if loop.time() >= deadline:
             return _STOPPED
         raise
