@@ -49,6 +49,10 @@ def test_sigkill_mid_fetch_then_run_again(voucherify_emulator: Emulator, tmp_pat
             str(tmp_path / "warehouse.duckdb"),
             "--pipelines-dir",
             str(tmp_path / "pipelines"),
+            # Two streams: a few pages in flight at the kill, not the dozen "auto" may open
+            # at once, so the count below tells a load stopped midway from a finished one.
+            "--parallel",
+            "2",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
