@@ -21,7 +21,7 @@ from ._core.events import ClientStats
 from ._core.extras import check_extra_headers, check_extra_query, generic_request
 from ._core.query import Query
 from ._core.ratelimit import RateLimit
-from ._core.retry import DEFAULT_RETRY, MAX_SERVER_WAIT, RetryPolicy
+from ._core.retry import DEFAULT_RETRY, RetryPolicy
 from ._exceptions import ConfigurationError
 from ._transport.aiohttp_transport import AiohttpTransport
 from ._transport.hooks import Hooks, check_hooks
@@ -48,10 +48,7 @@ CLUSTERS: Mapping[str, str] = {
 
 _T = TypeVar("_T")
 
-DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_CONNECTIONS = 100
-DEFAULT_MAX_RETRY_WAIT = MAX_SERVER_WAIT
 
 
 def _check_timeout(timeout: object) -> float | None:
@@ -279,65 +276,6 @@ class AsyncVoucherify:
         hooks: Hooks | Sequence[Hooks] | None = None,
         telemetry: bool | None = None,
     ) -> None:
-        self._build(
-            app_id=app_id,
-            app_token=app_token,
-            base_url=base_url,
-            cluster=cluster,
-            timeout=timeout,
-            deadline=deadline,
-            max_retries=max_retries,
-            retry=retry,
-            max_retry_wait=max_retry_wait,
-            max_connections=max_connections,
-            max_concurrency=max_concurrency,
-            proxy=proxy,
-            trust_env=trust_env,
-            ssl=ssl,
-            client_cert=client_cert,
-            session=session,
-            default_headers=default_headers,
-            rate_limiter=rate_limiter,
-            transport=transport,
-            clock=clock,
-            sleep=sleep,
-            jitter=jitter,
-            hooks=hooks,
-            telemetry=telemetry,
-            _shared=None,
-            _extra_query=None,
-        )
-
-    def _build(
-        self,
-        *,
-        app_id: str | None = None,
-        app_token: str | None = None,
-        base_url: str | None = None,
-        cluster: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        deadline: float | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        retry: RetryPolicy | None = None,
-        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        max_concurrency: int | None = None,
-        proxy: str | None = None,
-        trust_env: bool = True,
-        ssl: SSLOption = None,
-        client_cert: ClientCertOption = None,
-        session: aiohttp.ClientSession | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        rate_limiter: RateLimiter | None = None,
-        transport: HTTPTransport | None = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        jitter: Callable[[], float] = random.random,
-        hooks: Hooks | Sequence[Hooks] | None = None,
-        telemetry: bool | None = None,
-        _shared: SharedState | None,
-        _extra_query: Query | None,
-    ) -> None:
         _log_from_environment()
         app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
         app_token = app_token if app_token is not None else os.environ.get("VOUCHERIFY_APP_TOKEN")
@@ -388,54 +326,76 @@ class AsyncVoucherify:
         bind = getattr(rate_limiter, "bind", None)
         if callable(bind):  # optional: a shared limiter keys its budget by the client's host
             bind(self._base_url)
-        self._default_headers = dict(default_headers or {})
-        # A client made by with_options shares its parent's state and does not close it.
-        self._owner = _shared is None
-        if _shared is None:
-            connections = _check_count(max_connections, "max_connections", 1)
-            _shared = SharedState(
-                http=transport
-                if transport is not None
-                else AiohttpTransport(
-                    session,
-                    max_connections=connections,
-                    secret=self._app_token,
-                    proxy=check_proxy(proxy),
-                    trust_env=trust_env,
-                    ssl=make_ssl_context(ssl, client_cert),
-                ),
-                owns_http=transport is None,
-                rate_limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(clock),
-                max_concurrency=None
-                if max_concurrency is None
-                else _check_count(max_concurrency, "max_concurrency", 1),
-                clock=clock,
-                sleep=sleep,
-                jitter=jitter,
-                hooks=_check(check_hooks, hooks),
-            )
-            shared = _shared
-            observed = _telemetry(
-                telemetry,
-                self._base_url,
-                lambda: None if shared.rate_limit is None else shared.rate_limit.remaining,
-            )
-            if observed is not None:
-                shared.telemetry = observed
-                shared.hooks = (*shared.hooks, observed)
+        connections = _check_count(max_connections, "max_connections", 1)
+        shared = SharedState(
+            http=transport
+            if transport is not None
+            else AiohttpTransport(
+                session,
+                max_connections=connections,
+                secret=self._app_token,
+                proxy=check_proxy(proxy),
+                trust_env=trust_env,
+                ssl=make_ssl_context(ssl, client_cert),
+            ),
+            owns_http=transport is None,
+            rate_limiter=rate_limiter if rate_limiter is not None else LocalRateLimiter(clock),
+            max_concurrency=None
+            if max_concurrency is None
+            else _check_count(max_concurrency, "max_concurrency", 1),
+            clock=clock,
+            sleep=sleep,
+            jitter=jitter,
+            hooks=_check(check_hooks, hooks),
+        )
+        observed = _telemetry(
+            telemetry,
+            self._base_url,
+            lambda: None if shared.rate_limit is None else shared.rate_limit.remaining,
+        )
+        if observed is not None:
+            shared.telemetry = observed
+            shared.hooks = (*shared.hooks, observed)
+        self._attach(
+            shared,
+            owner=True,
+            timeout=timeout,
+            retry=_retry_policy(retry, max_retries),
+            deadline=deadline,
+            max_retry_wait=max_retry_wait,
+            default_headers=dict(default_headers or {}),
+            extra_query=[],
+        )
+
+    def _attach(
+        self,
+        shared: SharedState,
+        *,
+        owner: bool,
+        timeout: object,
+        retry: RetryPolicy,
+        deadline: object,
+        max_retry_wait: object,
+        default_headers: dict[str, str],
+        extra_query: Query,
+    ) -> None:
+        """Give this client its per-copy options over ``shared`` (its own, or its parent's
+        for a `with_options` copy, which does not close it)."""
+        self._owner = owner
+        self._default_headers = default_headers
+        self._extra_query = extra_query
         self._transport = Transport(
             base_url=self._base_url,
             app_id=self._app_id,
             app_token=self._app_token,
             timeout=_check_timeout(timeout),
-            retry=_retry_policy(retry, max_retries),
+            retry=retry,
             deadline=_check(check_deadline, deadline),
-            shared=_shared,
-            default_headers=self._default_headers,
+            shared=shared,
+            default_headers=default_headers,
             max_retry_wait=_check_wait(max_retry_wait),
-            extra_query=_extra_query,
+            extra_query=extra_query,
         )
-        self._extra_query = list(_extra_query or [])
         self.customers = Customers(self._transport)
         self.async_actions = AsyncActions(self._transport)
 
@@ -562,18 +522,20 @@ class AsyncVoucherify:
             count = _check_count(max_retries, "max_retries", 0)
             policy = dataclasses.replace(policy, max_retries=count)
         copy = object.__new__(AsyncVoucherify)
-        copy._build(
-            app_id=self._app_id,
-            app_token=self._app_token,
-            base_url=self._base_url,
-            default_headers={**self._default_headers, **check_extra_headers(extra_headers)},
-            _extra_query=[*self._extra_query, *check_extra_query(extra_query)],
+        copy._app_id, copy._app_token, copy._base_url = (
+            self._app_id,
+            self._app_token,
+            self._base_url,
+        )
+        copy._attach(
+            self._transport.shared,
+            owner=False,
             timeout=self.timeout if timeout is UNSET else timeout,
-            deadline=self.deadline if deadline is UNSET else deadline,
             retry=policy,
-            max_retries=policy.max_retries,
+            deadline=self.deadline if deadline is UNSET else deadline,
             max_retry_wait=self.max_retry_wait if max_retry_wait is UNSET else max_retry_wait,
-            _shared=self._transport.shared,
+            default_headers={**self._default_headers, **check_extra_headers(extra_headers)},
+            extra_query=[*self._extra_query, *check_extra_query(extra_query)],
         )
         return copy
 
