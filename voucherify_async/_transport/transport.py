@@ -398,12 +398,14 @@ class Transport:
         telemetry = self.shared.telemetry
         if telemetry is None:
             return await self._call(request)
-        name = operation_name(request.method, path_template(request.path))
-        answer: T = await telemetry.call(name, lambda: self._call(request))
+        template = path_template(request.path)
+        name = operation_name(request.method, template)
+        answer: T = await telemetry.call(name, lambda: self._call(request, template))
         return answer
 
-    async def _call(self, request: Request[T]) -> T:
-        """`request`, without telemetry's operation span."""
+    async def _call(self, request: Request[T], template: str | None = None) -> T:
+        """`request`, without telemetry's operation span (``template``: the path's, when
+        already made)."""
         shared = self.shared
         # Count the call (aclose() cancels the calls it finds running); then the URL.
         if shared.closed:
@@ -431,7 +433,8 @@ class Transport:
             semaphore = shared.semaphore()
             debug = log.isEnabledFor(logging.DEBUG)
             # The path with its ids as placeholders, for the hooks and the log line.
-            template = path_template(request.path) if hooks or debug else request.path
+            if template is None:
+                template = path_template(request.path) if hooks or debug else request.path
             body: Body
             if request.json is not None:
                 headers, body = self._json_headers, request.json
