@@ -229,7 +229,7 @@ def test_files_are_bounded_each_one_load_job(voucherify_emulator: Emulator, tmp_
         job
         for package in info.load_packages
         for job in package.jobs["completed_jobs"]
-        if job.job_file_info.table_name == "customers" and job.file_path.endswith(".jsonl.gz")
+        if job.job_file_info.table_name == "customers" and job.file_path.endswith(".parquet")
     ]
     assert len(jobs) == 3
     assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM voucherify.customers") == [

@@ -199,14 +199,24 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
         # A run that was killed or failed after fetching left packages behind: load them
         # first (dlt's own run would load only those and skip the new fetch).
         target.run()
-    options: dict[str, Any] = {}
-    destination = target.destination
-    if destination is not None and destination.destination_type.endswith(".duckdb"):
-        # DuckDB parses dlt's default INSERT files slowly and with gigabytes of memory at
-        # scale; it reads JSON lines in one pass.
-        options["loader_file_format"] = "jsonl"
-    info: LoadInfo = target.run(source, **options)
+    info: LoadInfo = target.run(source, loader_file_format=file_format(target))
     return info
+
+
+def file_format(target: dlt.Pipeline) -> Any:
+    """The loader file format for the pipeline's destination: parquet where it takes it.
+
+    Parquet carries the column types the models give, so the destination infers nothing
+    from the values (a JSON lines file read by DuckDB is typed from a sample of its rows);
+    a destination without parquet gets its own preferred format.
+    """
+    destination = target.destination
+    if destination is None:
+        return None
+    capabilities = destination.capabilities()
+    if "parquet" in capabilities.supported_loader_file_formats:
+        return "parquet"
+    return capabilities.preferred_loader_file_format
 
 
 def count_rows(
