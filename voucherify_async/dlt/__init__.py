@@ -22,23 +22,37 @@ from ._load import (
     DestinationUnreachableError,
     check_destination,
     count_rows,
+    file_format,
     load,
     pipeline,
 )
-from ._source import DEFAULT_MARGIN, RESOURCES, ClientFactory, customer_row, voucherify_source
+from ._source import (
+    DEFAULT_MARGIN,
+    DELETED_COLUMN,
+    RESOURCES,
+    SCHEMA_CONTRACT_MODES,
+    WRITE_DISPOSITIONS,
+    ClientFactory,
+    customer_row,
+    voucherify_source,
+)
 
 __all__ = [
     "DEFAULT_DATASET",
     "DEFAULT_MARGIN",
+    "DELETED_COLUMN",
     "DUCKDB_FILE_BYTES",
     "REFRESH_MODES",
     "RESOURCES",
+    "SCHEMA_CONTRACT_MODES",
+    "WRITE_DISPOSITIONS",
     "ClientFactory",
     "DestinationUnreachableError",
     "check_destination",
     "columns_from_struct",
     "count_rows",
     "customer_row",
+    "file_format",
     "load",
     "pipeline",
     "voucherify_source",
