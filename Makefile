@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	sh scripts/ensure-redis.sh
 	sh scripts/ensure-proxy.sh
+	sh scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 # The end-to-end tests of the API, streaming, fan-out and pacing once more, on a uvloop

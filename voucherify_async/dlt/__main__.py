@@ -1,4 +1,5 @@
-"""``python -m voucherify_async.dlt``: load customers into a DuckDB file and count them.
+"""``python -m voucherify_async.dlt``: load customers into a DuckDB file (or any dlt
+destination, ``--to``) and count them.
 
 With ``--emulator N`` it starts a local emulator seeded with ``N`` customers and loads
 those; otherwise it loads from the API that ``$VOUCHERIFY_BASE_URL``,
@@ -21,7 +22,8 @@ __all__ = ["main"]
 def _parser() -> OneLineParser:
     parser = OneLineParser(
         prog="python -m voucherify_async.dlt",
-        description="Load Voucherify customers into a DuckDB file with dlt, then count them.",
+        description="Load Voucherify customers into a DuckDB file, or another destination"
+        " dlt knows, with dlt, then count them.",
     )
     add_arguments(parser)
     parser.add_argument(

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.specs.base_configuration import is_secret_hint
 from dlt.common.destination.exceptions import SqlClientNotAvailable
+from dlt.common.exceptions import MissingDependencyException
 from dlt.common.pipeline import LoadInfo
 from dlt.common.typing import TRefreshMode
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.pipeline.exceptions import PipelineStepFailed
 
-from .._exceptions import ConfigurationError, DestinationUnreachableError
+from .._exceptions import ConfigurationError, DestinationUnreachableError, VoucherifyError
 from ._source import voucherify_source
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "DUCKDB_FILE_BYTES",
     "REFRESH_MODES",
     "DestinationUnreachableError",
+    "LoadFailedError",
     "check_destination",
     "count_rows",
     "load",
@@ -36,6 +43,65 @@ DUCKDB_FILE_BYTES = 32 * 1024 * 1024
 
 #: What ``pipeline(refresh=...)`` takes: dlt's refresh modes.
 REFRESH_MODES: tuple[TRefreshMode, ...] = ("drop_data", "drop_resources", "drop_sources")
+
+#: What a `LoadFailedError` advises, from Python.
+DROP_PENDING_ADVICE = (
+    "fix the destination and run again, or run load(..., drop_pending=True) to discard"
+    " it and fetch its range again"
+)
+
+# ``scheme://user:password@`` and ``password=...`` in a driver's message.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+_KEY_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+class LoadFailedError(VoucherifyError):
+    """A run's data was fetched but the destination did not take it (dlt's normalize or load step).
+
+    dlt keeps that data as a pending load package, and every later `load` tries it again
+    first: until the destination takes it, each of them fails with this same error rather
+    than fetching anything. The incremental state that package carries is not committed, so
+    nothing is lost by discarding it: ``load(..., drop_pending=True)`` drops it, rewinds
+    the state to where the last finished run left it, and fetches that range again.
+
+    Attributes:
+        step: dlt's step that failed, ``"load"`` or ``"normalize"``.
+        table: the table whose job failed, when dlt says.
+        reason: the destination's own reason, on one line.
+        load_id: the id of dlt's load package that is kept.
+        summary: the error without the advice: what failed, where, and why.
+
+    Examples:
+        ```python
+        from voucherify_async.dlt import LoadFailedError, load, pipeline
+
+        target = pipeline(duckdb_path="customers.duckdb")
+        try:
+            load(target)
+        except LoadFailedError as error:
+            print(error.summary)  # then fix the table, and:
+            load(target, drop_pending=True)
+        ```
+    """
+
+    def __init__(
+        self,
+        *,
+        step: str,
+        table: str | None,
+        reason: str,
+        load_id: str | None,
+    ) -> None:
+        self.step = step
+        self.table = table
+        self.reason = reason
+        self.load_id = load_id
+        where = f"table {table!r}: " if table else ""
+        self.summary = f"the load failed at dlt's {step} step: {where}{reason}"
+        super().__init__(
+            f"{self.summary}; the data it fetched is kept and loaded first by every later run:"
+            f" {DROP_PENDING_ADVICE}"
+        )
 
 
 def pipeline(
@@ -146,36 +212,156 @@ def _duckdb(
     )
 
 
+def duckdb_path_problem(path: str | os.PathLike[str]) -> str | None:
+    """What keeps a DuckDB file from being created or written at ``path``, or ``None``.
+
+    Its folder must exist and take a new file (tried by creating, then removing, one), and
+    the path must not be a folder. dlt keeps its own files next to it by default, so a
+    folder that cannot be written to would fail the load after the fetch.
+
+    Args:
+        path: the DuckDB file, as given.
+
+    Returns:
+        The problem, to follow the path in a message (``"is a folder, not a file"``), or
+        ``None`` when the file can be created or opened.
+    """
+    where = Path(path)
+    if where.is_dir():
+        return "is a folder, not a DuckDB file"
+    return folder_problem(where.parent if str(where.parent) else Path("."), "its folder")
+
+
+def folder_problem(folder: Path, name: str | None = None) -> str | None:
+    """What keeps a new file from being made in ``folder``, or ``None``.
+
+    Args:
+        folder: the folder to try.
+        name: what to call it in the message (``"its folder"``: ``its folder '/x' does not
+            exist``); ``None``: the message is about the folder itself (``does not exist``).
+    """
+    called = f"{name} {str(folder)!r} " if name else ""
+    if not folder.exists():
+        return f"{called}does not exist"
+    if not folder.is_dir():
+        return f"{called}is not a folder"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".voucherify-probe-", dir=folder)
+    except OSError as exc:
+        return f"{called}cannot be written to ({exc.strerror or exc})"
+    os.close(handle)
+    os.unlink(probe)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _secrets(target: dlt.Pipeline) -> list[str]:
+    """The secret values of the destination's credentials (a password), as configured."""
+    destination = target.destination
+    if destination is None:
+        return []
+    try:
+        config = destination.configuration(destination.spec(), accept_partial=True)
+        credentials = getattr(config, "credentials", None)
+        if credentials is None or not hasattr(credentials, "get_resolvable_fields"):
+            return []
+        fields = credentials.get_resolvable_fields().items()
+        found = [getattr(credentials, key, None) for key, hint in fields if is_secret_hint(hint)]
+    except Exception:
+        return []
+    return [value for value in found if isinstance(value, str) and len(value) >= 3]
+
+
+def without_secrets(text: str, target: dlt.Pipeline) -> str:
+    """``text`` with the destination's secrets and any password in it replaced by ``***``.
+
+    Args:
+        text: a message that may quote the destination's configuration.
+        target: the pipeline whose destination's credentials to look for.
+
+    Returns:
+        The message, safe to print or log.
+    """
+    for secret in _secrets(target):
+        text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _KEY_PASSWORD.sub(r"\1***", text)
+
+
 def check_destination(target: dlt.Pipeline) -> None:
     """Open a connection to the pipeline's destination and run ``SELECT 1``.
 
-    Destinations without SQL (files, buckets) are left to the load to check.
+    A DuckDB file's folder is checked first (it must exist and take a new file).
+    Destinations without SQL are left to the load to check. The error is one line and
+    never holds the destination's password.
 
     Raises:
-        DestinationUnreachableError: the destination cannot be opened or queried.
+        DestinationUnreachableError: the destination is not configured, or cannot be
+            opened or queried.
     """
+    destination = target.destination
+    name = destination.destination_name if destination is not None else "?"
+    credentials = destination.config_params.get("credentials") if destination else None
+    if isinstance(credentials, DuckDbCredentials) and isinstance(credentials.database, str):
+        problem = duckdb_path_problem(credentials.database)
+        if problem is not None:
+            raise DestinationUnreachableError(
+                f"destination {name!r} cannot be opened: {credentials.database!r} {problem}"
+            )
     try:
         with target.sql_client() as client:
             client.execute_sql("SELECT 1")
     except SqlClientNotAvailable:
         return
-    except Exception as exc:
-        name = target.destination.destination_name if target.destination else "?"
+    except ConfigFieldMissingException as exc:
+        fields = ", ".join(exc.fields) or "configuration"
+        key = f"DESTINATION__{name.upper()}__{(exc.fields or ['credentials'])[0].upper()}"
         raise DestinationUnreachableError(
-            f"destination {name!r} cannot be reached ({type(exc).__name__}: {exc});"
+            f"destination {name!r} cannot be reached: no {fields} configured; set {key} in"
+            f" the environment or [destination.{name}] in .dlt/secrets.toml"
+        ) from None
+    except MissingDependencyException as exc:
+        raise DestinationUnreachableError(
+            f"destination {name!r} cannot be reached: it needs {', '.join(exc.dependencies)}"
+            f" (pip install {' '.join(repr(d) for d in exc.dependencies)})"
+        ) from None
+    except Exception as exc:
+        reason = without_secrets(_first_line(exc), target)
+        raise DestinationUnreachableError(
+            f"destination {name!r} cannot be reached ({type(exc).__name__}: {reason});"
             " check its credentials and that it is running"
         ) from None
 
 
-def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
+def load(
+    target: dlt.Pipeline | None = None,
+    *,
+    # Any, not bool: options gathered in a dict[str, object] and passed as **options still
+    # type-check; the value is checked when called.
+    drop_pending: Any = False,
+    **source_options: Any,
+) -> LoadInfo:
     """Load Voucherify into the pipeline's destination: check everything, then run.
 
     The source's options and the destination are both checked before the first request
     to the API, so a bad configuration costs one clear error and no fetching. Packages a
     killed or failed run left behind are loaded first, then the source is run.
 
+    A package the destination refuses (a column of another type, a constraint) stays
+    pending, and each later run fails on it again with the same `LoadFailedError`, before
+    fetching anything. Fix the destination and run again to load it, or pass
+    ``drop_pending=True`` to discard it: the incremental state rewinds to where the last
+    finished run left it (a pending package's state is never committed), so the run fetches
+    that range again and nothing is lost.
+
     Args:
         target: the pipeline (default: `pipeline()`, a ``customers.duckdb`` file).
+        drop_pending: ``True``: discard the packages earlier runs left pending, and their
+            incremental state, instead of loading them first (dlt's ``abort_packages``).
         **source_options: the arguments of `voucherify_source`.
 
     Returns:
@@ -183,7 +369,10 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
 
     Raises:
         ConfigurationError: bad source options or missing credentials.
-        DestinationUnreachableError: the destination cannot be opened.
+        DestinationUnreachableError: the destination is not configured or cannot be
+            opened.
+        LoadFailedError: the destination did not take the data (this run's, or a package
+            left pending by an earlier run); nothing more was fetched.
 
     Examples:
         ```python
@@ -192,15 +381,44 @@ def load(target: dlt.Pipeline | None = None, **source_options: Any) -> LoadInfo:
         load(pipeline(duckdb_path="customers.duckdb"), resources=["customers"])
         ```
     """
+    if not isinstance(drop_pending, bool):
+        raise ConfigurationError(f"drop_pending must be True or False, got {drop_pending!r}")
     source = voucherify_source(**source_options)
     target = target if target is not None else pipeline()
     check_destination(target)
-    if target.has_pending_data:
-        # A run that was killed or failed after fetching left packages behind: load them
-        # first (dlt's own run would load only those and skip the new fetch).
-        target.run()
-    info: LoadInfo = target.run(source, loader_file_format=file_format(target))
+    try:
+        if target.has_pending_data:
+            if drop_pending:
+                # Deletes them and restores the state and schemas they started from.
+                target.abort_packages()
+            else:
+                # A run that was killed or failed after fetching left packages behind: load
+                # them first (dlt's own run would load only those and skip the new fetch).
+                target.run()
+        info: LoadInfo = target.run(source, loader_file_format=file_format(target))
+    except PipelineStepFailed as exc:
+        if exc.step not in ("normalize", "load"):
+            raise
+        raise _load_failed(exc, target) from None
     return info
+
+
+def _load_failed(failed: PipelineStepFailed, target: dlt.Pipeline) -> LoadFailedError:
+    """The `LoadFailedError` of dlt's failed normalize or load step: the table, the reason."""
+    cause: BaseException = failed.exception
+    job_id = getattr(cause, "job_id", None)
+    # A job is named after its table: "customers.1693b879a8.sql" (dlt's names hold no dot).
+    table = None
+    if isinstance(job_id, str) and job_id.split(".", 1)[0]:
+        table = job_id.split(".", 1)[0]
+    inner = getattr(cause, "client_exception", None)
+    reason = _first_line(inner if isinstance(inner, BaseException) else cause)
+    return LoadFailedError(
+        step=failed.step,
+        table=table,
+        reason=without_secrets(reason, target),
+        load_id=failed.load_id,
+    )
 
 
 def file_format(target: dlt.Pipeline) -> Any:
@@ -208,15 +426,37 @@ def file_format(target: dlt.Pipeline) -> Any:
 
     Parquet carries the column types the models give, so the destination infers nothing
     from the values (a JSON lines file read by DuckDB is typed from a sample of its rows);
-    a destination without parquet gets its own preferred format.
+    a destination without parquet gets its own preferred format, typed by the table dlt
+    creates from the same column hints. Postgres takes parquet only through the ADBC
+    driver, so it gets its own format (SQL inserts) too.
+
+    Args:
+        target: the pipeline whose destination decides.
+
+    Returns:
+        The ``loader_file_format`` to pass to ``pipeline.run``, ``None`` without a
+        destination.
+
+    Examples:
+        ```python
+        file_format(pipeline(duckdb_path="customers.duckdb"))  # 'parquet'
+        ```
     """
     destination = target.destination
     if destination is None:
         return None
     capabilities = destination.capabilities()
-    if "parquet" in capabilities.supported_loader_file_formats:
+    name = destination.destination_type.rsplit(".", 1)[-1]
+    if (
+        "parquet" in capabilities.supported_loader_file_formats
+        and name not in _PARQUET_NEEDS_DRIVER
+    ):
         return "parquet"
     return capabilities.preferred_loader_file_format
+
+
+#: Destinations that list parquet but load it only with a driver dlt does not install.
+_PARQUET_NEEDS_DRIVER = frozenset({"postgres"})
 
 
 def count_rows(

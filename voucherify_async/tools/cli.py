@@ -1,4 +1,4 @@
-"""The ``voucherify-async`` command line: the emulator, customers, and loads into DuckDB.
+"""The ``voucherify-async`` command line: the emulator, customers, and loads into a warehouse.
 
 Credentials come from ``--app-id``/``--app-token``/``--base-url`` (before or after the
 command) or the environment (``VOUCHERIFY_APP_ID``, ``VOUCHERIFY_APP_TOKEN``,
@@ -470,7 +470,7 @@ def _bulk_mistake(path: Path, numbers: list[int], error: Exception) -> str:
 
 
 def cmd_load(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``load [--to duckdb] [--path FILE] [--resources ...] [--full-refresh]``, with dlt."""
+    """``load [--to DESTINATION] [--path FILE] [--resources ...] ...``, with dlt."""
 
     def options() -> dict[str, Any]:
         # Asked for once the load's own options are checked (see _dlt_load.run).
@@ -553,9 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loading = commands.add_parser(
         "load",
-        help="load customers into DuckDB with dlt (needs the dlt extra)",
-        description="Load customers, and what hangs off them, into a DuckDB file with dlt:"
-        " everything on the first run, what changed since on the next ones.",
+        help="load customers into a warehouse with dlt (needs the dlt extra)",
+        description="Load customers, and what hangs off them, into a DuckDB file or any"
+        " destination dlt knows: everything on the first run, what changed since on the next"
+        " ones.",
         parents=[connection],
     )
     add_load_arguments(loading)
