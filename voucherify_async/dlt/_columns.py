@@ -47,12 +47,13 @@ def _strip(info: inspect.Type) -> inspect.Type:
 def columns_from_struct(
     model: type[msgspec.Struct], *, not_null: tuple[str, ...] = ()
 ) -> dict[str, dict[str, Any]]:
-    """dlt column hints for rows made from ``model`` with ``msgspec.to_builtins``.
+    """dlt column hints for the rows the source makes of ``model``, every field a column.
 
     Each scalar field becomes a typed column (``datetime`` a ``timestamp``, ``date`` a
     ``date``, ``int`` a ``bigint``, ...). A nested Struct is flattened the way dlt flattens
-    nested objects, into ``parent__child`` columns. Mappings, lists and untyped values become
-    ``json`` columns, so dlt keeps them whole instead of inventing tables for their keys.
+    nested objects, into ``parent__child`` columns. Mappings, lists, mixed and untyped values
+    become ``json`` columns, so dlt keeps them whole, as received, instead of inventing tables
+    or columns for their keys. Every column of a row is declared, so dlt infers none.
 
     Args:
         model: a msgspec Struct class, e.g. `Customer`.

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
-import msgspec
 from dlt.extract.source import DltSource
 
 from .._client import AsyncVoucherify
@@ -17,10 +16,14 @@ from ..models import AsyncAction, Customer, CustomerActivity, CustomerRedeemable
 from ..resources._concurrency import fan_out
 from ..resources._partition import CustomerPartition
 from ._columns import columns_from_struct
+from ._rows import row_builder
 
 __all__ = [
     "DEFAULT_MARGIN",
+    "DELETED_COLUMN",
     "RESOURCES",
+    "SCHEMA_CONTRACT_MODES",
+    "WRITE_DISPOSITIONS",
     "ClientFactory",
     "customer_row",
     "voucherify_source",
@@ -41,9 +44,21 @@ DEFAULT_MARGIN = timedelta(seconds=5)
 ClientFactory = Callable[[], AsyncVoucherify]
 """A callable returning a new, unopened `AsyncVoucherify`; called on dlt's extract loop."""
 
+#: What ``voucherify_source(write_disposition=...)`` takes, for the ``customers`` table.
+WRITE_DISPOSITIONS = ("merge", "append", "replace", "scd2")
+
+#: The modes of dlt's schema contract (``schema_contract=``), for any of its three parts.
+SCHEMA_CONTRACT_MODES = ("evolve", "discard_value", "discard_row", "freeze")
+_CONTRACT_PARTS = ("tables", "columns", "data_type")
+
+#: The column of the per-customer tables that marks a customer's tombstone row: a
+#: customer with no segments (activity, redeemables) left is loaded as one row with
+#: ``customer_id`` and this column ``true``, which deletes the customer's earlier rows and is
+#: not stored itself (dlt's ``hard_delete`` hint). Loaded rows hold ``NULL`` in it.
+DELETED_COLUMN = "_deleted"
+
 _MS = timedelta(milliseconds=1)
 _BATCH = 500
-_BUILTIN = (datetime, date)
 
 _CUSTOMER_COLUMNS: dict[str, Any] = {
     **columns_from_struct(Customer, not_null=("id",)),
@@ -53,7 +68,11 @@ _CUSTOMER_COLUMNS: dict[str, Any] = {
 
 
 def _with_customer_id(columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"customer_id": {"data_type": "text", "nullable": False}, **columns}
+    # A redeemable has a customer_id of its own: the column is the customer asked for.
+    merged = {"customer_id": {}, **columns}
+    merged["customer_id"] = {"data_type": "text", "nullable": False}
+    merged[DELETED_COLUMN] = {"data_type": "bool", "nullable": True, "hard_delete": True}
+    return merged
 
 
 _SEGMENT_COLUMNS = _with_customer_id(columns_from_struct(Segment, not_null=("id",)))
@@ -61,17 +80,48 @@ _ACTIVITY_COLUMNS = _with_customer_id(columns_from_struct(CustomerActivity, not_
 _REDEEMABLE_COLUMNS = _with_customer_id(columns_from_struct(CustomerRedeemable, not_null=("id",)))
 _ACTION_COLUMNS: dict[str, Any] = columns_from_struct(AsyncAction, not_null=("id",))
 
+_customer_fields = row_builder(Customer)
+# What is loaded leaves the None values out: a missing column is NULL all the same, and
+# dlt's normalizer is faster without them.
+_customer_load = row_builder(Customer, keep_none=False)
+_segment_row = row_builder(Segment, keep_none=False)
+_activity_row = row_builder(CustomerActivity, keep_none=False)
+_redeemable_row = row_builder(CustomerRedeemable, keep_none=False)
+_action_row = row_builder(AsyncAction, keep_none=False)
+
 
 def customer_row(customer: Customer) -> dict[str, Any]:
-    """The row a customer is loaded as: its fields, dates kept, plus ``changed_at``.
+    """The row a customer is loaded as: every field as the API gave it, plus ``changed_at``.
+
+    Every field of `Customer` is a column, defaults included: a ``0`` stays ``0``, an
+    empty ``{}`` or ``[]`` stays empty, a string stays the same string; nested objects are
+    flattened into ``parent__child`` columns (``None`` in each when the object is absent),
+    and open objects (``metadata``, ``system_metadata``, ``loyalty__campaigns``,
+    ``referrals__campaigns``) are kept whole, as received. The keys are the columns of
+    ``columns_from_struct(Customer)`` and ``changed_at`` (``updated_at``, or ``created_at``
+    for a customer never updated: the incremental cursor). The source hands dlt this row
+    without its ``None`` values, which dlt loads as ``NULL`` all the same.
 
     Args:
         customer: a customer from the client.
 
     Returns:
-        A dict that dlt flattens into the typed ``customers`` columns.
+        A new dict of column name to value, the typed ``customers`` columns.
+
+    Examples:
+        ```python
+        row = customer_row(await vf.customers.get("source_123"))
+        row["summary__orders__total_count"], row["metadata"]  # (0, {})
+        ```
     """
-    row: dict[str, Any] = msgspec.to_builtins(customer, builtin_types=_BUILTIN)
+    row = _customer_fields(customer)
+    row["changed_at"] = customer.updated_at or customer.created_at
+    return row
+
+
+def _loaded_row(customer: Customer) -> dict[str, Any]:
+    """`customer_row` without its ``None`` values: the same row to the destination."""
+    row = _customer_load(customer)
     row["changed_at"] = customer.updated_at or customer.created_at
     return row
 
@@ -106,7 +156,7 @@ class _Clients:
 async def _batches(customers: AsyncIterator[Customer]) -> AsyncIterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     async for customer in customers:
-        batch.append(customer_row(customer))
+        batch.append(_loaded_row(customer))
         if len(batch) >= _BATCH:
             yield batch
             batch = []
@@ -133,21 +183,35 @@ async def _changed(
             yield customer
 
 
+def _customer_hints(write_disposition: str) -> dict[str, Any]:
+    """The table hints of ``customers`` for one of `WRITE_DISPOSITIONS`."""
+    hints: dict[str, Any] = {"name": "customers", "columns": _CUSTOMER_COLUMNS}
+    if write_disposition == "merge":
+        hints.update(primary_key="id", write_disposition="merge")
+    elif write_disposition == "replace":
+        hints.update(primary_key="id", write_disposition="replace")
+    elif write_disposition == "append":
+        # One row per load of a customer: ``id`` is no key of the table.
+        hints.update(write_disposition="append")
+    else:
+        # A version per change of a customer, told apart by the row's hash. ``id`` is no
+        # key of the table, but the merge key: only the versions of the customers a run
+        # loads are compared (and retired), so an incremental run retires nothing else.
+        hints.update(merge_key="id", write_disposition={"disposition": "merge", "strategy": "scd2"})
+    return hints
+
+
 def _customers_resource(
     clients: _Clients,
     *,
+    write_disposition: str,
     margin: timedelta,
     parallel: int | str,
     partition: CustomerPartition | None,
     initial_value: datetime | None,
     end_value: datetime | None,
 ) -> Any:
-    hints: dict[str, Any] = {
-        "name": "customers",
-        "primary_key": "id",
-        "write_disposition": "merge",
-        "columns": _CUSTOMER_COLUMNS,
-    }
+    hints = _customer_hints(write_disposition)
     if partition is not None:
 
         @dlt.resource(**hints)
@@ -158,6 +222,17 @@ def _customers_resource(
 
         return customers_window
 
+    if write_disposition == "replace":
+        # The table is replaced by every run: each run reads every customer.
+        @dlt.resource(**hints)
+        async def customers_all() -> AsyncIterator[list[dict[str, Any]]]:
+            async with clients.use() as client:
+                width = None if parallel == 1 else parallel
+                async for batch in _batches(aiter(client.customers.list(parallel=width))):
+                    yield batch
+
+        return customers_all
+
     cursor = dlt.sources.incremental(
         "changed_at",
         initial_value=initial_value,
@@ -165,6 +240,8 @@ def _customers_resource(
         lag=margin.total_seconds(),
         range_start="closed",
         range_end="open",
+        # The boundary's rows are told apart by id whatever the table's keys.
+        primary_key="id",
     )
 
     @dlt.resource(**hints)
@@ -193,24 +270,37 @@ def _per_customer(
     primary_key: str | tuple[str, ...],
     columns: dict[str, Any],
     fetch: Callable[[AsyncVoucherify, str], Any],
+    build: Callable[[Any], dict[str, Any]],
     concurrency: int,
 ) -> Any:
-    @dlt.transformer(
-        data_from=parent,
-        name=name,
-        primary_key=primary_key,
-        write_disposition="merge",
-        columns=columns,
-    )
+    """A table of what each loaded customer has, replacing that customer's earlier rows.
+
+    Merged with dlt's ``delete-insert`` on the merge key ``customer_id``: the rows of a run
+    first delete every row of the customers they belong to, so a segment a customer left
+    is gone. A customer with nothing left is one tombstone row (`DELETED_COLUMN` true),
+    which deletes its rows and is not stored.
+    """
+
+    hints: dict[str, Any] = {
+        "name": name,
+        "primary_key": primary_key,
+        "merge_key": "customer_id",
+        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+        "columns": columns,
+    }
+
+    @dlt.transformer(data_from=parent, **hints)
     async def per_customer(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         async with clients.use() as client:
 
             async def one(customer_id: str) -> list[dict[str, Any]]:
                 rows: list[dict[str, Any]] = []
                 for item in await fetch(client, customer_id):
-                    row = msgspec.to_builtins(item, builtin_types=_BUILTIN)
+                    row = build(item)
                     row["customer_id"] = customer_id
                     rows.append(row)
+                if not rows:
+                    rows.append({"customer_id": customer_id, "id": "", DELETED_COLUMN: True})
                 return rows
 
             ids = [customer["id"] for customer in customers]
@@ -240,7 +330,7 @@ def _async_actions_resource(clients: _Clients) -> Any:
         async with clients.use() as client:
             batch: list[dict[str, Any]] = []
             async for action in client.async_actions.list(limit=100):
-                batch.append(msgspec.to_builtins(action, builtin_types=_BUILTIN))
+                batch.append(_action_row(action))
                 if len(batch) >= _BATCH:
                     yield batch
                     batch = []
@@ -276,12 +366,59 @@ def _check_int(value: object, name: str, low: int, high: int, *, also: str = "")
     return value
 
 
+def _check_choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _check_contract(value: object) -> str | dict[str, str] | None:
+    """dlt's ``schema_contract``: a mode, or a mapping of tables/columns/data_type to modes."""
+    allowed = (
+        f"None, one of {', '.join(SCHEMA_CONTRACT_MODES)}, or a dict of"
+        f" {'/'.join(_CONTRACT_PARTS)} to one of them"
+    )
+    if value is None:
+        return None
+    if isinstance(value, str) and value in SCHEMA_CONTRACT_MODES:
+        return value
+    if (
+        isinstance(value, dict)
+        and value
+        and all(key in _CONTRACT_PARTS for key in value)
+        and all(isinstance(mode, str) and mode in SCHEMA_CONTRACT_MODES for mode in value.values())
+    ):
+        return dict(value)
+    raise ConfigurationError(f"schema_contract must be {allowed}, got {value!r}")
+
+
+def _from_dlt(key: str, *, secret: bool) -> str | None:
+    """``sources.voucherify.<key>`` from dlt's secrets (and, unless secret, its config).
+
+    dlt reads its environment variables (``SOURCES__VOUCHERIFY__APP_TOKEN``) and the
+    ``.dlt/secrets.toml`` and ``.dlt/config.toml`` files.
+    """
+    accessor: Any = dlt.secrets if secret else dlt.config
+    value = accessor.get(f"sources.voucherify.{key}")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        # A type name only: the value may be a secret.
+        raise ConfigurationError(
+            f"sources.voucherify.{key} in dlt's configuration must be a string,"
+            f" got {type(value).__name__}"
+        )
+    return value
+
+
 def voucherify_source(
     *,
     app_id: str | None = None,
     app_token: str | None = None,
     base_url: str | None = None,
     resources: Iterable[str] | str = ("customers",),
+    write_disposition: str = "merge",
+    schema_contract: str | dict[str, str] | None = None,
     concurrency: int = 8,
     parallel: int | str = "auto",
     partition: CustomerPartition | None = None,
@@ -296,13 +433,33 @@ def voucherify_source(
     Every argument is checked here, and the credentials with them, so a bad configuration
     fails at once with one `ConfigurationError` instead of deep inside a pipeline run.
 
+    The credentials not passed come from dlt's configuration, then from the environment:
+    ``app_id``, ``app_token`` and ``base_url`` under ``[sources.voucherify]`` in
+    ``.dlt/secrets.toml`` (or ``.dlt/config.toml``, except the token), or dlt's variables
+    ``SOURCES__VOUCHERIFY__APP_ID``, ``SOURCES__VOUCHERIFY__APP_TOKEN`` and
+    ``SOURCES__VOUCHERIFY__BASE_URL``; then ``$VOUCHERIFY_APP_ID``,
+    ``$VOUCHERIFY_APP_TOKEN`` and ``$VOUCHERIFY_BASE_URL``. An argument passed wins.
+
     Args:
-        app_id: the application id; defaults to ``$VOUCHERIFY_APP_ID``.
-        app_token: the secret key; defaults to ``$VOUCHERIFY_APP_TOKEN``.
-        base_url: the API host; defaults to ``$VOUCHERIFY_BASE_URL``, then the EU cluster.
+        app_id: the application id; defaults to ``sources.voucherify.app_id`` in dlt's
+            configuration, then ``$VOUCHERIFY_APP_ID``.
+        app_token: the secret key; defaults to ``sources.voucherify.app_token`` in dlt's
+            secrets, then ``$VOUCHERIFY_APP_TOKEN``.
+        base_url: the API host; defaults to ``sources.voucherify.base_url`` in dlt's
+            configuration, then ``$VOUCHERIFY_BASE_URL``, then the EU cluster.
         resources: which of ``customers``, ``customer_segments``, ``customer_activity``,
             ``customer_redeemables``, ``async_actions`` to load (default: ``customers``).
-            The per-customer resources follow the customers the run loads.
+            The per-customer resources follow the customers the run loads, and replace
+            each such customer's earlier rows.
+        write_disposition: how ``customers`` is written (one of `WRITE_DISPOSITIONS`):
+            ``"merge"`` (the default) keeps one row per customer, merged on ``id``;
+            ``"append"`` adds a row each time a run loads a customer; ``"replace"`` reads
+            every customer on every run and replaces the table (no incremental state;
+            deleted customers leave it); ``"scd2"`` keeps every version of a customer
+            (dlt's ``scd2`` merge strategy): a changed customer gets a new row, and its
+            previous one is closed (``_dlt_valid_to`` set).
+        schema_contract: dlt's schema contract for the source's tables (``"evolve"``,
+            ``"freeze"``, ... or ``{"columns": "freeze", ...}``); ``None``: dlt's default.
         concurrency: the most requests in flight at once (the client's
             ``max_concurrency``, and the per-customer fan-out's width).
         parallel: on a full load, stream the customers as this many ``created_at``
@@ -337,6 +494,8 @@ def voucherify_source(
         ```
     """
     names = _check_resources(resources)
+    write_disposition = _check_choice(write_disposition, "write_disposition", WRITE_DISPOSITIONS)
+    contract = _check_contract(schema_contract)
     concurrency = _check_int(concurrency, "concurrency", 1, 1000)
     if parallel != "auto":
         parallel = _check_int(parallel, "parallel", 1, 1000, also="'auto'")
@@ -350,6 +509,11 @@ def voucherify_source(
         )
     if partition is not None and (initial_value or end_value):
         raise ConfigurationError("pass partition or initial_value/end_value, not both")
+    if write_disposition == "replace" and (partition or initial_value or end_value):
+        raise ConfigurationError(
+            "write_disposition='replace' loads every customer on every run: pass no"
+            " partition, initial_value or end_value with it"
+        )
     if not isinstance(margin, timedelta) or margin < timedelta(0):
         raise ConfigurationError(f"margin must be a timedelta >= 0, got {margin!r}")
     if client_factory is not None and not callable(client_factory):
@@ -359,19 +523,36 @@ def voucherify_source(
             "pass client_factory or app_id/app_token/base_url/client_options, not both"
         )
     if client_factory is None:
+        if app_id is None:
+            app_id = _from_dlt("app_id", secret=False)
+        if app_token is None:
+            app_token = _from_dlt("app_token", secret=True)
+        if base_url is None:
+            base_url = _from_dlt("base_url", secret=False)
         options = {"max_concurrency": concurrency, **(client_options or {})}
         # Made here (no session opens until a request) so bad credentials fail now.
-        AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url, **options)
+        try:
+            AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url, **options)
+        except ConfigurationError as exc:
+            if not str(exc).startswith("missing credentials"):
+                raise
+            raise ConfigurationError(
+                f"{exc}; or set sources.voucherify.app_id and sources.voucherify.app_token"
+                " in dlt's secrets (SOURCES__VOUCHERIFY__APP_ID, SOURCES__VOUCHERIFY__APP_TOKEN)"
+            ) from None
 
         def client_factory() -> AsyncVoucherify:
             return AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url, **options)
 
     clients = _Clients(client_factory)
 
-    @dlt.source(name="voucherify")
+    source_hints: dict[str, Any] = {} if contract is None else {"schema_contract": contract}
+
+    @dlt.source(name="voucherify", **source_hints)
     def voucherify() -> list[Any]:
         customers = _customers_resource(
             clients,
+            write_disposition=write_disposition,
             margin=margin,
             parallel=parallel,
             partition=partition,
@@ -387,6 +568,7 @@ def voucherify_source(
                 ("customer_id", "id"),
                 _SEGMENT_COLUMNS,
                 _segments,
+                _segment_row,
                 concurrency,
             ),
             _per_customer(
@@ -396,6 +578,7 @@ def voucherify_source(
                 "id",
                 _ACTIVITY_COLUMNS,
                 _activity,
+                _activity_row,
                 concurrency,
             ),
             _per_customer(
@@ -405,6 +588,7 @@ def voucherify_source(
                 ("customer_id", "id"),
                 _REDEEMABLE_COLUMNS,
                 _redeemables,
+                _redeemable_row,
                 concurrency,
             ),
             _async_actions_resource(clients),
