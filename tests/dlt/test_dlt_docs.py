@@ -23,7 +23,7 @@ BLOCK = re.compile(r"^```py\n(.*?)^```", re.S | re.M)
 def test_the_page_examples_load_into_duckdb(voucherify_emulator: Emulator, tmp_path: Path) -> None:
     run(voucherify_emulator.seed_customers(120))
     examples = BLOCK.findall(PAGE.read_text(encoding="utf-8"))
-    assert len(examples) == 2
+    assert len(examples) == 3
     env = {
         **os.environ,
         **voucherify_emulator.env,
@@ -42,3 +42,6 @@ def test_the_page_examples_load_into_duckdb(voucherify_emulator: Emulator, tmp_p
     assert result.returncode == 0, result.stderr
     assert 'SELECT count(*) FROM "voucherify"."customers" -> 120' in result.stdout
     assert (tmp_path / "customers.duckdb").is_file()
+    # The deletions example: nothing deleted in the API, so nothing found, one request a
+    # window of the 120 customers loaded.
+    assert re.search(r"^0 deleted in [1-9]\d* requests$", result.stdout, re.M), result.stdout

@@ -23,6 +23,7 @@ from dlt_helpers import (
     requests_seen,
     run,
 )
+from test_dlt_fidelity import seed_customers_of_every_shape
 
 from voucherify_async import AsyncVoucherify, CustomerCreate
 from voucherify_async.dlt import (
@@ -230,3 +231,30 @@ def test_a_load_postgres_refuses_is_one_line_until_drop_pending(
     assert code == 0, err
     assert out == f'SELECT count(*) FROM "voucherify"."customers" -> {COUNT}\n'
     assert_customers_are_the_apis(emu, postgres_dsn)
+
+
+def test_every_shape_of_value_is_the_apis_in_postgres(
+    voucherify_emulator: Emulator, postgres_dsn: str
+) -> None:
+    # The fidelity check of the DuckDB file, into Postgres: zeros, empties, timestamp-shaped
+    # strings, a metadata key only on the oldest of 21,000 customers, a key whose value is
+    # a number, a string or an object.
+    count = 21_000
+    seed_customers_of_every_shape(voucherify_emulator, count)
+    load(pipeline(destination="postgres"), **credentials(voucherify_emulator))
+
+    async def listed(vf: AsyncVoucherify) -> dict[tuple[Any, ...], JsonObject]:
+        return await api_customers(vf, expected=count)
+
+    api = run(with_client(voucherify_emulator, listed))
+    loaded = customers_as_loaded(postgres_dsn)
+    assert len(loaded) == count
+    assert assert_rows_match(loaded, api, CUSTOMER_COLUMNS, derived=CHANGED_AT) == count
+    (found,) = table(
+        postgres_dsn,
+        "SELECT count(*) FILTER (WHERE summary__orders__total_count = 0),"
+        " count(*) FILTER (WHERE metadata::jsonb ? 'only_on_the_oldest'),"
+        " count(DISTINCT jsonb_typeof(metadata::jsonb -> 'kind'))"
+        " FROM voucherify.customers",
+    )
+    assert found == (count, 1, 3)

@@ -15,11 +15,22 @@ Examples:
 from __future__ import annotations
 
 from ._columns import columns_from_struct
+from ._deletions import (
+    CHILD_TABLES,
+    DEFAULT_SPLIT,
+    DEFAULT_WINDOWS,
+    DELETED_AT,
+    DELETION_MODES,
+    DeletionReport,
+    sync_deletions,
+    sync_deletions_async,
+)
 from ._load import (
     DEFAULT_DATASET,
     DUCKDB_FILE_BYTES,
     REFRESH_MODES,
     DestinationUnreachableError,
+    LoadFailedError,
     check_destination,
     count_rows,
     file_format,
@@ -38,16 +49,23 @@ from ._source import (
 )
 
 __all__ = [
+    "CHILD_TABLES",
     "DEFAULT_DATASET",
     "DEFAULT_MARGIN",
+    "DEFAULT_SPLIT",
+    "DEFAULT_WINDOWS",
+    "DELETED_AT",
     "DELETED_COLUMN",
+    "DELETION_MODES",
     "DUCKDB_FILE_BYTES",
     "REFRESH_MODES",
     "RESOURCES",
     "SCHEMA_CONTRACT_MODES",
     "WRITE_DISPOSITIONS",
     "ClientFactory",
+    "DeletionReport",
     "DestinationUnreachableError",
+    "LoadFailedError",
     "check_destination",
     "columns_from_struct",
     "count_rows",
@@ -55,5 +73,7 @@ __all__ = [
     "file_format",
     "load",
     "pipeline",
+    "sync_deletions",
+    "sync_deletions_async",
     "voucherify_source",
 ]

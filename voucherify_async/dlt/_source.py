@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import dlt
 from dlt.extract.source import DltSource
@@ -59,6 +60,8 @@ DELETED_COLUMN = "_deleted"
 
 _MS = timedelta(milliseconds=1)
 _BATCH = 500
+#: Batches fetched ahead of the one dlt is handling.
+_AHEAD = 2
 
 _CUSTOMER_COLUMNS: dict[str, Any] = {
     **columns_from_struct(Customer, not_null=("id",)),
@@ -153,15 +156,57 @@ class _Clients:
                 await client.aclose()
 
 
+class _Failed:
+    """What the fetching task hands on when the stream raised."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_END = object()
+
+
 async def _batches(customers: AsyncIterator[Customer]) -> AsyncIterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    async for customer in customers:
-        batch.append(_loaded_row(customer))
-        if len(batch) >= _BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    """The rows of ``customers`` in batches, fetched ahead of the batch dlt is handling.
+
+    dlt asks an async resource for its next item only once it has handled the last one (on
+    another thread), so fetching and handling would take turns. A task fetches up to
+    `_AHEAD` batches ahead instead: the requests and their decoding overlap dlt's work.
+    """
+    queue: asyncio.Queue[object] = asyncio.Queue(_AHEAD)
+
+    async def fetch() -> None:
+        batch: list[dict[str, Any]] = []
+        try:
+            async for customer in customers:
+                batch.append(_loaded_row(customer))
+                if len(batch) >= _BATCH:
+                    await queue.put(batch)
+                    batch = []
+        except Exception as exc:
+            await queue.put(_Failed(exc))
+            return
+        if batch:
+            await queue.put(batch)
+        await queue.put(_END)
+
+    task = asyncio.ensure_future(fetch())
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                break
+            if isinstance(item, _Failed):
+                raise item.error
+            yield cast(list[dict[str, Any]], item)
+    finally:
+        # dlt closes the generator early when its cursor's end is reached, or on an error.
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _changed(

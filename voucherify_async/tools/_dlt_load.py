@@ -298,7 +298,7 @@ def _load(
 
 def _deletions(target: Any, mode: str, source_options: Mapping[str, Any]) -> str:
     """Run `sync_deletions` after the load; its outcome in one line."""
-    from ..dlt._deletions import sync_deletions
+    from ..dlt import sync_deletions
 
     credentials = {
         key: source_options[key]
