@@ -25,6 +25,7 @@ from dlt_helpers import (
     compare_rows,
     credentials,
     duckdb_rows,
+    json_equal,
     requests_seen,
     rows,
     run,
@@ -37,11 +38,13 @@ from voucherify_async.dlt import (
     RESOURCES,
     SCHEMA_CONTRACT_MODES,
     WRITE_DISPOSITIONS,
+    _source,
     columns_from_struct,
     customer_row,
     load,
     voucherify_source,
 )
+from voucherify_async.dlt._arrow import arrow_type, columns_builder
 from voucherify_async.dlt._rows import row_builder
 from voucherify_async.emulator import Emulator
 from voucherify_async.models import (
@@ -338,6 +341,219 @@ def test_comparison_finds_a_changed_value() -> None:
     assert compare_rows([good], unknown, columns) == [
         "('c',) surprise: a field of the API with no column"
     ]
+
+
+# --- Customers as arrow tables -------------------------------------------------------------
+
+
+def odd_customers() -> list[Customer]:
+    """Customers of every shape the arrow columns must carry exactly."""
+    raws: list[dict[str, Any]] = [
+        {"id": "bare", "created_at": "2024-01-01T00:00:00.000Z"},
+        {
+            "id": "odd",
+            "name": STAMP,
+            "phone": "",
+            "birthdate": "1990-01-02",
+            "address": {"city": "2024-02-03", "line_1": ""},
+            "metadata": ODD_METADATA,
+            "system_metadata": {},
+            "summary": {"orders": {"total_count": 0}, "redemptions": {"total_redeemed": 0}},
+            "loyalty": {
+                "points": 0,
+                "referred_customers": 2**53 + 1,
+                "campaigns": {"camp_1": {"points": 0}, "camp_2": {}},
+            },
+            "referrals": {"total": 0, "campaigns": []},
+            "created_at": "2024-01-01T00:00:00.001Z",
+            "updated_at": STAMP,
+        },
+        {"id": "empty", "metadata": {}, "created_at": "2024-01-01T00:00:00.002+05:30"},
+    ]
+    return [msgspec.convert(raw, Customer) for raw in raws]
+
+
+def test_columns_builder_holds_the_rows_values() -> None:
+    build = columns_builder(Outer)
+    at = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    objects = [
+        Outer(id="a"),
+        Outer(
+            id="b",
+            inner=Inner(),
+            extra={"n": 0, "empty": {}, "stamp": STAMP, "big": 2**70},
+            entries={"x": Entry(), "y": Entry(points=0, at=at)},
+            mixed="7",
+        ),
+        Outer(id="c", mixed=7),
+    ]
+    columns = build(objects)
+    names = list(columns_from_struct(Outer))
+    assert len(columns) == len(names)
+    rows_ = row_builder(Outer)
+    hints = columns_from_struct(Outer)
+    for index, instance in enumerate(objects):
+        expected = rows_(instance)
+        for name, values in zip(names, columns, strict=True):
+            value = values[index]
+            if hints[name]["data_type"] == "json" and value is not None:
+                assert isinstance(value, bytes)
+                value = json.loads(value)
+            assert json_same(value, expected[name]), (instance.id, name, value)
+    # A string stays a string, a number a number, in a mixed column's JSON text.
+    assert columns[names.index("mixed")] == [None, b'"7"', b"7"]
+    with pytest.raises(TypeError, match="msgspec Struct"):
+        columns_builder(dict)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'time'"):
+        arrow_type("time")
+
+
+def json_same(left: Any, right: Any) -> bool:
+    return json_equal(left, right) if not isinstance(left, (date, datetime)) else left == right
+
+
+def test_customer_table_is_the_loaded_rows_typed() -> None:
+    customers = odd_customers()
+    table = _source._customer_table(customers, "1234.5")
+    declared = {**CUSTOMER_COLUMNS}
+    assert table.column_names == [*declared, "_dlt_load_id", "_dlt_id"]
+    for field in table.schema:
+        if field.name.startswith("_dlt_"):
+            assert str(field.type) == "string" and not field.nullable
+            continue
+        assert field.type == arrow_type(declared[field.name]["data_type"]), field.name
+        assert field.nullable == (field.name not in ("id", "changed_at")), field.name
+    assert str(table.schema.field("changed_at").type) == "timestamp[us, tz=UTC]"
+    assert table.column("_dlt_load_id").to_pylist() == ["1234.5"] * 3
+    row_ids = table.column("_dlt_id").to_pylist()
+    assert len(set(row_ids)) == 3 and all(isinstance(value, str) and value for value in row_ids)
+    for customer, loaded in zip(customers, table.to_pylist(), strict=True):
+        expected = customer_row(customer)
+        for name, hints in declared.items():
+            value = loaded[name]
+            if hints["data_type"] == "json" and value is not None:
+                value = json.loads(value)
+            if isinstance(value, datetime):
+                assert value == expected[name] and value.utcoffset() is not None, name
+                continue
+            assert json_same(value, expected[name]), (customer.id, name, value, expected[name])
+    odd = table.to_pylist()[1]
+    assert odd["loyalty__referred_customers"] == 2**53 + 1
+    # A typed Struct inside a json column: every field of its model, null when absent.
+    campaigns = json.loads(odd["loyalty__campaigns"])
+    assert campaigns == customer_row(customers[1])["loyalty__campaigns"]
+    assert campaigns["camp_1"]["points"] == 0 and None in campaigns["camp_2"].values()
+    assert json.loads(odd["metadata"]) == ODD_METADATA
+    assert odd["name"] == STAMP and odd["phone"] == "" and odd["address__line_1"] == ""
+    assert odd["changed_at"] == datetime(2024, 2, 3, 2, 5, 6, 789000, tzinfo=timezone.utc)
+    # A customer with no updated_at: created_at, whatever its zone, as the instant.
+    assert table.to_pylist()[2]["changed_at"] == datetime(
+        2023, 12, 31, 18, 30, 0, 2000, tzinfo=timezone.utc
+    )
+
+
+def test_an_integer_past_64_bits_in_a_typed_column_is_refused_by_name() -> None:
+    # Neither a parquet file nor the destination's bigint holds it: dlt's own dict rows fail
+    # too (at its normalize step); the arrow table says which column, before any file.
+    raw = {"id": "c", "loyalty": {"points": 2**63}, "created_at": "2024-01-01T00:00:00Z"}
+    with pytest.raises(ValueError, match=r"^customers column 'loyalty__points' cannot hold"):
+        _source._customer_table([msgspec.convert(raw, Customer)], "1")
+    # In a json column it is JSON text like any number.
+    big = {"id": "c", "metadata": {"n": 2**70}, "created_at": "2024-01-01T00:00:00Z"}
+    table = _source._customer_table([msgspec.convert(big, Customer)], "1")
+    assert json.loads(table.column("metadata")[0].as_py()) == {"n": 2**70}
+
+
+def test_a_table_first_loaded_as_dict_rows_loads_on_incrementally_as_arrow(
+    voucherify_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A table an earlier version loaded (dict rows: dlt's normalizer added _dlt_load_id and
+    # _dlt_id, NOT NULL), then runs of this one: the same columns, the state carried on.
+    emu = voucherify_emulator
+    count = 3_000
+    ids = seed_customers_of_every_shape(emu, count)
+    with monkeypatch.context() as old:
+        old.setattr(_source, "_builder", lambda write_disposition: _source._dict_batch)
+        load(target(tmp_path), **credentials(emu))
+    (first_load,) = rows(tmp_path, "SELECT DISTINCT _dlt_load_id FROM voucherify.customers")
+    before = target(tmp_path).default_schema.get_table_columns("customers")
+
+    async def update(vf: AsyncVoucherify) -> None:
+        for cid in ids[-5:]:
+            await vf.customers.update(cid, name="after the upgrade", metadata={"zero": 0})
+
+    run(with_client(emu, update))
+    info = load(target(tmp_path), **credentials(emu))
+    # The changed customers and those the margin asks for again, not every customer.
+    assert 5 <= loaded_counts(info)["customers"] < count
+    assert rows(
+        tmp_path,
+        "SELECT count(*), count(DISTINCT id), count(DISTINCT _dlt_id), count(_dlt_load_id),"
+        " count(*) FILTER (WHERE name = 'after the upgrade'),"
+        " count(*) FILTER (WHERE _dlt_load_id <> ?) FROM voucherify.customers".replace(
+            "?", f"'{first_load[0]}'"
+        ),
+    ) == [(count, count, count, count, 5, loaded_counts(info)["customers"])]
+    assert target(tmp_path).default_schema.get_table_columns("customers") == before
+    assert_customers_are_the_apis(emu, tmp_path, count)
+
+
+def test_a_table_loaded_as_arrow_has_the_dict_rows_columns(
+    voucherify_emulator: Emulator, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    emu = voucherify_emulator
+    seed_plain(emu, 1_200)
+    info = load(target(tmp_path), **credentials(emu))
+    # dlt wrote the batches to its files as they were (parquet, not its typed-jsonl of rows).
+    ran: Any = info.pipeline
+    extract = ran.last_trace.last_extract_info
+    extracted = [
+        job
+        for metrics in extract.metrics.values()
+        for step in metrics
+        for job in step["job_metrics"]
+        if job.startswith("customers.")
+    ]
+    assert extracted and all(job.endswith(".parquet") for job in extracted), extracted
+    # The json columns arrive as JSON text by design: dlt is not made to say so per batch.
+    assert "when merging arrow schema" not in capfd.readouterr().err
+    assert rows(
+        tmp_path,
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+        " WHERE table_schema = 'voucherify' AND table_name = 'customers'"
+        " AND (column_name LIKE '\\_dlt%' ESCAPE '\\' OR data_type = 'JSON'"
+        " OR column_name = 'changed_at') ORDER BY ordinal_position",
+    ) == [
+        ("metadata", "JSON", "YES"),
+        ("loyalty__campaigns", "JSON", "YES"),
+        ("referrals__campaigns", "JSON", "YES"),
+        ("system_metadata", "JSON", "YES"),
+        ("changed_at", "TIMESTAMP WITH TIME ZONE", "NO"),
+        ("_dlt_load_id", "VARCHAR", "NO"),
+        ("_dlt_id", "VARCHAR", "NO"),
+    ]
+    assert rows(
+        tmp_path,
+        "SELECT count(DISTINCT _dlt_id), count(DISTINCT _dlt_load_id) FROM voucherify.customers",
+    ) == [(1_200, 1)]
+
+
+def test_quiet_json_hints_drops_only_dlts_notice_of_customers() -> None:
+    import logging
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("dlt", logging.WARNING, __file__, 1, message, None, None)
+
+    quiet = _source._QuietJsonHints()
+    assert not quiet.filter(
+        record("In resource: customers, when merging arrow schema with dlt schema, several")
+    )
+    assert quiet.filter(record("In resource: orders, when merging arrow schema with dlt"))
+    assert quiet.filter(record("Large number of records sharing the same value"))
+    logger = logging.getLogger("dlt")
+    with _source._arrow_notices_quiet(), _source._arrow_notices_quiet():
+        assert _source._quiet_json_hints in logger.filters
+    assert _source._quiet_json_hints not in logger.filters
 
 
 # --- The per-customer tables --------------------------------------------------------------

@@ -10,11 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pyarrow as pa  # type: ignore[import-untyped]  # no type information
 import pytest
 from dlt_helpers import credentials, rows, run, target
 
 from voucherify_async import AsyncVoucherify
-from voucherify_async.dlt import RESOURCES, columns_from_struct, load
+from voucherify_async.dlt import (
+    DELETED_COLUMN,
+    RESOURCES,
+    columns_from_struct,
+    load,
+    voucherify_source,
+)
+from voucherify_async.dlt._source import _customer_ids
 from voucherify_async.emulator import Emulator
 
 
@@ -101,6 +109,39 @@ def test_every_resource_loads_what_the_api_lists(
     assert status in ("ENQUEUED", "IN_PROGRESS", "DONE", "FAILED")
     # The hook for a shared limiter: the factory's clients did the work and were closed.
     assert made and all(client.is_closed for client in made)
+
+
+def test_per_customer_resources_follow_every_arrow_batch(
+    voucherify_emulator: Emulator, tmp_path: Path
+) -> None:
+    # Customers reach dlt as arrow tables of 500: the transformers read each table's ids.
+    emu = voucherify_emulator
+    run(emu.seed_customers(1_100, step_ms=1))
+    ids = run(emu.customer_ids())
+    members = [*ids[:2], ids[600], *ids[-3:]]
+    run(emu.seed_segment("vip", members, segment_id="seg_vip"))
+    load(target(tmp_path), resources=["customers", "customer_segments"], **credentials(emu))
+    found = rows(tmp_path, "SELECT customer_id, id FROM voucherify.customer_segments")
+    assert sorted(found) == sorted((cid, "seg_vip") for cid in members)
+    assert rows(tmp_path, "SELECT count(*) FROM voucherify.customers") == [(1_100,)]
+
+
+def test_customer_ids_of_a_table_or_of_rows() -> None:
+    table = pa.table({"id": ["a", "b"], "name": ["x", None]})
+    assert _customer_ids(table) == ["a", "b"]
+    assert _customer_ids([{"id": "a"}, {"id": "c", "name": "y"}]) == ["a", "c"]
+
+
+def test_outside_a_pipeline_customers_are_dict_rows(voucherify_emulator: Emulator) -> None:
+    # Iterating the source by hand (no pipeline, so no load to stamp): the rows as dicts.
+    run(voucherify_emulator.seed_customers(3))
+    source = voucherify_source(
+        resources=["customers", "customer_segments"], **credentials(voucherify_emulator)
+    )
+    items = list(source)
+    customers = [item for item in items if "changed_at" in item]
+    assert len(customers) == 3 and all(isinstance(item, dict) for item in items)
+    assert {item[DELETED_COLUMN] for item in items if item not in customers} == {True}
 
 
 def test_python_m_loads_the_emulator_into_duckdb(tmp_path: Path) -> None:

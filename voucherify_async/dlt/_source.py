@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any
 
 import dlt
+import pyarrow as pa  # type: ignore[import-untyped]  # no type information
+from dlt.common import logger as dlt_logger
+from dlt.common.normalizers.utils import generate_dlt_ids
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.extract.source import DltSource
 
 from .._client import AsyncVoucherify
@@ -16,6 +21,7 @@ from .._exceptions import ConfigurationError
 from ..models import AsyncAction, Customer, CustomerActivity, CustomerRedeemable, Segment
 from ..resources._concurrency import fan_out
 from ..resources._partition import CustomerPartition
+from ._arrow import arrow_type, columns_builder
 from ._columns import columns_from_struct
 from ._rows import row_builder
 
@@ -102,8 +108,11 @@ def customer_row(customer: Customer) -> dict[str, Any]:
     and open objects (``metadata``, ``system_metadata``, ``loyalty__campaigns``,
     ``referrals__campaigns``) are kept whole, as received. The keys are the columns of
     ``columns_from_struct(Customer)`` and ``changed_at`` (``updated_at``, or ``created_at``
-    for a customer never updated: the incremental cursor). The source hands dlt this row
-    without its ``None`` values, which dlt loads as ``NULL`` all the same.
+    for a customer never updated: the incremental cursor). The source hands dlt these
+    values as one arrow table per batch, typed by the same columns (an open object as its
+    JSON text, which the destination stores in its JSON type); with
+    ``write_disposition="scd2"``, as this row without its ``None`` values (``NULL`` all the
+    same).
 
     Args:
         customer: a customer from the client.
@@ -127,6 +136,83 @@ def _loaded_row(customer: Customer) -> dict[str, Any]:
     row = _customer_load(customer)
     row["changed_at"] = customer.updated_at or customer.created_at
     return row
+
+
+_customer_columns = columns_builder(Customer)
+#: The arrow schema of a batch of customers: the declared columns, in order, then dlt's
+#: own two, which its normalizer adds to dict rows (and not to arrow tables): a table has
+#: the same columns, in the same order, whichever way its rows were loaded.
+_CUSTOMER_SCHEMA = pa.schema(
+    [
+        pa.field(name, arrow_type(hints["data_type"]), nullable=hints["nullable"])
+        for name, hints in _CUSTOMER_COLUMNS.items()
+    ]
+    + [
+        pa.field("_dlt_load_id", pa.string(), nullable=False),
+        pa.field("_dlt_id", pa.string(), nullable=False),
+    ]
+)
+_CUSTOMER_FIELDS = list(_CUSTOMER_SCHEMA)[: len(_CUSTOMER_COLUMNS)]
+
+
+class _QuietJsonHints(logging.Filter):
+    """Drops dlt's notice that a ``json`` column of ``customers`` arrived as arrow text.
+
+    The ``json`` columns are arrow strings by design (their JSON text); dlt keeps the
+    declared type and leaves the text to the destination, which parses it into its JSON
+    type, and says so once per batch, at the warning level. Installed on dlt's logger only
+    while a ``customers`` resource of this source runs.
+    """
+
+    _NOTICE = "In resource: customers, when merging arrow schema"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(self._NOTICE))
+
+
+_quiet_json_hints = _QuietJsonHints()
+
+
+@contextlib.contextmanager
+def _arrow_notices_quiet() -> Any:
+    """While it lasts, dlt does not log `_QuietJsonHints`'s notice."""
+    logger = dlt_logger.LOGGER or logging.getLogger("dlt")
+    _quiet_json_hints.users += 1
+    logger.addFilter(_quiet_json_hints)
+    try:
+        yield
+    finally:
+        _quiet_json_hints.users -= 1
+        if _quiet_json_hints.users == 0:
+            logger.removeFilter(_quiet_json_hints)
+
+
+def _customer_table(customers: list[Customer], load_id: str) -> pa.Table:
+    """The rows of ``customers`` as one arrow table: `customer_row`'s values, typed.
+
+    ``json`` columns hold the value's JSON text, which the destination parses into its
+    JSON type; ``_dlt_load_id`` and ``_dlt_id`` (random, as dlt makes them for dict rows)
+    are filled here, as dlt's normalizer does not touch arrow tables.
+    """
+    values = _customer_columns(customers)
+    values.append([customer.updated_at or customer.created_at for customer in customers])
+    arrays: list[pa.Array] = []
+    for field, column in zip(_CUSTOMER_FIELDS, values, strict=True):
+        try:
+            arrays.append(pa.array(column, type=field.type))
+        except (OverflowError, pa.ArrowException) as exc:
+            raise ValueError(
+                f"customers column {field.name!r} cannot hold a value the API sent as"
+                f" {field.type}: {exc}"
+            ) from None
+    count = len(customers)
+    arrays.append(pa.array([load_id] * count, type=pa.string()))
+    arrays.append(pa.array(generate_dlt_ids(count), type=pa.string()))
+    return pa.Table.from_arrays(arrays, schema=_CUSTOMER_SCHEMA)
 
 
 class _Clients:
@@ -168,28 +254,35 @@ class _Failed:
 _END = object()
 
 
-async def _batches(customers: AsyncIterator[Customer]) -> AsyncIterator[list[dict[str, Any]]]:
+def _dict_batch(customers: list[Customer]) -> list[dict[str, Any]]:
+    return [_loaded_row(customer) for customer in customers]
+
+
+async def _batches(
+    customers: AsyncIterator[Customer], build: Callable[[list[Customer]], Any] = _dict_batch
+) -> AsyncIterator[Any]:
     """The rows of ``customers`` in batches, fetched ahead of the batch dlt is handling.
 
     dlt asks an async resource for its next item only once it has handled the last one (on
     another thread), so fetching and handling would take turns. A task fetches up to
     `_AHEAD` batches ahead instead: the requests and their decoding overlap dlt's work.
+    ``build`` makes each batch's item (a list of dict rows, or an arrow table).
     """
     queue: asyncio.Queue[object] = asyncio.Queue(_AHEAD)
 
     async def fetch() -> None:
-        batch: list[dict[str, Any]] = []
+        batch: list[Customer] = []
         try:
             async for customer in customers:
-                batch.append(_loaded_row(customer))
+                batch.append(customer)
                 if len(batch) >= _BATCH:
-                    await queue.put(batch)
+                    await queue.put(build(batch))
                     batch = []
+            if batch:
+                await queue.put(build(batch))
         except Exception as exc:
             await queue.put(_Failed(exc))
             return
-        if batch:
-            await queue.put(batch)
         await queue.put(_END)
 
     task = asyncio.ensure_future(fetch())
@@ -200,7 +293,7 @@ async def _batches(customers: AsyncIterator[Customer]) -> AsyncIterator[list[dic
                 break
             if isinstance(item, _Failed):
                 raise item.error
-            yield cast(list[dict[str, Any]], item)
+            yield item
     finally:
         # dlt closes the generator early when its cursor's end is reached, or on an error.
         if not task.done():
@@ -246,6 +339,28 @@ def _customer_hints(write_disposition: str) -> dict[str, Any]:
     return hints
 
 
+def _builder(write_disposition: str) -> Callable[[list[Customer]], Any]:
+    """What a batch of customers is handed to dlt as, for one of `WRITE_DISPOSITIONS`.
+
+    An arrow table (`_customer_table`): dlt writes it to its files whole, with no Python
+    work per row. Dict rows for ``scd2``, where a version is told apart by the hash of its
+    row, which dlt's normalizer computes into ``_dlt_id`` of dict rows only; and outside a
+    pipeline. Called on dlt's extract loop, where the run's load package is known.
+    """
+    if write_disposition == "scd2":
+        return _dict_batch
+    try:
+        load_id = dlt.current.load_package_state()["load_id"]
+    except CurrentLoadPackageStateNotAvailable:
+        # Iterated outside a pipeline: no load to stamp the rows with, dict rows as ever.
+        return _dict_batch
+
+    def table(customers: list[Customer]) -> pa.Table:
+        return _customer_table(customers, load_id)
+
+    return table
+
+
 def _customers_resource(
     clients: _Clients,
     *,
@@ -260,21 +375,26 @@ def _customers_resource(
     if partition is not None:
 
         @dlt.resource(**hints)
-        async def customers_window() -> AsyncIterator[list[dict[str, Any]]]:
-            async with clients.use() as client:
-                async for batch in _batches(partition.stream(client)):
-                    yield batch
+        async def customers_window() -> AsyncIterator[Any]:
+            build = _builder(write_disposition)
+            with _arrow_notices_quiet():
+                async with clients.use() as client:
+                    async for batch in _batches(partition.stream(client), build):
+                        yield batch
 
         return customers_window
 
     if write_disposition == "replace":
         # The table is replaced by every run: each run reads every customer.
         @dlt.resource(**hints)
-        async def customers_all() -> AsyncIterator[list[dict[str, Any]]]:
-            async with clients.use() as client:
-                width = None if parallel == 1 else parallel
-                async for batch in _batches(aiter(client.customers.list(parallel=width))):
-                    yield batch
+        async def customers_all() -> AsyncIterator[Any]:
+            build = _builder(write_disposition)
+            with _arrow_notices_quiet():
+                async with clients.use() as client:
+                    width = None if parallel == 1 else parallel
+                    stream = aiter(client.customers.list(parallel=width))
+                    async for batch in _batches(stream, build):
+                        yield batch
 
         return customers_all
 
@@ -292,18 +412,21 @@ def _customers_resource(
     @dlt.resource(**hints)
     async def customers(
         changed_at: dlt.sources.incremental[datetime] = cursor,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[Any]:
         start: datetime | None = changed_at.start_value
         end: datetime | None = changed_at.end_value
-        async with clients.use() as client:
-            if start is None and end is None:
-                # Disjoint created_at windows read at once (one stream: in order).
-                stream = aiter(client.customers.list(parallel=None if parallel == 1 else parallel))
-            else:
-                low = start or datetime(1970, 1, 1, tzinfo=timezone.utc)
-                stream = _changed(client, low, end)
-            async for batch in _batches(stream):
-                yield batch
+        build = _builder(write_disposition)
+        with _arrow_notices_quiet():
+            async with clients.use() as client:
+                if start is None and end is None:
+                    # Disjoint created_at windows read at once (one stream: in order).
+                    width = None if parallel == 1 else parallel
+                    stream = aiter(client.customers.list(parallel=width))
+                else:
+                    low = start or datetime(1970, 1, 1, tzinfo=timezone.utc)
+                    stream = _changed(client, low, end)
+                async for batch in _batches(stream, build):
+                    yield batch
 
     return customers
 
@@ -335,7 +458,7 @@ def _per_customer(
     }
 
     @dlt.transformer(data_from=parent, **hints)
-    async def per_customer(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def per_customer(customers: pa.Table | list[dict[str, Any]]) -> list[dict[str, Any]]:
         async with clients.use() as client:
 
             async def one(customer_id: str) -> list[dict[str, Any]]:
@@ -348,11 +471,19 @@ def _per_customer(
                     rows.append({"customer_id": customer_id, "id": "", DELETED_COLUMN: True})
                 return rows
 
-            ids = [customer["id"] for customer in customers]
+            ids = _customer_ids(customers)
             found = await fan_out(one, ids, concurrency=concurrency)
         return [row for rows in found for row in rows]
 
     return per_customer
+
+
+def _customer_ids(customers: pa.Table | list[dict[str, Any]]) -> list[str]:
+    """The ``id`` of each customer of a batch ``customers`` yielded: a table or dict rows."""
+    if isinstance(customers, pa.Table):
+        ids: list[str] = customers.column("id").to_pylist()
+        return ids
+    return [customer["id"] for customer in customers]
 
 
 async def _segments(client: AsyncVoucherify, customer_id: str) -> list[Segment]:
