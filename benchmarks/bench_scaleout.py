@@ -20,6 +20,18 @@ expected, yielded, lost and written twice, and the requests the redelivery cost.
 
 ``--memory`` also scans 10,000 and then 50,000 customers in one worker (no rate limit)
 through `scan_partition` and reports its peak RSS for each: it should stay flat.
+
+``--fairness`` runs K processes with the same demand on the Redis limiter (each with
+``--tasks`` lookup tasks, every task calling ``get`` in a loop) and reports the successes of
+each process and of each task: the min/max ratio across processes, and the worst min/max
+ratio across the tasks of one process. A second run puts one list stream (``list``, pages of
+100, no prefetch) beside 16 lookup tasks in each process: the stream's requests against the
+lookup tasks' mean.
+
+``--priority`` measures the latency of interactive ``get`` calls from one process (a few a
+second, within the share kept for interactive requests) while 8 background processes
+(``priority="background"``) each scan every customer in 4 parallel streams on the same key;
+the same calls alone; and beside the same scans at the default priority: p50 and p99.
 """
 
 from __future__ import annotations
@@ -326,6 +338,332 @@ def measure(
     return rows
 
 
+def _redis_limiter(redis_url: str, app_id: str) -> Any:
+    from voucherify_async.contrib.redis import RedisRateLimiter
+
+    return RedisRateLimiter(redis_url, app_id=app_id)
+
+
+def _client(env: dict[str, str], limiter: Any, **options: Any) -> AsyncVoucherify:
+    return AsyncVoucherify(
+        app_id=env["VOUCHERIFY_APP_ID"],
+        app_token=env["VOUCHERIFY_APP_TOKEN"],
+        base_url=env["VOUCHERIFY_BASE_URL"],
+        rate_limiter=limiter,
+        max_retry_wait=120,
+        **options,
+    )
+
+
+async def _until(stop_at: float, *jobs: Any) -> None:
+    """Run ``jobs`` until the wall clock reaches ``stop_at`` (then cancel them)."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*jobs), timeout=max(stop_at - time.time(), 0.1))
+
+
+async def _fair_worker(
+    env: dict[str, str],
+    redis_url: str,
+    barrier: Any,
+    duration: float,
+    tasks: int,
+    stream: bool,
+    ids: list[str],
+) -> dict[str, Any]:
+    """``tasks`` lookup tasks (and a list stream first, with ``stream``) for ``duration``."""
+    limiter = _redis_limiter(redis_url, env["VOUCHERIFY_APP_ID"])
+    counts = [0] * (tasks + (1 if stream else 0))
+    await asyncio.to_thread(barrier.wait, 120)
+    stop_at = time.time() + duration
+
+    async with _client(env, limiter) as vf:
+
+        async def lookups(slot: int) -> None:
+            n = slot
+            while True:
+                await vf.customers.get(ids[n % len(ids)])
+                counts[slot] += 1
+                n += 7
+
+        async def pages() -> None:
+            while True:
+                seen = 0
+                async for _ in vf.customers.list(limit=100, prefetch=False):
+                    seen += 1
+                    if seen % 100 == 0:
+                        counts[0] += 1
+
+        first = 1 if stream else 0
+        jobs = [lookups(slot) for slot in range(first, len(counts))]
+        await _until(stop_at, *([pages()] if stream else []), *jobs)
+    await limiter.aclose()
+    return {"counts": counts}
+
+
+def _fair_main(args: tuple[Any, ...]) -> dict[str, Any]:
+    return asyncio.run(_fair_worker(*args))
+
+
+def _processes(
+    main: Any, arguments: Sequence[tuple[Any, ...]], barrier_size: int
+) -> list[dict[str, Any]]:
+    """Run ``main`` in one spawned process per argument tuple, all started together: the
+    barrier they wait on, made here, takes the place of ``None`` in each tuple."""
+    context = mp.get_context("spawn")
+    with context.Manager() as manager, context.Pool(len(arguments)) as pool:
+        barrier = manager.Barrier(barrier_size)
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return tuple(fill(item) for item in value)
+            return barrier if value is None else value
+
+        return list(pool.map(main, [fill(args) for args in arguments]))
+
+
+def fairness(
+    k: int = 8,
+    tasks: int = 4,
+    duration: float = 30.0,
+    limit: int = 300,
+    period: float = 10.0,
+) -> list[dict[str, Any]]:
+    """K processes of equal demand on the Redis limiter: the spread of their successes.
+
+    Two runs: ``tasks`` lookup tasks per process; then one list stream and 16 lookup tasks
+    per process.
+    """
+    redis_process, redis_url = start_redis()
+    rows = []
+    try:
+        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(emu.seed_customers(CUSTOMERS, same_created_at=2))
+                ids = loop.run_until_complete(emu.customer_ids())[:500]
+                for stream, per_process in ((False, tasks), (True, 16)):
+                    time.sleep(period + 0.5)  # a fresh quota for each run
+                    before = loop.run_until_complete(emu.stats())
+                    results = _processes(
+                        _fair_main,
+                        [(emu.env, redis_url, None, duration, per_process, stream, ids)] * k,
+                        k,
+                    )
+                    after = loop.run_until_complete(emu.stats())
+                    rows.append(_fair_row(k, per_process, stream, duration, limit, period,
+                                          results, before, after))  # fmt: skip
+            finally:
+                loop.close()
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+    return rows
+
+
+def _fair_row(
+    k: int,
+    tasks: int,
+    stream: bool,
+    duration: float,
+    limit: int,
+    period: float,
+    results: list[dict[str, Any]],
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> dict[str, Any]:
+    counts = [r["counts"] for r in results]
+    lookups = [c[1:] if stream else c for c in counts]
+    per_process = [sum(c) for c in counts]
+    task_ratios = [min(c) / max(c) if max(c) else float("nan") for c in lookups]
+    total = after["requests_total"] - before["requests_total"]
+    rejected = after["too_many_requests"] - before["too_many_requests"]
+    row: dict[str, Any] = {
+        "workers": k,
+        "tasks": tasks,
+        "stream": stream,
+        "per_process": per_process,
+        "process_ratio": min(per_process) / max(per_process) if max(per_process) else 0.0,
+        "task_ratio": min(task_ratios),
+        "429s": rejected,
+        "share": (total - rejected) / (limit * duration / period),
+    }
+    if stream:
+        means = [sum(c) / len(c) for c in lookups]
+        pairs = zip(counts, means, strict=True)
+        row["stream_vs_lookup"] = [c[0] / m if m else float("nan") for c, m in pairs]
+    return row
+
+
+def fairness_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in rows:
+        what = (
+            f"1 list stream + {row['tasks']} lookup tasks" if row["stream"]
+            else f"{row['tasks']} lookup tasks"
+        )  # fmt: skip
+        line = (
+            f"K={row['workers']}, {what} per process: successes per process"
+            f" {row['per_process']}, min/max {row['process_ratio']:.2f}; worst min/max across"
+            f" the lookup tasks of one process {row['task_ratio']:.2f}; {row['429s']} 429s,"
+            f" share of the allowed rate {row['share']:.3f}"
+        )
+        if row["stream"]:
+            ratios = row["stream_vs_lookup"]
+            line += (
+                f"; the stream's requests over a lookup task's mean: {min(ratios):.2f}"
+                f"-{max(ratios):.2f}"
+            )
+        lines.append(line)
+    return lines
+
+
+async def _web_worker(
+    env: dict[str, str],
+    redis_url: str,
+    barrier: Any,
+    duration: float,
+    rate: float,
+    ids: list[str],
+) -> dict[str, Any]:
+    """Interactive ``get`` calls, ``rate`` a second, each timed from call to answer."""
+    limiter = _redis_limiter(redis_url, env["VOUCHERIFY_APP_ID"])
+    latencies: list[float] = []
+    await asyncio.to_thread(barrier.wait, 120)
+    stop_at = time.time() + duration
+
+    async with _client(env, limiter) as vf:
+
+        async def one(customer_id: str) -> None:
+            began = time.perf_counter()
+            await vf.customers.get(customer_id)
+            latencies.append(time.perf_counter() - began)
+
+        async def calls() -> None:
+            running = set()
+            n = 0
+            while True:
+                task = asyncio.ensure_future(one(ids[n % len(ids)]))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                n += 1
+                await asyncio.sleep(1 / rate)
+
+        await _until(stop_at, calls())
+    await limiter.aclose()
+    return {"latencies": latencies}
+
+
+def _web_main(args: tuple[Any, ...]) -> dict[str, Any]:
+    return asyncio.run(_web_worker(*args))
+
+
+async def _scan_worker(
+    env: dict[str, str], redis_url: str, barrier: Any, duration: float, priority: str
+) -> dict[str, Any]:
+    """A scan of every customer in 4 parallel streams (4 partitions), over and over.
+
+    Partition streams rather than ``list(parallel=4)``: cancelling a ``list(parallel=...)``
+    iteration while its streams wait for the rate limit can leave a stream task behind that
+    never ends, and the worker with it.
+    """
+    limiter = _redis_limiter(redis_url, env["VOUCHERIFY_APP_ID"])
+    items = 0
+    options = {} if priority == "default" else {"priority": priority}
+    async with _client(env, limiter, **options) as vf:
+        parts = await vf.customers.partition(4)
+        await asyncio.to_thread(barrier.wait, 120)
+        stop_at = time.time() + duration
+
+        async def scan(part: CustomerPartition) -> None:
+            nonlocal items
+            while True:
+                async for _ in part.stream(vf, limit=100):
+                    items += 1
+
+        await _until(stop_at, *(scan(part) for part in parts))
+    await limiter.aclose()
+    return {"items": items}
+
+
+def _scan_main(args: tuple[Any, ...]) -> dict[str, Any]:
+    return asyncio.run(_scan_worker(*args))
+
+
+def _both_main(args: tuple[str, tuple[Any, ...]]) -> dict[str, Any]:
+    import faulthandler
+
+    kind, rest = args
+    # A worker still running long after its end shows where it is stuck.
+    faulthandler.dump_traceback_later(rest[3] + 60, exit=True)
+    return _web_main(rest) if kind == "web" else _scan_main(rest)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+def priority_run(
+    scanners: int = 8,
+    duration: float = 30.0,
+    rate: float = 3.0,
+    limit: int = 300,
+    period: float = 10.0,
+) -> list[dict[str, Any]]:
+    """Interactive ``get`` latency alone, beside background scans, beside default ones."""
+    redis_process, redis_url = start_redis()
+    rows = []
+    try:
+        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(emu.seed_customers(CUSTOMERS, same_created_at=2))
+                ids = loop.run_until_complete(emu.customer_ids())[:500]
+                for scans in ("none", "background", "default"):
+                    time.sleep(period + 0.5)
+                    before = loop.run_until_complete(emu.stats())
+                    n = 0 if scans == "none" else scanners
+                    web = ("web", (emu.env, redis_url, None, duration, rate, ids))
+                    scan = ("scan", (emu.env, redis_url, None, duration, scans))
+                    results = _processes(_both_main, [web, *([scan] * n)], n + 1)
+                    after = loop.run_until_complete(emu.stats())
+                    latencies = results[0]["latencies"]
+                    total = after["requests_total"] - before["requests_total"]
+                    rejected = after["too_many_requests"] - before["too_many_requests"]
+                    rows.append({
+                        "scans": scans,
+                        "scanners": n,
+                        "calls": len(latencies),
+                        "p50_ms": _percentile(latencies, 0.5) * 1000,
+                        "p99_ms": _percentile(latencies, 0.99) * 1000,
+                        "max_ms": max(latencies, default=float("nan")) * 1000,
+                        "429s": rejected,
+                        "share": (total - rejected) / (limit * duration / period),
+                    })  # fmt: skip
+            finally:
+                loop.close()
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+    return rows
+
+
+def priority_lines(rows: list[dict[str, Any]]) -> list[str]:
+    names = {
+        "none": "alone",
+        "background": "beside {n} background parallel scans",
+        "default": "beside {n} parallel scans at the default priority",
+    }
+    return [
+        f"interactive get, {names[r['scans']].format(n=r['scanners'])}: {r['calls']} calls,"
+        f" p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms;"
+        f" {r['429s']} 429s, share of the allowed rate {r['share']:.3f}"
+        for r in rows
+    ]
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """The K rows as a markdown table, the local pacer beside the Redis limiter."""
     lines = [
@@ -352,6 +690,9 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
     killed = kill_run(customers=400 if quick else 2_000) if supports_shared_limiter() else None
     scans = memory((2_000, 10_000) if quick else (10_000, 50_000))
     flat = scans[-1]["max_rss_mib"] <= scans[0]["max_rss_mib"] * 1.25
+    fair = fairness(*((4, 4, 8.0, 100, 4.0) if quick else (8, 4, 30.0, 300, 10.0)))
+    prio = priority_run(*((4, 8.0, 3.0, 100, 4.0) if quick else (8, 30.0, 3.0, 300, 10.0)))
+    equal = fair[0]
     met = (
         bool(shared)
         and all(r["share"] >= 0.95 and r["429s"] == 0 for r in shared)
@@ -359,6 +700,8 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
         and killed["lost"] == 0
         and killed["duplicated in the sink"] == 0
         and flat
+        # Within 1.25x; a quick run's few turns per task are too few to tell.
+        and (quick or (equal["process_ratio"] >= 0.8 and equal["task_ratio"] >= 0.8))
     )
     best = max(shared, key=lambda r: r["workers"]) if shared else None
     details = [table(rows)]
@@ -368,6 +711,8 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
         "Peak RSS of one worker: "
         + ", ".join(f"{s['scanned']:,} customers {s['max_rss_mib']:.0f} MiB" for s in scans)
     )
+    details.append("Fairness (Redis limiter): " + "; ".join(fairness_lines(fair)))
+    details.append("Priority (Redis limiter): " + "; ".join(priority_lines(prio)))
     return BenchResult(
         key="scaleout",
         title="Many worker processes on one key",
@@ -385,9 +730,19 @@ def run(quick: bool = False, rounds: int | None = None) -> BenchResult:
         ratios=[
             f"K={r['workers']} {r['limiter']}: share {r['share']:.3f}, {r['429s']} 429s"
             for r in rows
+        ]
+        + [
+            f"fairness K={equal['workers']}: min/max successes per process"
+            f" {equal['process_ratio']:.2f}, per task {equal['task_ratio']:.2f}"
+        ]
+        + [
+            f"interactive get p99 {r['p99_ms']:.0f} ms, "
+            + ("alone" if r["scans"] == "none" else f"beside {r['scans']}-priority scans")
+            for r in prio
         ],
         target="share >= 0.95 with zero 429s for K = 1, 2, 4, 8 on the Redis limiter; the"
-        " killed worker loses and duplicates nothing; memory flat with the scan's size",
+        " killed worker loses and duplicates nothing; memory flat with the scan's size;"
+        " equal-demand processes and tasks within 1.25x of each other",
         met=met,
         details="\n\n".join(details),
     )
@@ -403,7 +758,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limiter", default="local,redis")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--kill", action="store_true")
+    parser.add_argument("--fairness", action="store_true", help="only the fairness runs")
+    parser.add_argument("--priority", action="store_true", help="only the priority runs")
+    parser.add_argument("--tasks", type=int, default=4, help="lookup tasks per process")
+    parser.add_argument("--rate", type=float, default=3.0, help="interactive gets a second")
     args = parser.parse_args(argv)
+    if args.fairness or args.priority:
+        k = int(args.workers.split(",")[-1])
+        if args.fairness:
+            rows = fairness(k, args.tasks, args.duration, args.limit, args.period)
+            print("\n".join(f"[scaleout] fairness: {line}" for line in fairness_lines(rows)))
+        if args.priority:
+            rows = priority_run(k, args.duration, args.rate, args.limit, args.period)
+            print("\n".join(f"[scaleout] priority: {line}" for line in priority_lines(rows)))
+        return 0
     ks = [int(x) for x in args.workers.split(",")]
     rows = measure(ks, args.limiter.split(","), args.duration, args.limit, args.period)
     print(f"\nlimit {args.limit} requests / {args.period:g} s, {args.duration:g} s per run,"

@@ -242,3 +242,102 @@ async def test_derived_clients_share_the_pacing(
     await vf.customers.get("c1")
     await vf.with_options(timeout=3).customers.get("c1")
     assert sleeps == [pytest.approx(10, abs=0.01)]
+
+
+# Priority: background requests leave the interactive share and wait behind interactive ones.
+
+
+def informed(clock: Clock, remaining: int, limit: int = 10, **options: object) -> Pacer:
+    """A pacer told that ``remaining`` of ``limit`` are left until 30 s from now."""
+    pacer = Pacer(clock, **options)  # type: ignore[arg-type]
+    pacer.observe(RateLimit(limit=limit, remaining=remaining, retry_at=clock.now + 30))
+    return pacer
+
+
+def test_background_leaves_the_interactive_share_of_the_period() -> None:
+    clock = Clock()
+    pacer = informed(clock, remaining=5)  # the share: 20% of 10, 2 requests
+    assert pacer.try_send("interactive") == 0  # an interactive request is being made
+    pacer.answered()
+    assert sendable_at(pacer, "background") == 5 - 2
+    answered(pacer, RateLimit(limit=10, remaining=2, retry_at=clock.now + 30), times=3)
+    # Within the share, background waits for the next period; interactive goes on.
+    assert pacer.wait_time("background") == pytest.approx(30.0)
+    assert sendable_at(pacer, "interactive") == 2
+    answered(pacer, RateLimit(limit=10, remaining=0, retry_at=clock.now + 30), times=2)
+    clock.now += 30  # a fresh period: up to the limit less the share, in flight
+    assert sendable_at(pacer, "background") == 10 - 2
+
+
+def sendable_at(pacer: Pacer, priority: str, most: int = 100) -> int:
+    count = 0
+    while count < most and pacer.try_send(priority) == 0:  # type: ignore[arg-type]
+        count += 1
+    return count
+
+
+def test_background_alone_uses_the_whole_budget() -> None:
+    clock = Clock()
+    assert sendable_at(informed(clock, remaining=5), "background") == 5  # no interactive yet
+    pacer = informed(clock, remaining=5, interactive_idle=10.0)
+    pacer.wait_time("interactive")
+    clock.now += 10  # no interactive request for interactive_idle seconds
+    assert sendable_at(pacer, "background") == 5
+    never_idle = informed(clock, remaining=5, interactive_idle=None, interactive_share=0.4)
+    never_idle.wait_time("interactive")
+    clock.now += 20  # long after, in the same period: a third of the share is left
+    assert sendable_at(never_idle, "background") == 5 - 2
+
+
+def test_the_share_shrinks_as_the_period_runs_out() -> None:
+    clock = Clock()
+    pacer = informed(clock, remaining=10, limit=20)  # a period of 30 s; the share is 4
+    pacer.wait_time("interactive")
+    assert sendable_at(pacer, "background") == 10 - 4
+    answered(pacer, RateLimit(limit=20, remaining=4, retry_at=clock.now + 30), times=6)
+    clock.now += 15  # half-way: half the share is kept
+    assert sendable_at(pacer, "background") == 2
+    answered(pacer, RateLimit(limit=20, remaining=2, retry_at=clock.now + 15), times=2)
+    clock.now += 14  # a second before the end: one request is kept
+    assert sendable_at(pacer, "background") == 1
+    assert sendable_at(pacer, "interactive") == 1
+
+
+def test_background_does_not_go_ahead_of_a_waiting_interactive_request() -> None:
+    clock = Clock()
+    pacer = informed(clock, remaining=0)
+    assert pacer.try_send("interactive", "web-1") == pytest.approx(30.0)
+    clock.now += 30
+    # A fresh period: the background request asks first, and waits its turn.
+    assert pacer.try_send("background", "job") > 0
+    assert pacer.try_send("interactive", "web-1") == 0
+    assert pacer.try_send("background", "job") == 0
+    assert pacer.waiting == 0
+
+
+def test_a_waiter_that_gives_up_or_never_asks_again_stops_holding_background_back() -> None:
+    clock = Clock()
+    pacer = informed(clock, remaining=0)
+    assert pacer.try_send("interactive", "gone") > 0
+    assert pacer.try_send("interactive", "withdrawn") > 0
+    pacer.withdraw("withdrawn")
+    assert pacer.waiting == 1
+    clock.now += 30
+    assert pacer.try_send("background") > 0  # "gone" should be asking again about now
+    clock.now += 2.1  # past its wait and the grace: forgotten
+    assert pacer.try_send("background") == 0
+    assert pacer.waiting == 0
+
+
+def test_the_share_held_back() -> None:
+    from voucherify_async._core.pacing import held_back
+
+    assert held_back(0.2, 300) == 60
+    assert held_back(0.2, 2) == 1  # at least one
+    assert held_back(0.2, 1) == 0  # never the whole limit
+    assert held_back(0.0, 300) == 0
+    assert held_back(0.2, None) == 0  # the limit is not known yet
+    with pytest.raises(ValueError, match="interactive_share"):
+        Pacer(Clock(), interactive_share=1.0)
+    with pytest.raises(ValueError, match="interactive_idle"):
+        Pacer(Clock(), interactive_idle=0)

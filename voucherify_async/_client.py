@@ -19,6 +19,7 @@ from msgspec import UNSET, UnsetType
 from ._core.deadline import check_deadline
 from ._core.events import ClientStats
 from ._core.extras import check_extra_headers, check_extra_query, generic_request
+from ._core.pacing import check_priority
 from ._core.query import Query
 from ._core.ratelimit import RateLimit
 from ._core.retry import DEFAULT_RETRY, RetryPolicy
@@ -26,7 +27,7 @@ from ._exceptions import ConfigurationError
 from ._transport.aiohttp_transport import AiohttpTransport
 from ._transport.hooks import Hooks, check_hooks
 from ._transport.http import HTTPTransport
-from ._transport.limiter import LocalRateLimiter, RateLimiter
+from ._transport.limiter import LocalRateLimiter, Priority, RateLimiter
 from ._transport.network import (
     ClientCertOption,
     SSLOption,
@@ -211,6 +212,13 @@ class AsyncVoucherify:
         session: an ``aiohttp.ClientSession`` to use instead of opening one; the client leaves
             it open when it closes. The network options above are then the session's own.
         default_headers: extra headers sent with every request.
+        priority: ``"interactive"`` (the default: someone waits for the answer) or
+            ``"background"`` (a backfill, a sync, a report). Background requests never take
+            the budget interactive ones need: the rate limiter keeps the last share of each
+            period (20% by default) for interactive requests while they are being made,
+            and lets them go ahead of waiting background ones; both `LocalRateLimiter` and
+            the Redis limiter honour it. Set it per copy with
+            ``with_options(priority=...)``.
         rate_limiter: decides when each request may go, from the rate-limit headers;
             ``None``: a new `LocalRateLimiter`, shared by every client ``with_options``
             makes. Pass one limiter to several clients (or a limiter shared between
@@ -275,6 +283,7 @@ class AsyncVoucherify:
         jitter: Callable[[], float] = random.random,
         hooks: Hooks | Sequence[Hooks] | None = None,
         telemetry: bool | None = None,
+        priority: Priority = "interactive",
     ) -> None:
         _log_from_environment()
         app_id = app_id if app_id is not None else os.environ.get("VOUCHERIFY_APP_ID")
@@ -315,6 +324,7 @@ class AsyncVoucherify:
             raise ConfigurationError(
                 f"transport must have an async send() method, got {type(transport).__name__}"
             )
+        priority = _check(check_priority, priority)
         if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
             raise ConfigurationError(
                 "rate_limiter must have async reserve(), settle() and hold() methods,"
@@ -365,6 +375,7 @@ class AsyncVoucherify:
             max_retry_wait=max_retry_wait,
             default_headers=dict(default_headers or {}),
             extra_query=[],
+            priority=priority,
         )
 
     def _attach(
@@ -378,6 +389,7 @@ class AsyncVoucherify:
         max_retry_wait: object,
         default_headers: dict[str, str],
         extra_query: Query,
+        priority: Priority,
     ) -> None:
         """Give this client its per-copy options over ``shared`` (its own, or its parent's
         for a `with_options` copy, which does not close it)."""
@@ -395,6 +407,7 @@ class AsyncVoucherify:
             default_headers=default_headers,
             max_retry_wait=_check_wait(max_retry_wait),
             extra_query=extra_query,
+            priority=priority,
         )
         self.customers = Customers(self._transport)
         self.async_actions = AsyncActions(self._transport)
@@ -428,6 +441,11 @@ class AsyncVoucherify:
     def deadline(self) -> float | None:
         """Seconds allowed for each whole call (``None``: no bound but each attempt's)."""
         return self._transport.deadline
+
+    @property
+    def priority(self) -> Priority:
+        """``"interactive"`` or ``"background"``: the priority of this client's requests."""
+        return self._transport.priority
 
     @property
     def max_retry_wait(self) -> float:
@@ -490,6 +508,7 @@ class AsyncVoucherify:
         max_retry_wait: float | UnsetType = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        priority: Priority | UnsetType = UNSET,
     ) -> AsyncVoucherify:
         """Return a client with other options that shares this one's session and rate limits.
 
@@ -510,13 +529,19 @@ class AsyncVoucherify:
                 the way to pass a parameter the typed signature does not have yet to the
                 list iterators, fan-out, bulk and CSV calls (the single-request methods
                 also take ``extra_query`` per call).
+            priority: ``"interactive"`` or ``"background"``: the priority the rate limiter
+                gives the returned client's requests (see `AsyncVoucherify`).
 
         Examples:
             ```python
             patient = vf.with_options(timeout=120, max_retries=5)
             await patient.customers.get("bob")
+            backfill = vf.with_options(priority="background")
+            async for customer in backfill.customers.list():
+                ...
             ```
         """
+        level = self.priority if priority is UNSET else _check(check_priority, priority)
         policy = self.retry if retry is UNSET else _retry_policy(retry, DEFAULT_MAX_RETRIES)
         if max_retries is not UNSET:
             count = _check_count(max_retries, "max_retries", 0)
@@ -536,6 +561,7 @@ class AsyncVoucherify:
             max_retry_wait=self.max_retry_wait if max_retry_wait is UNSET else max_retry_wait,
             default_headers={**self._default_headers, **check_extra_headers(extra_headers)},
             extra_query=[*self._extra_query, *check_extra_query(extra_query)],
+            priority=level,
         )
         return copy
 

@@ -29,6 +29,7 @@ from .._core.events import (
     operation_name,
     path_template,
 )
+from .._core.pacing import INTERACTIVE, Priority
 from .._core.query import Query, encode_query
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit, parse_rate_limit
 from .._core.request import Request
@@ -50,7 +51,7 @@ from .._version import __version__
 from .aiohttp_transport import another_loop_error, user_agent
 from .hooks import emit
 from .http import Body, HTTPTransport, SendError
-from .limiter import LocalRateLimiter, RateLimiter
+from .limiter import LocalRateLimiter, RateLimiter, asker
 
 __all__ = [
     "CHANNEL",
@@ -236,6 +237,14 @@ class SharedState:
         # The in-process limiter is asked without a coroutine per request (its answers never
         # wait); any other limiter through its awaitable methods.
         self.local_limiter = rate_limiter if type(rate_limiter) is LocalRateLimiter else None
+        # How any other limiter is asked: with the request's priority if its reserve() takes
+        # one, else as reserve() (decided once here, not per request).
+        self.ask = asker(rate_limiter)
+        # A limiter with a waiting line is told when a request told to wait gives up.
+        withdraw = getattr(rate_limiter, "withdraw", None)
+        self.withdraw: Callable[[], Awaitable[None]] | None = (
+            withdraw if callable(withdraw) else None
+        )
         self._closed = False
         # The tasks running a call (Transport.request adds them): aclose() cancels them (a
         # cancellation of its own, told apart from any other and undone where the loop
@@ -354,8 +363,11 @@ class Transport:
         max_retry_wait: float = MAX_SERVER_WAIT,
         extra_query: Query | None = None,
         deadline: float | None = None,
+        priority: Priority = INTERACTIVE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: The priority of this client's requests, told to the rate limiter.
+        self.priority = priority
         #: Query parameters added to every request, already encoded ("" for none).
         self.extra_query = encode_query(extra_query) if extra_query else ""
         self.timeout = timeout
@@ -429,6 +441,7 @@ class Transport:
                 url += "?" + self.extra_query
             limiter = shared.rate_limiter
             local = shared.local_limiter
+            priority = self.priority
             send = shared.http.send
             semaphore = shared.semaphore()
             debug = log.isEnabledFor(logging.DEBUG)
@@ -457,7 +470,11 @@ class Transport:
                     else:
                         await semaphore.acquire()
                 try:
-                    wait = local.reserve_nowait() if local is not None else await limiter.reserve()
+                    wait = (
+                        local.reserve_nowait(priority)
+                        if local is not None
+                        else await shared.ask(priority)
+                    )
                     if wait > 0:
                         await self._wait_for_limiter(request, url, wait, timer, template)
                     # Counted by the limiter: settled exactly once below, whatever happens.
@@ -816,9 +833,34 @@ class Transport:
         (and what is left of the call's deadline).
 
         ``wait`` is the limiter's first answer (> 0); the common case, 0, never gets here.
+        A request that gives up (or is cancelled) is withdrawn from the limiter's line.
         """
+        try:
+            await self._wait_in_line(request, url, wait, timer, template)
+        except BaseException:
+            shared = self.shared
+            if shared.local_limiter is not None:
+                shared.local_limiter.withdraw_nowait()
+            elif shared.withdraw is not None:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await shared.withdraw()
+                    except Exception as exc:  # the request's own error matters more
+                        log.debug("the rate limiter could not withdraw a request: %s", exc)
+            raise
+
+    async def _wait_in_line(
+        self,
+        request: Request[Any],
+        url: str,
+        wait: float,
+        timer: CallTimer | None,
+        template: str,
+    ) -> None:
+        """`_wait_for_limiter`, without the withdrawal."""
         shared = self.shared
-        limiter = shared.rate_limiter
+        local = shared.local_limiter
+        priority = self.priority
         waited = 0.0
         while wait > 0:
             if timer is not None and wait >= timer.left():
@@ -848,7 +890,9 @@ class Transport:
             waited += wait
             if timer is not None:
                 timer.paced += wait
-            wait = await limiter.reserve()
+            wait = (
+                local.reserve_nowait(priority) if local is not None else await shared.ask(priority)
+            )
 
     def _finish(self, error: APIError, request: Request[Any], delivery: Delivery) -> APIError:
         """Mask the token anywhere in ``error``; say so when a write may have been done."""

@@ -20,6 +20,12 @@ limiter renews once a second while the process has requests in flight: a process
 stops counting within ``lease`` seconds. The key's host is learnt from the client the
 limiter is given to (`RedisRateLimiter.bind`).
 
+The budget is shared fairly: the rest of each period's budget is spread over the period
+(after a small burst), and requests told to wait take places in a waiting line in Redis,
+the process let through least in the period first, then the oldest waiter; interactive
+requests are ahead of background ones, which also leave the last ``interactive_share`` of
+each period to them (see `RedisRateLimiter`).
+
 A wrong password, an unknown user, a user without the rights it needs (ACL), a malformed
 URL: each is a `ConfigurationError`, at construction or at the first call, never taken for
 an outage.
@@ -55,7 +61,18 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal
 
-from .._core.pacing import EARLIER_RESET_MARGIN, Pacer
+from .._core.pacing import (
+    BACKGROUND,
+    DEFAULT_INTERACTIVE_IDLE,
+    DEFAULT_INTERACTIVE_SHARE,
+    EARLIER_RESET_MARGIN,
+    INTERACTIVE,
+    Pacer,
+    Priority,
+    check_interactive_idle,
+    check_interactive_share,
+    check_priority,
+)
 from .._core.ratelimit import NO_RATE_LIMIT, RateLimit
 from .._core.retry import is_quota_spent
 from .._exceptions import ConfigurationError, RedisUnavailableError, VoucherifyError
@@ -89,17 +106,36 @@ DEFAULT_LEASE = 3.0
 _FIRST_ANSWER_POLL = 0.01
 _FIRST_ANSWER_MAX_WAIT = 2.0
 _IN_FLIGHT_POLL = 0.05
+# A waiter that does not ask again within this long after the time it was told to (its
+# process died, or its loop is stuck) loses its place in the line.
+_WAITER_GRACE = 2.0
+# A waiter behind others asks again at least this often: a poll for the client, however
+# small its max_retry_wait (see the transport's _POLL_WAIT).
+_LINE_POLL = 0.1
+# The burst a key allows without waiting in the line: this, or a tenth of its limit.
+_SMALLEST_BURST = 10
 
-# One script for the four calls. KEYS: state hash, in-flight sorted set (member: one
-# reservation, score: when its lease ends). ARGV[1]: op, ARGV[2]: now (epoch s), ARGV[3]:
-# lease. Numbers go back as strings: Redis would truncate a Lua number to an integer.
+# One script for the calls. KEYS: state hash, in-flight sorted set (member: one
+# reservation, score: when its lease ends), the waiting line (member: one waiting task,
+# score: when it first asked less 1.7e9 s, plus 1e9 per request its process was let through
+# in this period (999 at most), plus 1e13 for a background one), the line's deadlines
+# (score: when the waiter is forgotten unless it asks again) and the requests let through
+# per process in this period.
+# ARGV[1]: op, ARGV[2]: now (epoch s), ARGV[3]: lease. Numbers go back as strings: Redis would
+# truncate a Lua number to an integer.
+# reserve: ARGV[4] the reservation, [5] the first-answer poll, [6] its longest wait, [7] the
+# in-flight poll, [8] 'i' or 'b' (interactive, background), [9] the waiter ('' for none),
+# [10] the interactive share, [11] the interactive idle time (-1: never idle), [12] how long a
+# waiter is kept after it should have asked again, [13] the longest wait in the line, [14]
+# the smallest burst, [15] the process.
 # settle: ARGV[4] the reservation, ARGV[5] '1' when an answer came, then its limit, remaining
 # and retry time ('' when not sent) and the pacer's EARLIER_RESET_MARGIN.
 # renew: ARGV[4...] reservations of one live process, whose leases start again from now
 # (XX: one settled meanwhile, or already expired, is not brought back).
+# withdraw: ARGV[4] a waiter that gave up.
 # The keys outlive the last call by two minutes (more while a hold lasts), whatever the lease.
 _SCRIPT = """
-local state, flight = KEYS[1], KEYS[2]
+local state, flight, line, due, served = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local function num(field)
   local v = redis.call('HGET', state, field)
@@ -110,39 +146,130 @@ local function touch(ahead)
   local ttl = math.ceil(120 + 2 * lease + math.max(ahead or 0, 0))
   redis.call('EXPIRE', state, ttl)
   redis.call('EXPIRE', flight, ttl)
+  redis.call('EXPIRE', line, ttl)
+  redis.call('EXPIRE', due, ttl)
+  redis.call('EXPIRE', served, ttl)
 end
 redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
 local blocked = num('blocked_until') or 0
 if op == 'reserve' then
-  if blocked > now then return tostring(blocked - now) end
+  local background, waiter = ARGV[8] == 'b', ARGV[9]
+  -- Waiters that did not ask again in time (their process died) are forgotten.
+  local gone = redis.call('ZRANGEBYSCORE', due, '-inf', now)
+  for _, member in ipairs(gone) do redis.call('ZREM', line, member) end
+  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', due, '-inf', now) end
   local inflight = redis.call('ZCARD', flight)
-  local remaining, period_end = num('remaining'), num('period_end')
+  local remaining, period_end, limit = num('remaining'), num('period_end'), num('limit')
   local first = num('first_sent')
-  local wait = 0
-  if remaining == nil or period_end == nil then
+  -- Background requests leave the interactive share of the limit unused while
+  -- interactive requests are being made.
+  local held = 0
+  if background then
+    local seen, idle, share = num('interactive_at'), tonumber(ARGV[11]), tonumber(ARGV[10])
+    if share > 0 and seen and (idle < 0 or now - seen < idle) then
+      if limit then
+        held = math.max(math.min(math.max(1, math.floor(share * limit + 0.5)), limit - 1), 0)
+      end
+    end
+    -- The share shrinks as the period runs out (the longest period seen is its span).
+    local span = num('span')
+    if held > 0 and period_end and span and now < period_end and period_end < now + span then
+      held = math.ceil(held * (period_end - now) / span)
+    end
+  else
+    redis.call('HSET', state, 'interactive_at', ARGV[2])
+  end
+  -- How many may go now (the waiters ahead first), or how long to wait.
+  local wait, allowed, interval, tokens = 0, 0, 0, 0
+  if blocked > now then
+    wait = blocked - now
+  elseif remaining == nil or period_end == nil then
     if redis.call('HEXISTS', state, 'informed') == 0 and inflight > 0 and first
         and now - first < tonumber(ARGV[6]) then
       wait = tonumber(ARGV[5])
+    else
+      allowed = math.huge
     end
   elseif now >= period_end then
-    if inflight >= (num('limit') or 1) then wait = tonumber(ARGV[7]) end
-  elseif remaining - inflight > 0 then
-    wait = 0
-  elseif inflight > 0 and remaining > 0 then
+    allowed = (limit or 1) - held - inflight
+    if allowed <= 0 then wait = tonumber(ARGV[7]) end
+  elseif remaining - inflight > held then
+    -- The rest of the period's budget is spread over most of the rest of the period (it
+    -- is spent before the end, which the API rounds up to whole seconds), with a burst of
+    -- a tenth of the limit: under contention every request waits its turn in the line.
+    local free = remaining - inflight
+    allowed = free - held
+    -- Not in periods of a few seconds, where that rounding is too large a part of them.
+    local horizon = 0.75 * (period_end - now) - 1.0
+    if horizon > 0 and (num('span') or 0) >= 5 then
+      interval = horizon / free
+      local burst = math.max(tonumber(ARGV[14]), math.ceil((limit or remaining) / 10))
+      local stored, at = num('tokens'), num('tokens_at')
+      if stored == nil or at == nil then
+        tokens = burst
+      else
+        tokens = math.min(burst, stored + math.max(now - at, 0) / interval)
+      end
+      redis.call('HSET', state, 'tokens', tostring(tokens), 'tokens_at', ARGV[2])
+      allowed = math.min(allowed, math.floor(tokens))
+    end
+  elseif inflight > 0 and remaining > held then
     wait = tonumber(ARGV[7])
   else
     wait = period_end - now
   end
-  if wait > 0 then return tostring(wait) end
-  redis.call('ZADD', flight, now + lease, ARGV[4])
-  if not first then redis.call('HSET', state, 'first_sent', ARGV[2]) end
+  -- The line: interactive waiters before background ones, then the waiters of the process
+  -- let through least in this period (the counts start again with each period), then the
+  -- oldest.
+  local period = redis.call('HGET', state, 'period_end') or ''
+  if (redis.call('HGET', state, 'served_in') or '') ~= period then
+    redis.call('DEL', served)
+    redis.call('HSET', state, 'served_in', period)
+  end
+  local process = ARGV[15]
+  local served_count = math.min(tonumber(redis.call('HGET', served, process) or '0'), 999)
+  local score = (now - 1.7e9) + served_count * 1e9
+  if background then score = score + 1e13 end
+  local rank
+  if waiter ~= '' then
+    redis.call('ZADD', line, 'NX', score, waiter)
+    rank = redis.call('ZRANK', line, waiter)
+  else
+    rank = redis.call('ZCOUNT', line, '-inf', score)
+  end
+  if wait <= 0 and rank < allowed then
+    if waiter ~= '' then
+      redis.call('ZREM', line, waiter)
+      redis.call('ZREM', due, waiter)
+    end
+    redis.call('HINCRBY', served, process, 1)
+    if interval > 0 then redis.call('HSET', state, 'tokens', tostring(tokens - 1)) end
+    redis.call('ZADD', flight, now + lease, ARGV[4])
+    if not first then redis.call('HSET', state, 'first_sent', ARGV[2]) end
+    touch(blocked - now)
+    return '0'
+  end
+  if wait <= 0 then
+    -- Budget is left, but the waiters ahead go first: until about this one's turn.
+    if interval > 0 then wait = (rank + 1 - tokens) * interval else wait = 0 end
+    wait = math.min(math.max(wait, 0.01), tonumber(ARGV[13]))
+  end
+  if waiter ~= '' then redis.call('ZADD', due, now + wait + tonumber(ARGV[12]), waiter) end
   touch(blocked - now)
+  return tostring(wait)
+elseif op == 'withdraw' then
+  redis.call('ZREM', line, ARGV[4])
+  redis.call('ZREM', due, ARGV[4])
   return '0'
 elseif op == 'settle' then
   redis.call('ZREM', flight, ARGV[4])
   if ARGV[5] == '1' then
     -- The rule of Pacer.observe (voucherify_async/_core/pacing.py), step for step.
     redis.call('HSET', state, 'informed', '1')
+    if ARGV[8] ~= '' then
+      local span = math.min(tonumber(ARGV[8]) - now, 3600)
+      if span > (num('span') or 0) then redis.call('HSET', state, 'span', tostring(span)) end
+    end
     if ARGV[7] == '' then
       if ARGV[6] ~= '' then redis.call('HSET', state, 'limit', ARGV[6]) end
     else
@@ -299,6 +426,18 @@ class RedisRateLimiter:
     The key is the app id and the API host. Given to `AsyncVoucherify` as ``rate_limiter``,
     the limiter learns the host from the client's ``base_url`` (see `bind`).
 
+    **Fair shares.** The rest of each period's budget is spread over most of the rest of
+    the period (a burst of a tenth of the limit goes at once; periods of five seconds or
+    more), and a request told to wait takes a place in a waiting line in Redis: the process
+    let through least in the period first, then the oldest waiter. Every waiting request is
+    served in turn, so processes (and tasks) with the same demand get the same share,
+    whoever wakes first. A place is kept while its request asks again in time;
+    a process that dies loses its places within two seconds.
+
+    **Priority.** Interactive requests are ahead of background ones in the line, and
+    background requests leave the last ``interactive_share`` of each period's limit to
+    interactive ones while interactive requests are being made (see `LocalRateLimiter`).
+
     Args:
         url: the Redis URL (``redis://host:6379/0``); or pass ``client``.
         app_id: the application id: the key's state is shared by everyone using it.
@@ -313,6 +452,11 @@ class RedisRateLimiter:
         on_unavailable: ``"local"`` (fall back to pacing in this process, with a warning) or
             ``"error"`` (raise `RedisUnavailableError`).
         retry_redis_after: while falling back, seconds before Redis is tried again.
+        interactive_share: the share of each period's limit background requests leave to
+            interactive ones (rounded, one request at least; ``0``: none).
+        interactive_idle: seconds after the last interactive request (of any process on
+            the key) after which background requests may use the whole budget (``None``:
+            never).
         clock: Unix epoch seconds (injectable for tests).
 
     Raises:
@@ -324,6 +468,7 @@ class RedisRateLimiter:
         ```python
         limiter = RedisRateLimiter("redis://localhost:6379/0", app_id="my-app-id")
         wait = await limiter.reserve()  # 0.0: go now (and settle it afterwards)
+        backfill = AsyncVoucherify(rate_limiter=limiter, priority="background")
         ```
     """
 
@@ -338,10 +483,17 @@ class RedisRateLimiter:
         lease: float = DEFAULT_LEASE,
         on_unavailable: Literal["local", "error"] = "local",
         retry_redis_after: float = 1.0,
+        interactive_share: float = DEFAULT_INTERACTIVE_SHARE,
+        interactive_idle: float | None = DEFAULT_INTERACTIVE_IDLE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("RedisRateLimiter needs exactly one of url= or client=")
+        try:
+            share = check_interactive_share(interactive_share)
+            idle = check_interactive_idle(interactive_idle)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         if not isinstance(app_id, str) or not app_id:
             raise ConfigurationError("app_id must be a non-empty string (the application id)")
         if host is not None and (not isinstance(host, str) or not host or "/" in host):
@@ -361,7 +513,7 @@ class RedisRateLimiter:
         self._prefix = prefix
         self._host_given = host is not None
         self._bound_to: str | None = None
-        self.keys: tuple[str, str] = ("", "")
+        self.keys: tuple[str, str, str, str, str] = ("", "", "", "", "")
         self._key(DEFAULT_HOST if host is None else host.lower())
         self._lease = float(lease)
         self._policy = on_unavailable
@@ -371,15 +523,25 @@ class RedisRateLimiter:
         # This process's reservations not yet settled: a Redis member, or None when the
         # reservation was taken from the local fallback. Settling takes any one of them.
         self._mine: deque[str | None] = deque()
-        self._local = Pacer(clock)
+        self._local = Pacer(clock, interactive_share=share, interactive_idle=idle)
+        self._share = repr(share)
+        self._idle = "-1" if idle is None else repr(idle)
+        # Names this process's waiters in the line (with the asking task's id).
+        self._process = uuid.uuid4().hex[:16]
         self._down_until = 0.0
         self._warned = False
         self._renewer: asyncio.Task[None] | None = None
 
     def _key(self, host: str) -> None:
         self._host = host
-        base = f"{self._prefix}:{{{self._app_id}@{host}}}"  # one hash slot for both keys
-        self.keys = (f"{base}:state", f"{base}:flight")
+        base = f"{self._prefix}:{{{self._app_id}@{host}}}"  # one hash slot for all keys
+        self.keys = (
+            f"{base}:state",
+            f"{base}:flight",
+            f"{base}:line",
+            f"{base}:due",
+            f"{base}:served",
+        )
 
     @property
     def host(self) -> str:
@@ -462,8 +624,14 @@ class RedisRateLimiter:
             log.warning("the rate limiter reaches Redis at %s again", self._url)
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
-    async def reserve(self) -> float:
+    async def reserve(self, priority: Priority = INTERACTIVE) -> float:
         """Count one request in flight and return 0.0, or return seconds to wait first.
+
+        A request told to wait keeps its place in the key's waiting line as long as the
+        same task asks again in time (by the time it was told, and two seconds more).
+
+        Args:
+            priority: ``"interactive"`` or ``"background"`` (see the class).
 
         Returns:
             0.0 when a request may be sent now (settle it with `settle`); otherwise the
@@ -471,19 +639,34 @@ class RedisRateLimiter:
 
         Raises:
             ConfigurationError: Redis refuses the URL's credentials (wrong password or user,
-                or a user without the ACL rights needed), whatever ``on_unavailable``.
+                or a user without the ACL rights needed), whatever ``on_unavailable``; or
+                ``priority`` is not one of the two.
             RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
         """
+        if priority != INTERACTIVE:
+            try:
+                priority = check_priority(priority)
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
         member = uuid.uuid4().hex
+        waiter = self._waiter()
         answer = await self._call(
             "reserve",
             member,
             repr(_FIRST_ANSWER_POLL),
             repr(_FIRST_ANSWER_MAX_WAIT),
             repr(_IN_FLIGHT_POLL),
+            "b" if priority == BACKGROUND else "i",
+            waiter,
+            self._share,
+            self._idle,
+            repr(_WAITER_GRACE),
+            repr(_LINE_POLL),
+            str(_SMALLEST_BURST),
+            self._process,
         )
         if answer is None:
-            wait = self._local.try_send()
+            wait = self._local.try_send(priority, asyncio.current_task())
             if wait <= 0:
                 self._mine.append(None)
             return wait
@@ -493,6 +676,27 @@ class RedisRateLimiter:
             self._keep_renewing()
             return 0.0
         return wait
+
+    def _waiter(self) -> str:
+        """The asking task's name in the line ('' outside a task: it keeps no place)."""
+        task = asyncio.current_task()
+        return "" if task is None else f"{self._process}:{id(task):x}"
+
+    async def withdraw(self) -> None:
+        """The asking task's request, told to wait, gives up: it leaves the waiting line.
+
+        The client calls it when a request gives up waiting (its deadline,
+        ``max_retry_wait``, a cancellation). Without it, the place would be given up two
+        seconds after the request should have asked again.
+
+        Raises:
+            ConfigurationError: Redis refuses the URL's credentials or rights.
+            RedisUnavailableError: Redis is unreachable and ``on_unavailable="error"``.
+        """
+        self._local.withdraw(asyncio.current_task())
+        waiter = self._waiter()
+        if waiter:
+            await self._call("withdraw", waiter)
 
     def _keep_renewing(self) -> None:
         """Make sure this loop has a task renewing this process's leases."""
