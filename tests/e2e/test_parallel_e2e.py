@@ -17,10 +17,12 @@ from e2e_helpers import at, iso, requests_total
 from voucherify_async import (
     AsyncVoucherify,
     AuthenticationError,
+    Hooks,
     ListOrderError,
     MockRequest,
     MockResponse,
     MockTransport,
+    ResponseEvent,
 )
 from voucherify_async.emulator import Emulator
 
@@ -269,3 +271,31 @@ async def test_an_error_finding_the_range_comes_out_as_itself(
     ) as vf:
         with pytest.raises(AuthenticationError):
             await scan(vf, parallel=4)
+
+
+class _SwallowsOneCancel(Hooks):
+    """An on_response hook that takes a moment and swallows one cancellation: what a
+    library under a stream may do when a cancellation races with an answer."""
+
+    def __init__(self) -> None:
+        self.swallowed = 0
+
+    async def on_response(self, event: ResponseEvent) -> None:
+        try:
+            await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            self.swallowed += 1
+
+
+async def test_closing_ends_a_stream_that_swallowed_its_cancellation(
+    voucherify_emulator: Emulator,
+) -> None:
+    await voucherify_emulator.seed_customers(2_000)
+    hook = _SwallowsOneCancel()
+    async with voucherify_emulator.client(hooks=hook) as vf:
+        iterator = vf.customers.list(limit=20, parallel=5).__aiter__()
+        for _ in range(30):
+            await iterator.__anext__()
+        # Bounded: a stream left waiting to hand over its page would hang the close.
+        await asyncio.wait_for(iterator.aclose(), 10)  # type: ignore[attr-defined]
+    assert hook.swallowed > 0, "no stream was cancelled in its hook: nothing was tested"

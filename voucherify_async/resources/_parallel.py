@@ -44,6 +44,8 @@ ItemT = TypeVar("ItemT")
 # request the pacer held back takes longer, and must not make "auto" open more streams).
 _SAMPLES = 64
 _QUANTILE = 0.25
+# How often a closing scan cancels again a stream that has not ended yet.
+_RECANCEL = 0.05
 
 
 class _Exit:
@@ -100,6 +102,7 @@ class ParallelScan(Generic[PageT, ItemT]):
         self._plan: WindowPlan | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._live = 0
         self._samples: deque[float] = deque(maxlen=_SAMPLES)
         self._period: float | None = None
@@ -342,6 +345,9 @@ class ParallelScan(Generic[PageT, ItemT]):
             # At most one page of this stream waits for the caller.
             if taken is not None:
                 await taken
+            if self._stopping:
+                # The scan is closing; this stream missed its cancellation.
+                raise asyncio.CancelledError
             taken = asyncio.get_running_loop().create_future()
             self._queue.put_nowait((window, page, items, last, taken))
             if stop is not None:
@@ -404,12 +410,19 @@ class ParallelScan(Generic[PageT, ItemT]):
         return kept
 
     async def _stop(self) -> None:
-        """Cancel every stream and wait for them: no task outlives the scan."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        """Cancel every stream and wait for them: no task outlives the scan.
+
+        A stream can swallow its cancellation: code under it (a hook, a library racing a
+        cancellation with an answer) may catch it. Such a stream would go on to wait for
+        the caller to take its page, which no one will: it is cancelled again, every
+        `_RECANCEL` seconds, until it ends.
+        """
+        self._stopping = True
+        tasks = set(self._tasks)
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            _, tasks = await asyncio.wait(tasks, timeout=_RECANCEL)
         self._live = 0
 
     def __aiter__(self) -> AsyncIterator[ItemT]:
