@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -14,6 +15,7 @@ import duckdb
 from voucherify_async import AsyncVoucherify, CustomerUpdate
 from voucherify_async.dlt import pipeline
 from voucherify_async.emulator import Emulator
+from voucherify_async.tools.cli import main
 
 T = TypeVar("T")
 
@@ -268,3 +270,16 @@ async def api_children(
             assert item.get("customer_id", cid) == cid
             found[(cid, item["id"])] = {**item, "customer_id": cid}
     return found
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """Run ``voucherify-async`` in this process: its exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def connection(emulator: Emulator) -> list[str]:
+    """The command line's connection options for ``emulator``."""
+    return ["--app-id", emulator.app_id, "--app-token", emulator.app_token,
+            "--base-url", emulator.url]  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -12,24 +11,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from dlt_helpers import change, requests_seen, run
+from dlt_helpers import change, cli, connection, requests_seen, run
 
 from voucherify_async import ConfigurationError
 from voucherify_async.dlt import RESOURCES
 from voucherify_async.dlt import _load as load_module
 from voucherify_async.emulator import Emulator
-from voucherify_async.tools.cli import main
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def connection(emulator: Emulator) -> list[str]:
-    return ["--app-id", emulator.app_id, "--app-token", emulator.app_token,
-            "--base-url", emulator.url]  # fmt: skip
 
 
 def count(path: Path, table: str = "customers") -> int:

@@ -6,7 +6,6 @@ A real server on 127.0.0.1 (``scripts/ensure-postgres.sh``), a fresh database pe
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from dlt_helpers import (
     api_customers,
     assert_rows_match,
     change,
+    cli,
+    connection,
     credentials,
     requests_seen,
     run,
@@ -34,7 +35,6 @@ from voucherify_async.dlt import (
 )
 from voucherify_async.emulator import Emulator
 from voucherify_async.models import AddressInput, Customer
-from voucherify_async.tools.cli import main
 
 CUSTOMER_COLUMNS = {
     **columns_from_struct(Customer),
@@ -42,17 +42,6 @@ CUSTOMER_COLUMNS = {
 }
 CHANGED_AT = {"changed_at": lambda sent: sent.get("updated_at") or sent["created_at"]}
 COUNT = 40
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def connection(emulator: Emulator) -> list[str]:
-    return ["--app-id", emulator.app_id, "--app-token", emulator.app_token,
-            "--base-url", emulator.url]  # fmt: skip
 
 
 def seed(emulator: Emulator) -> list[str]:

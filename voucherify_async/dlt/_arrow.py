@@ -18,7 +18,7 @@ import pyarrow as pa  # type: ignore[import-untyped]  # no type information
 from msgspec import inspect
 
 from ._columns import _strip, columns_from_struct
-from ._rows import _conversion, _enum, _to_json, _uuid
+from ._rows import _columns_of, _conversion, _enum, _to_json, _uuid
 
 __all__ = ["ColumnsBuilder", "arrow_type", "columns_builder"]
 
@@ -85,16 +85,6 @@ def _source(struct: inspect.StructType, columns: dict[str, dict[str, Any]]) -> s
     lines.append("    for obj in objs:")
     count = 0
 
-    def leaves(info: inspect.StructType, prefix: str) -> list[str]:
-        found: list[str] = []
-        for field in info.fields:
-            kind = _strip(field.type)
-            if isinstance(kind, inspect.StructType):
-                found.extend(leaves(kind, prefix + field.encode_name + "__"))
-            else:
-                found.append(prefix + field.encode_name)
-        return found
-
     def walk(info: inspect.StructType, var: str, prefix: str, indent: str) -> None:
         nonlocal count
         for field in info.fields:
@@ -107,7 +97,7 @@ def _source(struct: inspect.StructType, columns: dict[str, dict[str, Any]]) -> s
                 lines.append(f"{indent}{name} = {read}")
                 lines.append(f"{indent}if {name} is None:")
                 lines.append(f"{indent}    pass")
-                for empty in leaves(kind, column + "__"):
+                for empty in _columns_of(kind, column + "__"):
                     lines.append(f"{indent}    a{index[empty]}(None)")
                 lines.append(f"{indent}else:")
                 lines.append(f"{indent}    pass")  # a Struct without fields
