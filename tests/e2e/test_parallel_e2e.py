@@ -274,15 +274,21 @@ async def test_an_error_finding_the_range_comes_out_as_itself(
 
 
 class _SwallowsOneCancel(Hooks):
-    """An on_response hook that takes a moment and swallows one cancellation: what a
-    library under a stream may do when a cancellation races with an answer."""
+    """Once ``hold`` is set, an on_response hook that waits until it is cancelled and
+    swallows the cancellation: what a library under a stream may do when a cancellation
+    races with an answer."""
 
     def __init__(self) -> None:
+        self.hold = False
+        self.waiting = 0
         self.swallowed = 0
 
     async def on_response(self, event: ResponseEvent) -> None:
+        if not self.hold:
+            return
+        self.waiting += 1
         try:
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(60)
         except asyncio.CancelledError:
             self.swallowed += 1
 
@@ -296,6 +302,12 @@ async def test_closing_ends_a_stream_that_swallowed_its_cancellation(
         iterator = vf.customers.list(limit=20, parallel=5).__aiter__()
         for _ in range(30):
             await iterator.__anext__()
+        hook.hold = True
+        for _ in range(200):  # a stream fetching ahead gets an answer and waits in the hook
+            if hook.waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert hook.waiting, "no stream reached the hook"
         # Bounded: a stream left waiting to hand over its page would hang the close.
         await asyncio.wait_for(iterator.aclose(), 10)  # type: ignore[attr-defined]
-    assert hook.swallowed > 0, "no stream was cancelled in its hook: nothing was tested"
+    assert hook.swallowed > 0
