@@ -17,8 +17,8 @@ import msgspec
 import pyarrow as pa  # type: ignore[import-untyped]  # no type information
 from msgspec import inspect
 
-from ._columns import _strip, columns_from_struct
-from ._rows import _columns_of, _conversion, _enum, _to_json, _uuid
+from ._columns import columns_from_struct
+from ._rows import _conversion, _enum, _to_json, _uuid, _walk
 
 __all__ = ["ColumnsBuilder", "arrow_type", "columns_builder"]
 
@@ -83,33 +83,18 @@ def _source(struct: inspect.StructType, columns: dict[str, dict[str, Any]]) -> s
         lines.append(f"    c{number} = []")
         lines.append(f"    a{number} = c{number}.append")
     lines.append("    for obj in objs:")
-    count = 0
 
-    def walk(info: inspect.StructType, var: str, prefix: str, indent: str) -> None:
-        nonlocal count
-        for field in info.fields:
-            column = prefix + field.encode_name
-            kind = _strip(field.type)
-            read = f"{var}.{field.name}"
-            if isinstance(kind, inspect.StructType):
-                count += 1
-                name = f"v{count}"
-                lines.append(f"{indent}{name} = {read}")
-                lines.append(f"{indent}if {name} is None:")
-                lines.append(f"{indent}    pass")
-                for empty in _columns_of(kind, column + "__"):
-                    lines.append(f"{indent}    a{index[empty]}(None)")
-                lines.append(f"{indent}else:")
-                lines.append(f"{indent}    pass")  # a Struct without fields
-                walk(kind, name, column + "__", indent + "    ")
-                continue
-            append = f"a{index[column]}"
-            convert = _conversion(field.type)
-            if columns[column]["data_type"] == "json":
-                convert = "_json_text" if convert is None else "_json_text_of_structs"
-            lines.append(f"{indent}{append}({read if convert is None else f'{convert}({read})'})")
+    def leaf(lines: list[str], indent: str, column: str, read: str, kind: Any) -> None:
+        convert = _conversion(kind)
+        if columns[column]["data_type"] == "json":
+            convert = "_json_text" if convert is None else "_json_text_of_structs"
+        value = read if convert is None else f"{convert}({read})"
+        lines.append(f"{indent}a{index[column]}({value})")
 
-    walk(struct, "obj", "", "        ")
+    def absent(column: str) -> str:
+        return f"a{index[column]}(None)"
+
+    _walk(struct, lines, "        ", leaf=leaf, absent=absent)
     lines.append(f"    return [{', '.join(f'c{number}' for number in range(len(names)))}]")
     return "\n".join(lines) + "\n"
 

@@ -96,15 +96,26 @@ def _columns_of(struct: inspect.StructType, prefix: str) -> list[str]:
     return names
 
 
-def _source(struct: inspect.StructType, keep_none: bool) -> str:
-    """The code of a function making the row of ``struct``, one statement per column.
+#: Appends the code setting one column: (lines, indent, column, the read of the field, the
+#: field's type).
+_LeafCode = Callable[[list[str], str, str, str, Any], None]
 
-    Straight-line code reads each field once, with no call per nested Struct: it runs for
-    every row loaded, several times faster than walking the fields at run time. Attribute
-    names are the Struct's own field names (identifiers); column names are ``repr`` literals.
-    Without ``keep_none``, a ``None`` value is left out of the row instead.
+
+def _walk(
+    struct: inspect.StructType,
+    lines: list[str],
+    indent: str,
+    *,
+    leaf: _LeafCode,
+    absent: Callable[[str], str] | None,
+) -> None:
+    """Append straight-line code reading every field of ``struct`` from ``obj``, once.
+
+    A scalar or open field is one column, its code made by ``leaf``. A nested Struct is
+    read once into a variable and walked under ``if it is not None``; ``absent`` gives the
+    statement for each of its columns when it is ``None`` (no such branch without it).
+    Attribute names are the Struct's own field names (identifiers).
     """
-    lines = ["def build(obj):", "    row = {}"]
     count = 0
 
     def walk(info: inspect.StructType, var: str, prefix: str, indent: str) -> None:
@@ -113,32 +124,51 @@ def _source(struct: inspect.StructType, keep_none: bool) -> str:
             column = prefix + field.encode_name
             kind = _strip(field.type)
             read = f"{var}.{field.name}"
-            if isinstance(kind, inspect.StructType):
-                count += 1
-                name = f"v{count}"
-                lines.append(f"{indent}{name} = {read}")
-                if keep_none:
-                    lines.append(f"{indent}if {name} is None:")
-                    lines.append(f"{indent}    pass")
-                    for empty in _columns_of(kind, column + "__"):
-                        lines.append(f"{indent}    row[{empty!r}] = None")
-                    lines.append(f"{indent}else:")
-                else:
-                    lines.append(f"{indent}if {name} is not None:")
-                lines.append(f"{indent}    pass")  # a Struct without fields
-                walk(kind, name, column + "__", indent + "    ")
+            if not isinstance(kind, inspect.StructType):
+                leaf(lines, indent, column, read, field.type)
                 continue
-            convert = _conversion(field.type)
-            if keep_none:
-                value = read if convert is None else f"{convert}({read})"
-                lines.append(f"{indent}row[{column!r}] = {value}")
-                continue
-            lines.append(f"{indent}value = {read}")
-            lines.append(f"{indent}if value is not None:")
-            value = "value" if convert is None else f"{convert}(value)"
-            lines.append(f"{indent}    row[{column!r}] = {value}")
+            count += 1
+            name = f"v{count}"
+            lines.append(f"{indent}{name} = {read}")
+            if absent is None:
+                lines.append(f"{indent}if {name} is not None:")
+            else:
+                lines.append(f"{indent}if {name} is None:")
+                lines.append(f"{indent}    pass")
+                for empty in _columns_of(kind, column + "__"):
+                    lines.append(f"{indent}    {absent(empty)}")
+                lines.append(f"{indent}else:")
+            lines.append(f"{indent}    pass")  # a Struct without fields
+            walk(kind, name, column + "__", indent + "    ")
 
-    walk(struct, "obj", "", "    ")
+    walk(struct, "obj", "", indent)
+
+
+def _source(struct: inspect.StructType, keep_none: bool) -> str:
+    """The code of a function making the row of ``struct``, one statement per column.
+
+    Straight-line code reads each field once, with no call per nested Struct: it runs for
+    every row loaded, several times faster than walking the fields at run time. Column
+    names are ``repr`` literals. Without ``keep_none``, a ``None`` value is left out of the
+    row instead.
+    """
+    lines = ["def build(obj):", "    row = {}"]
+
+    def leaf(lines: list[str], indent: str, column: str, read: str, kind: Any) -> None:
+        convert = _conversion(kind)
+        if keep_none:
+            value = read if convert is None else f"{convert}({read})"
+            lines.append(f"{indent}row[{column!r}] = {value}")
+            return
+        lines.append(f"{indent}value = {read}")
+        lines.append(f"{indent}if value is not None:")
+        value = "value" if convert is None else f"{convert}(value)"
+        lines.append(f"{indent}    row[{column!r}] = {value}")
+
+    def absent(column: str) -> str:
+        return f"row[{column!r}] = None"
+
+    _walk(struct, lines, "    ", leaf=leaf, absent=absent if keep_none else None)
     lines.append("    return row")
     return "\n".join(lines) + "\n"
 
