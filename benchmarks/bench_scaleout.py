@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +421,27 @@ def _processes(
         return list(pool.map(main, [fill(args) for args in arguments]))
 
 
+@contextlib.contextmanager
+def _limited_key(
+    limit: int, period: float
+) -> Iterator[tuple[Emulator, str, asyncio.AbstractEventLoop, list[str]]]:
+    """A redis-server and an emulator (its own process) allowing ``limit`` requests per
+    ``period``, seeded with `CUSTOMERS`; with a loop to ask it on and 500 of its ids."""
+    redis_process, redis_url = start_redis()
+    try:
+        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(emu.seed_customers(CUSTOMERS, same_created_at=2))
+                ids = loop.run_until_complete(emu.customer_ids())[:500]
+                yield emu, redis_url, loop, ids
+            finally:
+                loop.close()
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+
+
 def fairness(
     k: int = 8,
     tasks: int = 4,
@@ -433,30 +454,19 @@ def fairness(
     Two runs: ``tasks`` lookup tasks per process; then one list stream and 16 lookup tasks
     per process.
     """
-    redis_process, redis_url = start_redis()
     rows = []
-    try:
-        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
-            loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(emu.seed_customers(CUSTOMERS, same_created_at=2))
-                ids = loop.run_until_complete(emu.customer_ids())[:500]
-                for stream, per_process in ((False, tasks), (True, 16)):
-                    time.sleep(period + 0.5)  # a fresh quota for each run
-                    before = loop.run_until_complete(emu.stats())
-                    results = _processes(
-                        _fair_main,
-                        [(emu.env, redis_url, None, duration, per_process, stream, ids)] * k,
-                        k,
-                    )
-                    after = loop.run_until_complete(emu.stats())
-                    rows.append(_fair_row(k, per_process, stream, duration, limit, period,
-                                          results, before, after))  # fmt: skip
-            finally:
-                loop.close()
-    finally:
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
+    with _limited_key(limit, period) as (emu, redis_url, loop, ids):
+        for stream, per_process in ((False, tasks), (True, 16)):
+            time.sleep(period + 0.5)  # a fresh quota for each run
+            before = loop.run_until_complete(emu.stats())
+            results = _processes(
+                _fair_main,
+                [(emu.env, redis_url, None, duration, per_process, stream, ids)] * k,
+                k,
+            )
+            after = loop.run_until_complete(emu.stats())
+            rows.append(_fair_row(k, per_process, stream, duration, limit, period,
+                                  results, before, after))  # fmt: skip
     return rows
 
 
@@ -613,40 +623,29 @@ def priority_run(
     period: float = 10.0,
 ) -> list[dict[str, Any]]:
     """Interactive ``get`` latency alone, beside background scans, beside default ones."""
-    redis_process, redis_url = start_redis()
     rows = []
-    try:
-        with Emulator(mode="process", rate_limit=limit, rate_limit_period=period) as emu:
-            loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(emu.seed_customers(CUSTOMERS, same_created_at=2))
-                ids = loop.run_until_complete(emu.customer_ids())[:500]
-                for scans in ("none", "background", "default"):
-                    time.sleep(period + 0.5)
-                    before = loop.run_until_complete(emu.stats())
-                    n = 0 if scans == "none" else scanners
-                    web = ("web", (emu.env, redis_url, None, duration, rate, ids))
-                    scan = ("scan", (emu.env, redis_url, None, duration, scans))
-                    results = _processes(_both_main, [web, *([scan] * n)], n + 1)
-                    after = loop.run_until_complete(emu.stats())
-                    latencies = results[0]["latencies"]
-                    total = after["requests_total"] - before["requests_total"]
-                    rejected = after["too_many_requests"] - before["too_many_requests"]
-                    rows.append({
-                        "scans": scans,
-                        "scanners": n,
-                        "calls": len(latencies),
-                        "p50_ms": _percentile(latencies, 0.5) * 1000,
-                        "p99_ms": _percentile(latencies, 0.99) * 1000,
-                        "max_ms": max(latencies, default=float("nan")) * 1000,
-                        "429s": rejected,
-                        "share": (total - rejected) / (limit * duration / period),
-                    })  # fmt: skip
-            finally:
-                loop.close()
-    finally:
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
+    with _limited_key(limit, period) as (emu, redis_url, loop, ids):
+        for scans in ("none", "background", "default"):
+            time.sleep(period + 0.5)
+            before = loop.run_until_complete(emu.stats())
+            n = 0 if scans == "none" else scanners
+            web = ("web", (emu.env, redis_url, None, duration, rate, ids))
+            scan = ("scan", (emu.env, redis_url, None, duration, scans))
+            results = _processes(_both_main, [web, *([scan] * n)], n + 1)
+            after = loop.run_until_complete(emu.stats())
+            latencies = results[0]["latencies"]
+            total = after["requests_total"] - before["requests_total"]
+            rejected = after["too_many_requests"] - before["too_many_requests"]
+            rows.append({
+                "scans": scans,
+                "scanners": n,
+                "calls": len(latencies),
+                "p50_ms": _percentile(latencies, 0.5) * 1000,
+                "p99_ms": _percentile(latencies, 0.99) * 1000,
+                "max_ms": max(latencies, default=float("nan")) * 1000,
+                "429s": rejected,
+                "share": (total - rejected) / (limit * duration / period),
+            })  # fmt: skip
     return rows
 
 
