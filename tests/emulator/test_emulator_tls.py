@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import socket
 import ssl
 import sys
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -199,3 +202,24 @@ def test_the_command_line_serves_https_and_checks_its_tls_flags(
     for argv, message in bad:
         assert main(["--port", "0", *argv]) == 2
         assert capsys.readouterr().err.startswith(message)
+
+
+def test_a_thread_emulator_stopping_mid_handshake_closes_the_connection(
+    files: Files, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client still in its TLS handshake when the server thread stops: no task or socket
+    is left for the garbage collector to warn about."""
+    leaks: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: leaks.append(repr(unraisable.exc_value))
+    try:
+        with Emulator(mode="thread", certfile=files.server) as emu:
+            host, _, port = emu.url.removeprefix("https://").partition(":")
+            silent = socket.create_connection((host, int(port)))  # connects, never says hello
+            time.sleep(0.3)  # the server's loop accepts it and waits for the handshake
+        silent.close()
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert leaks == []
+    assert "Task was destroyed" not in caplog.text

@@ -67,6 +67,23 @@ def _url(port: int, ssl_context: ssl.SSLContext | None) -> str:
     return f"{scheme}://{HOST}:{port}"
 
 
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the server left on its loop, let the transports close, close the loop.
+
+    The server's cleanup closes its connections, but not one still in its TLS handshake:
+    the loop's accept task owns that one until the handshake ends or the task is cancelled.
+    """
+    left = asyncio.all_tasks(loop)
+    for task in left:
+        task.cancel()
+    if left:
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+    loop.run_until_complete(asyncio.sleep(0))  # the cancelled transports' close callbacks
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+
 class _Served:
     """An aiohttp app listening on loopback, on the running loop (HTTPS with a context)."""
 
@@ -159,9 +176,7 @@ class ThreadRunner(Runner):
                 failure.append(exc)
             finally:
                 started.set()
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-                loop.close()
+                _close_loop(loop)
 
         self._thread = threading.Thread(target=main, name="voucherify-emulator", daemon=True)
         self._thread.start()
