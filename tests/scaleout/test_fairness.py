@@ -186,6 +186,54 @@ async def test_the_process_served_least_in_the_period_goes_first(
     await b.aclose()
 
 
+async def test_a_place_follows_its_process_count_as_it_is_when_it_asks_again(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()  # a period of 4 s: not spread, so the room is what the counts say
+    a, b = (limiter(redis_server, clock, interactive_share=0) for _ in range(2))
+    end = clock.now + 4
+    await inform(b, remaining=2, end=end, limit=300)
+    fill, job_a, web_a, job_b = Asker(b), Asker(a, "background"), Asker(a), Asker(b, "background")
+
+    async def one_ends(lim: RedisRateLimiter) -> None:  # room for one more
+        await lim.settle(200, RateLimit(limit=300, remaining=2, retry_at=end))
+
+    assert [await fill.ask() for _ in range(2)] == [0.0, 0.0]  # b: 3 this period
+    assert await job_a.ask() > 0  # takes its place while a was let through 0 times
+    for _ in range(5):  # then a's interactive task goes ahead of it 5 times
+        await one_ends(b if _ < 2 else a)
+        assert await web_a.ask() == 0.0
+    assert await job_b.ask() > 0  # b: 3, a: 5
+    await one_ends(a)
+    assert await job_a.ask() > 0  # older, but its process was let through more since
+    assert await job_b.ask() == 0.0
+    for asker in (fill, job_a, web_a, job_b):
+        asker.close()
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_when_a_period_starts_the_oldest_waiter_goes_first_again(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    a, b = limiter(redis_server, clock), limiter(redis_server, clock)
+    end = clock.now + 4
+    await inform(a, remaining=1, end=end, limit=300)
+    busy, slow = Asker(a), Asker(b)
+    assert await busy.ask() == 0.0
+    assert await busy.ask() > 0  # waits, ranked by a's 2 requests
+    clock.now += 1  # a new period (within the waiter's time), with room for one
+    await a.settle(200, RateLimit(limit=300, remaining=1, retry_at=clock.now + 3.5))
+    assert await slow.ask() > 0  # the counts start again: the older waiter is first
+    assert await busy.ask() == 0.0
+    assert await slow.ask() > 0
+    busy.close()
+    slow.close()
+    await a.aclose()
+    await b.aclose()
+
+
 async def test_the_budget_is_spread_over_the_period_after_a_burst(
     redis_server: RedisServer,
 ) -> None:

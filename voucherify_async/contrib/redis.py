@@ -118,7 +118,8 @@ _SMALLEST_BURST = 10
 # One script for the calls. KEYS: state hash, in-flight sorted set (member: one
 # reservation, score: when its lease ends), the waiting line (member: one waiting task,
 # score: when it first asked less 1.7e9 s, plus 1e9 per request its process was let through
-# in this period (999 at most), plus 1e13 for a background one), the line's deadlines
+# in this period (999 at most, as of its latest ask), plus 1e13 for a background one), the
+# line's deadlines
 # (score: when the waiter is forgotten unless it asks again) and the requests let through
 # per process in this period.
 # ARGV[1]: op, ARGV[2]: now (epoch s), ARGV[3]: lease. Numbers go back as strings: Redis would
@@ -221,18 +222,34 @@ if op == 'reserve' then
   -- The line: interactive waiters before background ones, then the waiters of the process
   -- let through least in this period (the counts start again with each period), then the
   -- oldest.
+  -- A place's score is kept up to date: each time its waiter asks (with its process's
+  -- count now), and for every place when the counts start again.
+  local function place(since, count, back)
+    local score = since + math.min(count, 999) * 1e9
+    if back then score = score + 1e13 end
+    return score
+  end
   local period = redis.call('HGET', state, 'period_end') or ''
   if (redis.call('HGET', state, 'served_in') or '') ~= period then
     redis.call('DEL', served)
     redis.call('HSET', state, 'served_in', period)
+    local places = redis.call('ZRANGE', line, 0, -1, 'WITHSCORES')
+    for i = 1, #places, 2 do
+      local old = tonumber(places[i + 1])
+      redis.call('ZADD', line, place(math.fmod(old, 1e9), 0, old >= 1e13), places[i])
+    end
   end
   local process = ARGV[15]
-  local served_count = math.min(tonumber(redis.call('HGET', served, process) or '0'), 999)
-  local score = (now - 1.7e9) + served_count * 1e9
-  if background then score = score + 1e13 end
+  local served_count = tonumber(redis.call('HGET', served, process) or '0')
+  local since = now - 1.7e9
+  if waiter ~= '' then
+    local old = redis.call('ZSCORE', line, waiter)
+    if old then since = math.fmod(tonumber(old), 1e9) end
+  end
+  local score = place(since, served_count, background)
   local rank
   if waiter ~= '' then
-    redis.call('ZADD', line, 'NX', score, waiter)
+    redis.call('ZADD', line, score, waiter)
     rank = redis.call('ZRANK', line, waiter)
   else
     rank = redis.call('ZCOUNT', line, '-inf', score)
