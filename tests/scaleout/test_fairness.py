@@ -234,6 +234,36 @@ async def test_when_a_period_starts_the_oldest_waiter_goes_first_again(
     await b.aclose()
 
 
+async def test_when_a_period_ends_a_burst_goes_in_line_and_counts_for_the_next(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    a, b = limiter(redis_server, clock), limiter(redis_server, clock)
+    end = await spent(clock, a, limit=100)  # a period of 30 s: a burst is 10
+    first = [Asker(a) for _ in range(11)]
+    for asker in first:
+        assert await asker.ask() > 0
+        clock.now += 0.001
+    late = Asker(b)
+    assert await late.ask() > 0
+    clock.now = end + 0.01  # over; the next period's first answer is not in yet
+    waiting = [*first, late]
+    for _ in range(12):  # each asks again, as they do every few milliseconds
+        waiting = [asker for asker in waiting if await asker.ask() > 0]
+    assert len(waiting) == 2  # a burst of ten, not all of them at once
+    assert late not in waiting  # b's waiter among them: a was let through more
+    later = Asker(b)
+    assert await later.ask() > 0
+    await a.settle(200, RateLimit(limit=100, remaining=89, retry_at=end + 30))
+    clock.now += 0.3  # room for one: a's nine count for this period, b's one too
+    assert all([await asker.ask() > 0 for asker in waiting])  # older, but a's
+    assert await later.ask() == 0.0
+    for asker in (*first, late, later):
+        asker.close()
+    await a.aclose()
+    await b.aclose()
+
+
 async def test_the_budget_is_spread_over_the_period_after_a_burst(
     redis_server: RedisServer,
 ) -> None:

@@ -181,7 +181,9 @@ if op == 'reserve' then
     redis.call('HSET', state, 'interactive_at', ARGV[2])
   end
   -- How many may go now (the waiters ahead first), or how long to wait.
-  local wait, allowed, interval, tokens = 0, 0, 0, 0
+  local wait, allowed, interval, tokens, spending = 0, 0, 0, 0, false
+  local spread = (num('span') or 0) >= 5
+  local burst = math.max(tonumber(ARGV[14]), math.ceil((limit or remaining or 0) / 10))
   if blocked > now then
     wait = blocked - now
   elseif remaining == nil or period_end == nil then
@@ -192,8 +194,24 @@ if op == 'reserve' then
       allowed = math.huge
     end
   elseif now >= period_end then
+    -- The period is over and the next one's first answer is not in yet: a burst goes
+    -- (the line's first), the others wait for that answer and the spreading it brings.
     allowed = (limit or 1) - held - inflight
-    if allowed <= 0 then wait = tonumber(ARGV[7]) end
+    if allowed <= 0 then
+      wait = tonumber(ARGV[7])
+    elseif spread then
+      local ended = redis.call('HGET', state, 'period_end')
+      if redis.call('HGET', state, 'burst_after') ~= ended then
+        tokens = burst
+        redis.call('HSET', state, 'burst_after', ended)
+      else
+        tokens = num('tokens') or 0
+      end
+      redis.call('HSET', state, 'tokens', tostring(tokens), 'tokens_at', ARGV[2])
+      spending = true
+      allowed = math.min(allowed, math.floor(tokens))
+      if allowed <= 0 then wait = tonumber(ARGV[7]) end
+    end
   elseif remaining - inflight > held then
     -- The rest of the period's budget is spread over most of the rest of the period (it
     -- is spent before the end, which the API rounds up to whole seconds), with a burst of
@@ -202,9 +220,9 @@ if op == 'reserve' then
     allowed = free - held
     -- Not in periods of a few seconds, where that rounding is too large a part of them.
     local horizon = 0.75 * (period_end - now) - 1.0
-    if horizon > 0 and (num('span') or 0) >= 5 then
+    if horizon > 0 and spread then
       interval = horizon / free
-      local burst = math.max(tonumber(ARGV[14]), math.ceil((limit or remaining) / 10))
+      spending = true
       local stored, at = num('tokens'), num('tokens_at')
       if stored == nil or at == nil then
         tokens = burst
@@ -220,8 +238,7 @@ if op == 'reserve' then
     wait = period_end - now
   end
   -- The line: interactive waiters before background ones, then the waiters of the process
-  -- let through least in this period (the counts start again with each period), then the
-  -- oldest.
+  -- let through least in this period, then the oldest.
   -- A place's score is kept up to date: each time its waiter asks (with its process's
   -- count now), and for every place when the counts start again.
   local function place(since, count, back)
@@ -229,15 +246,22 @@ if op == 'reserve' then
     if back then score = score + 1e13 end
     return score
   end
+  -- The counts start again when a period ends; those made before the next period's first
+  -- answer count for that period.
   local period = redis.call('HGET', state, 'period_end') or ''
-  if (redis.call('HGET', state, 'served_in') or '') ~= period then
-    redis.call('DEL', served)
-    redis.call('HSET', state, 'served_in', period)
-    local places = redis.call('ZRANGE', line, 0, -1, 'WITHSCORES')
-    for i = 1, #places, 2 do
-      local old = tonumber(places[i + 1])
-      redis.call('ZADD', line, place(math.fmod(old, 1e9), 0, old >= 1e13), places[i])
+  if period_end and now >= period_end then period = 'after ' .. period end
+  local counted = redis.call('HGET', state, 'served_in') or ''
+  if counted ~= period then
+    local after = string.sub(counted, 1, 6) == 'after '
+    if not after or string.sub(period, 1, 6) == 'after ' then
+      redis.call('DEL', served)
+      local places = redis.call('ZRANGE', line, 0, -1, 'WITHSCORES')
+      for i = 1, #places, 2 do
+        local old = tonumber(places[i + 1])
+        redis.call('ZADD', line, place(math.fmod(old, 1e9), 0, old >= 1e13), places[i])
+      end
     end
+    redis.call('HSET', state, 'served_in', period)
   end
   local process = ARGV[15]
   local served_count = tonumber(redis.call('HGET', served, process) or '0')
@@ -260,7 +284,7 @@ if op == 'reserve' then
       redis.call('ZREM', due, waiter)
     end
     redis.call('HINCRBY', served, process, 1)
-    if interval > 0 then redis.call('HSET', state, 'tokens', tostring(tokens - 1)) end
+    if spending then redis.call('HSET', state, 'tokens', tostring(tokens - 1)) end
     redis.call('ZADD', flight, now + lease, ARGV[4])
     if not first then redis.call('HSET', state, 'first_sent', ARGV[2]) end
     touch(blocked - now)
