@@ -470,9 +470,11 @@ class RedisRateLimiter:
     **Fair shares.** The rest of each period's budget is spread over most of the rest of
     the period (a burst of a tenth of the limit goes at once; periods of five seconds or
     more), and a request told to wait takes a place in a waiting line in Redis: the process
-    let through least in the period first, then the oldest waiter. Every waiting request is
-    served in turn, so processes (and tasks) with the same demand get the same share,
-    whoever wakes first. A place is kept while its request asks again in time;
+    let through least in the period first, then the oldest waiter. When a period ends, a
+    burst goes in the line's order while the next period's first answer is on its way, and
+    counts for that period. Every waiting request is served in turn, so processes (and
+    tasks) with the same demand get the same share, whoever wakes first. A place is kept
+    while its request asks again in time;
     a process that dies loses its places within two seconds.
 
     **Priority.** Interactive requests are ahead of background ones in the line, and
