@@ -5,12 +5,18 @@ The models omit their defaults when encoded (``omit_defaults=True``), so
 warehouse would hold ``NULL`` where the API said ``0``. The builders here read every field
 of the Struct instead, into the flattened ``parent__child`` columns `columns_from_struct`
 declares, with ``None`` in each column of a nested Struct that is absent.
+
+Inside a ``json`` column (``loyalty__campaigns``, ``referrals__campaigns``), a Struct is
+written as the API writes it: a field that is ``None`` by default and ``None`` is left out
+(the API leaves such keys out rather than sending ``null``), a ``0`` stays, and a UTC
+date-time is written with milliseconds and ``Z``, the API's form.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -48,8 +54,11 @@ def _is_plain(info: inspect.Type) -> bool:
     return False
 
 
+_UTC = timedelta(0)
+
+
 def _to_json(value: Any) -> Any:
-    """A decoded value as JSON builtins: a Struct with every field, dates as ISO strings."""
+    """A decoded value as JSON builtins, as the API wrote it (see the module's docstring)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dict):
@@ -58,10 +67,13 @@ def _to_json(value: Any) -> Any:
         return [_to_json(item) for item in value]
     if isinstance(value, msgspec.Struct):
         return {
-            field.encode_name: _to_json(getattr(value, field.name))
+            field.encode_name: _to_json(item)
             for field in msgspec.structs.fields(value)
+            if (item := getattr(value, field.name)) is not None or field.default is not None
         }
-    # datetime, date, time, Decimal, UUID, Enum, bytes ...: msgspec's own JSON form.
+    if isinstance(value, datetime) and value.utcoffset() == _UTC and not value.microsecond % 1000:
+        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+    # Other date-times, date, time, Decimal, UUID, Enum, bytes ...: msgspec's JSON form.
     return msgspec.to_builtins(value)
 
 
