@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery
 
-from voucherify_async import CustomerPartition
+from voucherify_async import CustomerPartition, LocalRateLimiter
 from voucherify_async.checkpoints import PartitionResult
 from voucherify_async.contrib.celery import _summary, install, safe_visibility_timeout
+from voucherify_async.contrib.sqlite import SQLiteSink
+from voucherify_async.emulator import Emulator
 
 
 def tasks_for_test() -> object:
@@ -142,3 +146,53 @@ def test_the_result_adds_up_over_the_continuations_of_a_partition() -> None:
     }
     # A first task that finds an earlier run's checkpoint resumed too, as before.
     assert _summary(1, run(2, 20, 5, 50, True), None)["resumed"] is True
+
+
+class Recording(LocalRateLimiter):
+    """The local limiter, noting the priority of every request it lets through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.priorities: list[str] = []
+
+    async def reserve(self, priority: str = "interactive") -> float:
+        wait = await super().reserve(priority)  # type: ignore[arg-type]
+        if wait <= 0:
+            self.priorities.append(priority)
+        return wait
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ({}, "background"),
+        ({"priority": "interactive"}, "interactive"),
+        ({"priority": None}, "interactive"),
+    ],
+)
+def test_a_scan_task_sends_its_requests_at_background_priority(
+    tmp_path: Path, option: dict[str, Any], expected: str
+) -> None:
+    limiter = Recording()
+    with Emulator(mode="thread", seed=25) as emu:
+        tasks = install(
+            app_for_test(),
+            client=lambda shared: emu.client(rate_limiter=shared),
+            limiter=lambda: limiter,
+            sink=lambda scan_id: SQLiteSink(tmp_path / f"{scan_id}.db"),
+            **option,
+        )
+        (whole,) = asyncio.run(partitions(emu))
+        result = tasks.scan(whole.dumps().decode(), "scan-1", 10)
+    assert result["items"] == 25 and result["pages"] == 3
+    assert limiter.priorities == [expected] * 3
+
+
+async def partitions(emu: Emulator) -> list[CustomerPartition]:
+    async with emu.client() as vf:
+        return await vf.customers.partition(1)
+
+
+def test_an_unknown_priority_is_refused_by_install() -> None:
+    with pytest.raises(ValueError, match="priority must be 'interactive' or 'background'"):
+        install_on(app_for_test(), priority="urgent")

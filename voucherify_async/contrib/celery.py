@@ -19,7 +19,9 @@ visibility timeout that no running task can outlive (`safe_visibility_timeout`),
 partitions of a dead worker are taken over by another one within about that time.
 
 The factories are called inside the task, in the worker process and in the task's event
-loop, so clients and Redis connections are never shared across processes or loops.
+loop, so clients and Redis connections are never shared across processes or loops. A scan
+is background work: its requests go at ``priority="background"`` (``install(priority=...)``),
+so the web processes on the same key go first.
 
 Examples:
     ```python
@@ -48,6 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._core.pacing import Priority, check_priority
 from ..checkpoints import CheckpointStore, PageSink, PartitionResult, scan_partition
 from ..resources._partition import CustomerPartition
 
@@ -147,6 +150,7 @@ def install(
     name: str = "voucherify_async.scan_partition",
     max_task_seconds: float = 20.0,
     visibility_timeout: float | None = None,
+    priority: Priority | None = "background",
 ) -> ScanTasks:
     """Register the partition-scan tasks on ``app``, and make the broker hand a dead worker's
     partitions to another worker in bounded time.
@@ -181,13 +185,16 @@ def install(
             written are kept).
         visibility_timeout: the broker's visibility timeout, at least twice
             ``max_task_seconds``; ``None``: `safe_visibility_timeout`.
+        priority: the priority of the scan's requests (``vf.with_options(priority=...)``):
+            ``"background"`` (the default), ``"interactive"``, or ``None`` to keep the
+            client's own.
 
     Returns:
         The registered tasks.
 
     Raises:
-        ValueError: ``max_task_seconds`` not positive, or a visibility timeout (given, or
-            set on the app) too short for it.
+        ValueError: ``max_task_seconds`` not positive, a visibility timeout (given, or
+            set on the app) too short for it, or an unknown ``priority``.
     """
     if isinstance(max_task_seconds, bool) or not (
         isinstance(max_task_seconds, (int, float)) and 0 < max_task_seconds < math.inf
@@ -195,6 +202,8 @@ def install(
         raise ValueError(
             f"max_task_seconds must be a positive number of seconds, got {max_task_seconds!r}"
         )
+    if priority is not None:
+        priority = check_priority(priority)
     timeout = _configure_broker(app, max_task_seconds, visibility_timeout)
 
     async def run(
@@ -209,7 +218,7 @@ def install(
         try:
             async with client(shared) as vf:
                 result = await scan_partition(
-                    vf,
+                    vf if priority is None else vf.with_options(priority=priority),
                     partition,
                     sink(scan_id),
                     store=checkpoints,
