@@ -649,7 +649,9 @@ def voucherify_source(
             side.
         margin: how far before the last run's newest change a later run asks again.
         client_options: more keyword arguments of `AsyncVoucherify` (``timeout``,
-            ``max_retries``, ...).
+            ``max_retries``, ``rate_limiter``, ...). The client's ``priority`` is
+            ``"background"`` unless given here: interactive calls on the same key (and
+            the same limiter) go first.
         client_factory: makes the client instead (for instance with a shared rate limiter);
             it is called with no arguments on the loop dlt extracts on, and the client it
             returns is closed when the run ends.
@@ -705,7 +707,12 @@ def voucherify_source(
             app_token = _from_dlt("app_token", secret=True)
         if base_url is None:
             base_url = _from_dlt("base_url", secret=False)
-        options = {"max_concurrency": concurrency, **(client_options or {})}
+        # A load is background work: a web process on the same key goes first.
+        options = {
+            "max_concurrency": concurrency,
+            "priority": "background",
+            **(client_options or {}),
+        }
         # Made here (no session opens until a request) so bad credentials fail now.
         try:
             AsyncVoucherify(app_id=app_id, app_token=app_token, base_url=base_url, **options)
