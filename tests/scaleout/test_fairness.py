@@ -264,6 +264,21 @@ async def test_when_a_period_ends_a_burst_goes_in_line_and_counts_for_the_next(
     await b.aclose()
 
 
+async def test_when_no_answer_comes_after_a_period_ends_the_rest_go_two_seconds_on(
+    redis_server: RedisServer,
+) -> None:
+    clock = Clock()
+    lim = limiter(redis_server, clock)
+    end = await spent(clock, lim, limit=100)
+    clock.now = end + 0.01
+    asker = Asker(lim)
+    assert [await asker.ask() for _ in range(11)] == [0.0] * 10 + [pytest.approx(0.05)]
+    clock.now = end + 2.01  # the burst's answers never came
+    assert [await asker.ask() for _ in range(5)] == [0.0] * 5
+    asker.close()
+    await lim.aclose()
+
+
 async def test_the_budget_is_spread_over_the_period_after_a_burst(
     redis_server: RedisServer,
 ) -> None:

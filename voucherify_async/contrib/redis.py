@@ -196,10 +196,11 @@ if op == 'reserve' then
   elseif now >= period_end then
     -- The period is over and the next one's first answer is not in yet: a burst goes
     -- (the line's first), the others wait for that answer and the spreading it brings.
+    -- (At most for as long as a first answer is waited for: then all may go, as before.)
     allowed = (limit or 1) - held - inflight
     if allowed <= 0 then
       wait = tonumber(ARGV[7])
-    elseif spread then
+    elseif spread and now - period_end < tonumber(ARGV[6]) then
       local ended = redis.call('HGET', state, 'period_end')
       if redis.call('HGET', state, 'burst_after') ~= ended then
         tokens = burst
