@@ -12,7 +12,7 @@ from aiohttp import ClientResponse, ClientSession
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
-from voucherify_async import AsyncVoucherify, MockTransport
+from voucherify_async import AsyncVoucherify, LocalRateLimiter, MockTransport
 from voucherify_async._transport.aiohttp_transport import AiohttpTransport
 from voucherify_async._transport.mock import Handler
 
@@ -114,3 +114,23 @@ def mock_client(handler: Handler, sleeps: Sleeps | None = None) -> AsyncVoucheri
         clock=sleeps.clock,
         jitter=lambda: 0.0,
     )
+
+
+class RecordingLimiter(LocalRateLimiter):
+    """The local limiter, noting the priority of every request it lets through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.priorities: list[str] = []
+
+    async def reserve(self, priority: str = "interactive") -> float:
+        wait = await super().reserve(priority)  # type: ignore[arg-type]
+        if wait <= 0:
+            self.priorities.append(priority)
+        return wait
+
+
+@pytest.fixture
+def recording_limiter() -> RecordingLimiter:
+    """A `LocalRateLimiter` whose ``priorities`` list the priority of each request sent."""
+    return RecordingLimiter()

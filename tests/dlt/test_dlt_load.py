@@ -11,7 +11,7 @@ import dlt
 import pytest
 from dlt_helpers import change, credentials, requests_seen, rows, run, target
 
-from voucherify_async import ConfigurationError, CustomerPartition, LocalRateLimiter
+from voucherify_async import ConfigurationError, CustomerPartition
 from voucherify_async.dlt import (
     DEFAULT_MARGIN,
     DUCKDB_FILE_BYTES,
@@ -298,33 +298,23 @@ def test_backfill_by_partitions_from_other_processes(
     assert "changed_at" not in json.dumps(target(tmp_path, "part0").state, default=str)
 
 
-class Recording(LocalRateLimiter):
-    """The local limiter, noting the priority of every request it lets through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.priorities: set[str] = set()
-
-    async def reserve(self, priority: str = "interactive") -> float:
-        wait = await super().reserve(priority)  # type: ignore[arg-type]
-        if wait <= 0:
-            self.priorities.add(priority)
-        return wait
-
-
 @pytest.mark.parametrize(
     ("options", "expected"),
     [({}, {"background"}), ({"priority": "interactive"}, {"interactive"})],
 )
 def test_a_load_is_background_work_unless_told(
-    voucherify_emulator: Emulator, tmp_path: Path, options: dict[str, Any], expected: set[str]
+    voucherify_emulator: Emulator,
+    tmp_path: Path,
+    recording_limiter: Any,
+    options: dict[str, Any],
+    expected: set[str],
 ) -> None:
     seed(voucherify_emulator, 30)
-    limiter = Recording()
+    limiter = recording_limiter
     load(
         target(tmp_path),
         client_options={"rate_limiter": limiter, **options},
         **credentials(voucherify_emulator),
     )
     assert rows(tmp_path, "SELECT count(*) FROM voucherify.customers") == [(30,)]
-    assert limiter.priorities == expected
+    assert set(limiter.priorities) == expected

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from voucherify_async import CustomerPartition, LocalRateLimiter
+from voucherify_async import CustomerPartition
 from voucherify_async.checkpoints import PartitionResult
 from voucherify_async.contrib.celery import _summary, install, safe_visibility_timeout
 from voucherify_async.contrib.sqlite import SQLiteSink
@@ -148,20 +148,6 @@ def test_the_result_adds_up_over_the_continuations_of_a_partition() -> None:
     assert _summary(1, run(2, 20, 5, 50, True), None)["resumed"] is True
 
 
-class Recording(LocalRateLimiter):
-    """The local limiter, noting the priority of every request it lets through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.priorities: list[str] = []
-
-    async def reserve(self, priority: str = "interactive") -> float:
-        wait = await super().reserve(priority)  # type: ignore[arg-type]
-        if wait <= 0:
-            self.priorities.append(priority)
-        return wait
-
-
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
@@ -171,9 +157,9 @@ class Recording(LocalRateLimiter):
     ],
 )
 def test_a_scan_task_sends_its_requests_at_background_priority(
-    tmp_path: Path, option: dict[str, Any], expected: str
+    tmp_path: Path, recording_limiter: Any, option: dict[str, Any], expected: str
 ) -> None:
-    limiter = Recording()
+    limiter = recording_limiter
     with Emulator(mode="thread", seed=25) as emu:
         tasks = install(
             app_for_test(),
