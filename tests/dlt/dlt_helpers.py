@@ -13,8 +13,9 @@ from typing import Any, TypedDict, TypeVar
 import duckdb
 
 from voucherify_async import AsyncVoucherify, CustomerUpdate
-from voucherify_async.dlt import pipeline
+from voucherify_async.dlt import columns_from_struct, pipeline
 from voucherify_async.emulator import Emulator
+from voucherify_async.models import Customer
 from voucherify_async.tools.cli import main
 
 T = TypeVar("T")
@@ -202,6 +203,15 @@ def compare_rows(
         problems.extend(f"{ident} {line}" for line in where)
     problems.extend(f"{ident}: in the API, not loaded" for ident in set(api) - seen)
     return problems
+
+
+#: The customers table's columns as declared, ``changed_at`` included, for `compare_rows`.
+CUSTOMER_COLUMNS = {
+    **columns_from_struct(Customer),
+    "changed_at": {"data_type": "timestamp", "nullable": False},
+}
+CHANGED_AT = {"changed_at": lambda sent: sent.get("updated_at") or sent["created_at"]}
+"""How ``changed_at`` follows from what the API sent, for `compare_rows`'s ``derived``."""
 
 
 def assert_rows_match(

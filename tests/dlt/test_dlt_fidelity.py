@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 import pytest
 from dlt_helpers import (
+    CHANGED_AT,
+    CUSTOMER_COLUMNS,
     JsonObject,
     api_children,
     api_customers,
@@ -56,11 +58,6 @@ from voucherify_async.models import (
     Segment,
 )
 
-CUSTOMER_COLUMNS = {
-    **columns_from_struct(Customer),
-    "changed_at": {"data_type": "timestamp", "nullable": False},
-}
-CHANGED_AT = {"changed_at": lambda sent: sent.get("updated_at") or sent["created_at"]}
 STAMP = "2024-02-03T04:05:06.789+02:00"
 WAREHOUSE = "warehouse.duckdb"
 

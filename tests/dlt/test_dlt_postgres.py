@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from dlt_helpers import (
+    CHANGED_AT,
+    CUSTOMER_COLUMNS,
     JsonObject,
     api_customers,
     assert_rows_match,
@@ -29,18 +31,12 @@ from test_dlt_fidelity import seed_customers_of_every_shape
 from voucherify_async import AsyncVoucherify, CustomerCreate
 from voucherify_async.dlt import (
     DestinationUnreachableError,
-    columns_from_struct,
     load,
     pipeline,
 )
 from voucherify_async.emulator import Emulator
-from voucherify_async.models import AddressInput, Customer
+from voucherify_async.models import AddressInput
 
-CUSTOMER_COLUMNS = {
-    **columns_from_struct(Customer),
-    "changed_at": {"data_type": "timestamp", "nullable": False},
-}
-CHANGED_AT = {"changed_at": lambda sent: sent.get("updated_at") or sent["created_at"]}
 COUNT = 40
 
 
