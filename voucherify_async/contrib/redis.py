@@ -160,7 +160,9 @@ if op == 'reserve' then
   for _, member in ipairs(gone) do redis.call('ZREM', line, member) end
   if #gone > 0 then redis.call('ZREMRANGEBYSCORE', due, '-inf', now) end
   local inflight = redis.call('ZCARD', flight)
-  local remaining, period_end, limit = num('remaining'), num('period_end'), num('limit')
+  -- The period's end as stored (its text names the period below) and as a number.
+  local ended = redis.call('HGET', state, 'period_end') or ''
+  local remaining, period_end, limit = num('remaining'), tonumber(ended), num('limit')
   local first = num('first_sent')
   -- Background requests leave the interactive share of the limit unused while
   -- interactive requests are being made.
@@ -201,7 +203,6 @@ if op == 'reserve' then
     if allowed <= 0 then
       wait = tonumber(ARGV[7])
     elseif spread and now - period_end < tonumber(ARGV[6]) then
-      local ended = redis.call('HGET', state, 'period_end')
       if redis.call('HGET', state, 'burst_after') ~= ended then
         tokens = burst
         redis.call('HSET', state, 'burst_after', ended)
@@ -249,8 +250,8 @@ if op == 'reserve' then
   end
   -- The counts start again when a period ends; those made before the next period's first
   -- answer count for that period.
-  local period = redis.call('HGET', state, 'period_end') or ''
-  if period_end and now >= period_end then period = 'after ' .. period end
+  local period = ended
+  if period_end and now >= period_end then period = 'after ' .. ended end
   local counted = redis.call('HGET', state, 'served_in') or ''
   if counted ~= period then
     local after = string.sub(counted, 1, 6) == 'after '
